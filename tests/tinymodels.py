@@ -1,0 +1,104 @@
+"""Tiny but real ONNX masked-token models, built with ``onnx.helper`` in tests.
+
+The graph is a genuine (if small) bidirectional token model: token embedding +
+position embedding + the mean of all embeddings (so every output depends on
+the whole context), projected to logits. Weights come from a seeded RNG so a
+test can rebuild the same model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+
+def build_tiny_transformer(
+    vocab_size: int, length: int, dim: int = 16, seed: int = 0, with_condition: bool = False
+) -> onnx.ModelProto:
+    """Return an ONNX model mapping int64 tokens [B, N] to float logits [B, N, V].
+
+    The mask id is ``vocab_size``, so the embedding table has V + 1 rows.
+    With ``with_condition`` the model also takes int64 ``condition`` [B]
+    (0 = unconditional), added as a class embedding, for guidance tests.
+    """
+    rng = np.random.default_rng(seed)
+    embed = rng.normal(0, 1, (vocab_size + 1, dim)).astype(np.float32)
+    pos = rng.normal(0, 1, (1, length, dim)).astype(np.float32)
+    proj = rng.normal(0, 1, (dim, vocab_size)).astype(np.float32)
+    inits = [
+        numpy_helper.from_array(embed, "embed"),
+        numpy_helper.from_array(pos, "pos"),
+        numpy_helper.from_array(proj, "proj"),
+    ]
+    nodes = [
+        helper.make_node("Gather", ["embed", "tokens"], ["tok_e"]),
+        helper.make_node("Add", ["tok_e", "pos"], ["h0"]),
+        helper.make_node("ReduceMean", ["h0"], ["ctx"], axes=[1], keepdims=1),
+        helper.make_node("Add", ["h0", "ctx"], ["h1"]),
+    ]
+    inputs = [helper.make_tensor_value_info("tokens", TensorProto.INT64, ["batch", length])]
+    last = "h1"
+    if with_condition:
+        cond_embed = rng.normal(0, 1, (4, dim)).astype(np.float32)
+        inits.append(numpy_helper.from_array(cond_embed, "cond_embed"))
+        inits.append(numpy_helper.from_array(np.array([1], dtype=np.int64), "axis_u"))
+        nodes += [
+            helper.make_node("Gather", ["cond_embed", "condition"], ["c_e"]),
+            helper.make_node("Unsqueeze", ["c_e", "axis_u"], ["c_e3"]),
+            helper.make_node("Add", ["h1", "c_e3"], ["h2"]),
+        ]
+        inputs.append(helper.make_tensor_value_info("condition", TensorProto.INT64, ["batch"]))
+        last = "h2"
+    nodes.append(helper.make_node("MatMul", [last, "proj"], ["logits"]))
+    graph = helper.make_graph(
+        nodes,
+        "tiny_masked_transformer",
+        inputs,
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", length, vocab_size])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
+def write_tiny_model(
+    models_dir: Path,
+    name: str = "tiny",
+    medium: str = "tokens",
+    vocab_size: int = 12,
+    shape: tuple[int, ...] = (4, 8),
+    seed: int = 0,
+    with_condition: bool = False,
+    medium_facts: dict[str, object] | None = None,
+) -> Path:
+    """Write ``models_dir/name/{transformer.onnx,manifest.json}``; return the folder."""
+    folder = models_dir / name
+    folder.mkdir(parents=True, exist_ok=True)
+    length = int(np.prod(shape))
+    model = build_tiny_transformer(vocab_size, length, seed=seed, with_condition=with_condition)
+    onnx.save(model, str(folder / "transformer.onnx"))
+    manifest = {
+        "schema_version": 1,
+        "name": name,
+        "medium": medium,
+        "description": "tiny test model",
+        "files": {"transformer": "transformer.onnx"},
+        "tokens": {"vocab_size": vocab_size, "mask_id": vocab_size, "shape": list(shape)},
+        "io": {
+            "tokens": "tokens",
+            "logits": "logits",
+            "condition": "condition" if with_condition else None,
+        },
+        "sampling": {"steps": 6, "schedule": "cosine", "selector": "confidence"},
+        "medium_facts": medium_facts or {},
+        "license": "MIT",
+        "data": "none (random weights)",
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return folder
