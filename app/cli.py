@@ -1,0 +1,238 @@
+"""The ``remask`` command: the GUI when called bare, batch subcommands otherwise.
+
+Subcommands are :class:`Command` values. The built-in ones live here; each
+medium adds its own by defining ``COMMANDS: Sequence[Command]`` in
+``app.cli_image``, ``app.cli_midi`` or ``app.cli_motion`` — no edit here needed.
+
+Conventions for every command: bad input raises :class:`CliError` (or
+:class:`engine.models.ModelError`, ``OSError``), which becomes one line
+``remask: error: ...`` on stderr and exit status 2. No traceback reaches the
+user unless ``REMASK_DEBUG=1``. Qt is imported only when the GUI starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import NoReturn
+
+from app import __version__
+
+PROG = "remask"
+MEDIUM_MODULES = ("app.cli_image", "app.cli_midi", "app.cli_motion")
+DEBUG_ENV = "REMASK_DEBUG"
+
+_log = logging.getLogger(__name__)
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed as ``remask: error: <message>``, exit ``code``."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: ``add_arguments`` fills its parser, ``handler`` returns the exit status.
+
+    With ``passthrough`` the arguments the parser does not know are handed on
+    in ``args.extra_args`` (the GUI passes them to Qt) instead of being an error.
+    """
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    handler: Callable[[argparse.Namespace], int]
+    passthrough: bool = False
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is the same single line as every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{PROG}: error: {message} (see '{self.prog} --help')\n")
+
+
+# --------------------------------------------------------------------------- built-in commands
+
+
+def _add_models_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--strict", action="store_true", help="exit with status 2 if any model is broken")
+
+
+def _format_table(rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+
+
+def _models(args: argparse.Namespace) -> int:
+    """List installed models, then the broken ones (stderr), so a user sees why one is missing."""
+    from engine.models import ModelRegistry
+    from engine.runtime import choose_providers
+
+    registry = ModelRegistry.discover()
+    provider = choose_providers()[0]
+    rows = [["NAME", "MEDIUM", "SIZE_MB", "PROVIDER", "FOLDER"]]
+    for manifest in sorted(registry.models.values(), key=lambda m: (m.medium, m.name)):
+        size = f"{manifest.size_bytes / 1e6:.1f}"
+        rows.append([manifest.name, manifest.medium, size, provider, str(manifest.folder)])
+    if len(rows) > 1:
+        print("\n".join(_format_table(rows)))
+    else:
+        searched = os.pathsep.join(str(d) for d in registry.searched)
+        print(f"{PROG}: no models found (searched {searched})", file=sys.stderr)
+    for note in registry.notes:
+        print(f"{PROG}: note: {note}", file=sys.stderr)
+    for line in registry.errors:
+        print(f"{PROG}: {'error' if args.strict else 'warning'}: {line}", file=sys.stderr)
+    return 2 if args.strict and registry.errors else 0
+
+
+def _add_gui_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = "Other arguments are passed on to Qt (e.g. -platform offscreen)."
+
+
+def _gui(args: argparse.Namespace) -> int:
+    return run_gui(list(args.extra_args))
+
+
+def run_gui(qt_args: Sequence[str] = ()) -> int:
+    """Start the window; ``app.main_window.run_gui`` gets a ``sys.argv``-style list."""
+    try:
+        main_window = importlib.import_module("app.main_window")
+    except ImportError as exc:  # no PySide6, or no libGL/libEGL for it
+        raise CliError(f"cannot start the GUI: {exc}", code=1) from None
+    return int(main_window.run_gui([PROG, *qt_args]))
+
+
+BUILTIN_COMMANDS: tuple[Command, ...] = (
+    Command("models", "list installed models and the execution provider", _add_models_arguments, _models),
+    Command("gui", "open the editor window (the default)", _add_gui_arguments, _gui, passthrough=True),
+)
+
+
+# --------------------------------------------------------------------------- assembly
+
+
+def medium_commands(modules: Sequence[str] = MEDIUM_MODULES) -> list[Command]:
+    """``COMMANDS`` of each medium module that exists; a medium not written yet is skipped.
+
+    Only the module itself being absent is skipped: if it exists but fails to
+    import (a missing dependency, a bug), that is reported as a warning so the
+    other commands still work and the problem is not hidden.
+    """
+    commands: list[Command] = []
+    for name in modules:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            _warn_broken_module(name, exc)
+            continue
+        except Exception as exc:  # noqa: BLE001 - any broken medium must not take down the rest
+            _warn_broken_module(name, exc)
+            continue
+        commands.extend(getattr(module, "COMMANDS", ()))
+    return commands
+
+
+def _warn_broken_module(name: str, exc: BaseException) -> None:
+    if os.environ.get(DEBUG_ENV):
+        raise exc
+    print(f"{PROG}: warning: {name} not loaded: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+
+def build_parser(commands: Sequence[Command]) -> argparse.ArgumentParser:
+    """The top-level parser with one sub-parser per command (names must be unique)."""
+    parser = _Parser(prog=PROG, description="Masked editing of images, MIDI and motion.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND", dest="command")
+    seen: set[str] = set()
+    for command in commands:
+        if command.name in seen:
+            raise ValueError(f"two subcommands are called {command.name!r}")
+        seen.add(command.name)
+        command_parser = sub.add_parser(command.name, help=command.help, description=command.help)
+        command.add_arguments(command_parser)
+        command_parser.set_defaults(handler=command.handler, passthrough=command.passthrough)
+    return parser
+
+
+class _LowercaseLevel(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{PROG}: {record.levelname.lower()}: {record.getMessage()}"
+
+
+def _configure_logging(verbosity: int) -> None:
+    """Log to stderr, unless an embedding program (or pytest) already configured logging."""
+    if logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_LowercaseLevel())
+    level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbosity, 2)]
+    logging.basicConfig(level=level, handlers=[handler])
+
+
+def _error(message: str) -> None:
+    """One line, always: multi-line exception texts are folded so scripts can grep stderr."""
+    print(f"{PROG}: error: {' '.join(message.split())}", file=sys.stderr)
+
+
+def _run(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Call a handler, turning every failure into one stderr line and an exit status."""
+    from engine.models import ModelError
+
+    try:
+        return int(handler(args))
+    except CliError as exc:
+        _error(str(exc))
+        return exc.code
+    except ModelError as exc:
+        _error(str(exc))
+        return 2
+    except BrokenPipeError:  # `remask models | head`: the reader left, nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except OSError as exc:
+        _error(f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc))
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if os.environ.get(DEBUG_ENV):
+            raise
+        _error(f"internal error: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 for a traceback)")
+        return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``remask`` script; returns the exit status."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser([*BUILTIN_COMMANDS, *medium_commands()])
+    try:
+        args, extra = parser.parse_known_args(arguments)
+        if extra and not getattr(args, "passthrough", False):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    except SystemExit as exc:  # --help, --version, usage errors: argparse already printed
+        return exc.code if isinstance(exc.code, int) else 0
+    args.extra_args = extra
+    _configure_logging(args.verbose)
+    handler = getattr(args, "handler", None)
+    return _run(handler or (lambda _: run_gui()), args)
+
+
+if __name__ == "__main__":
+    # Re-enter through the package module so medium modules that import
+    # `app.cli` share this registry rather than a second copy under `__main__`.
+    from app.cli import main as _main
+
+    raise SystemExit(_main())

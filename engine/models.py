@@ -1,0 +1,446 @@
+"""The model contract (``manifest.json`` schema v1) and the registry of installed models.
+
+Any ONNX masked transformer that meets the contract can be dropped into a
+models folder. A manifest is checked against its own graph when it is loaded,
+so a mismatch (wrong input name, wrong vocabulary size) is reported once, in
+one line naming the file, instead of failing later inside a sampler step.
+
+Schema v1::
+
+    {"schema_version": 1, "name": "...", "medium": "image|midi|motion|tokens",
+     "description": "...",
+     "files": {"transformer": "transformer.onnx", "encoder": "...", "decoder": "..."},
+     "tokens": {"vocab_size": V, "mask_id": M >= V, "shape": [...]},
+     "io": {"tokens": "tokens", "logits": "logits", "condition": null},
+     "sampling": {...SamplerSettings fields...},
+     "medium_facts": {...}, "license": "...", "data": "..."}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import re
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, NoReturn
+
+import onnxruntime as ort  # type: ignore[import-untyped]  # ships no py.typed
+
+from engine.paths import bundled_models_dir, env_models_dirs, user_models_dir
+from engine.runtime import CPU_PROVIDER
+from engine.sampling.types import SCHEDULES, SELECTORS, SamplerSettings
+
+__all__ = [
+    "MANIFEST_FILE",
+    "MEDIA",
+    "SCHEMA_VERSION",
+    "ModelError",
+    "ModelManifest",
+    "ModelRegistry",
+    "default_model_dirs",
+    "load_manifest",
+]
+
+_log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+MANIFEST_FILE = "manifest.json"
+MEDIA = ("image", "midi", "motion", "tokens")
+
+_TOP_REQUIRED = ("schema_version", "name", "medium", "files", "tokens", "io")
+_TOP_OPTIONAL = ("description", "sampling", "medium_facts", "license", "data")
+_FLOAT_TENSORS = ("tensor(float)", "tensor(float16)", "tensor(double)")
+_ORT_ERROR = re.compile(
+    r"\[ONNXRuntimeError\] : \d+ : (?P<code>\w+) : (?:Load model from .* failed:)?(?P<rest>.*)"
+)
+
+
+class ModelError(Exception):
+    """A model folder that cannot be used; ``str()`` is one line: ``<file>: <problem>``."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path = path
+        self.problem = " ".join(problem.split())
+        super().__init__(f"{path}: {self.problem}")
+
+
+@dataclass(frozen=True)
+class ModelManifest:
+    """A validated manifest. ``files`` maps a role (transformer, encoder, ...) to a file in ``folder``."""
+
+    name: str
+    medium: str
+    description: str
+    folder: Path
+    files: dict[str, str] = field(hash=False)
+    vocab_size: int
+    mask_id: int
+    shape: tuple[int, ...]
+    tokens_input: str
+    logits_output: str
+    condition_input: str | None
+    sampling: SamplerSettings
+    medium_facts: dict[str, Any] = field(hash=False)
+    license: str
+    data: str
+    size_bytes: int
+    schema_version: int = SCHEMA_VERSION
+
+    def path(self, role: str) -> Path:
+        """The file playing ``role``; KeyError names the roles this model has."""
+        if role not in self.files:
+            raise KeyError(f"model {self.name!r} has no {role!r} file (has: {', '.join(self.files)})")
+        return self.folder / self.files[role]
+
+    @property
+    def length(self) -> int:
+        """N, the number of tokens in one sequence (product of ``shape``)."""
+        return math.prod(self.shape)
+
+    def default_settings(self, **overrides: Any) -> SamplerSettings:
+        """The manifest's sampling defaults with some fields replaced (unknown names raise)."""
+        unknown = sorted(set(overrides) - _SAMPLER_FIELDS)
+        if unknown:
+            raise TypeError(f"unknown sampler setting(s): {', '.join(unknown)}")
+        return dataclasses.replace(self.sampling, **overrides)
+
+
+_SAMPLER_FIELDS = frozenset(f.name for f in dataclasses.fields(SamplerSettings))
+_SAMPLER_TYPES: dict[str, type] = typing.get_type_hints(SamplerSettings)
+_SAMPLER_CHOICES: dict[str, tuple[str, ...]] = {"schedule": SCHEDULES, "selector": SELECTORS}
+_SAMPLER_MINIMUM: dict[str, float] = {"steps": 1, "variations": 1, "top_k": 0, "temperature": 0}
+
+
+# --------------------------------------------------------------------------- JSON reading
+
+
+class _Section:
+    """One JSON object of the manifest, with typed getters that fail with the key's dotted name."""
+
+    def __init__(self, file: Path, data: Mapping[str, Any], prefix: str = "") -> None:
+        self.file = file
+        self.data = data
+        self.prefix = prefix
+
+    def fail(self, problem: str) -> NoReturn:
+        raise ModelError(self.file, problem)
+
+    def where(self, key: str) -> str:
+        return f"{self.prefix}{key}"
+
+    def check_keys(self, required: Sequence[str], optional: Sequence[str] = ()) -> None:
+        missing = [k for k in required if k not in self.data]
+        if missing:
+            self.fail(f"missing key {self.where(missing[0])}")
+        unknown = sorted(set(self.data) - set(required) - set(optional))
+        if unknown:
+            known = ", ".join([*required, *optional])
+            self.fail(f"unknown key {self.where(unknown[0])} (known: {known})")
+
+    def value(self, key: str, kind: type | tuple[type, ...], kind_name: str) -> Any:
+        raw = self.data[key]
+        if isinstance(raw, bool) and kind is not bool or not isinstance(raw, kind):
+            self.fail(f"{self.where(key)} must be {kind_name}, got {json.dumps(raw)[:40]}")
+        return raw
+
+    def text(self, key: str, default: str | None = None) -> str:
+        if key not in self.data and default is not None:
+            return default
+        text: str = self.value(key, str, "a string")
+        return text
+
+    def optional_text(self, key: str) -> str | None:
+        if self.data.get(key) is None:
+            return None
+        return self.text(key)
+
+    def integer(self, key: str) -> int:
+        number: int = self.value(key, int, "an integer")
+        return number
+
+    def section(self, key: str) -> _Section:
+        data = self.value(key, dict, "an object") if key in self.data else {}
+        return _Section(self.file, data, f"{self.where(key)}.")
+
+
+def _read_json(file: Path) -> dict[str, Any]:
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ModelError(file, "missing") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelError(file, f"cannot be read: {exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ModelError(file, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise ModelError(file, "must contain a JSON object")
+    return data
+
+
+# --------------------------------------------------------------------------- manifest parts
+
+
+def _read_files(top: _Section, folder: Path) -> dict[str, str]:
+    section = top.section("files")
+    if "transformer" not in section.data:
+        top.fail("missing key files.transformer")
+    files = {role: section.text(role) for role in section.data}
+    for role, name in files.items():
+        relative = PurePosixPath(name)
+        if not name or relative.is_absolute() or ".." in relative.parts:
+            top.fail(f"files.{role} {name!r} must be a path inside the model folder")
+        if not (folder / name).is_file():
+            raise ModelError(folder / name, f"missing (files.{role} in {top.file.name})")
+    return files
+
+
+def _read_tokens(top: _Section) -> tuple[int, int, tuple[int, ...]]:
+    section = top.section("tokens")
+    section.check_keys(("vocab_size", "mask_id", "shape"))
+    vocab_size, mask_id = section.integer("vocab_size"), section.integer("mask_id")
+    shape = section.value("shape", list, "a list of positive integers")
+    if vocab_size < 1:
+        top.fail(f"tokens.vocab_size must be positive, got {vocab_size}")
+    if 0 <= mask_id < vocab_size:
+        top.fail(f"tokens.mask_id {mask_id} is inside the vocabulary [0, {vocab_size})")
+    if mask_id < 0:
+        top.fail(f"tokens.mask_id must be >= vocab_size {vocab_size}, got {mask_id}")
+    if not shape or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
+        top.fail(f"tokens.shape must be a non-empty list of positive integers, got {shape}")
+    return vocab_size, mask_id, tuple(shape)
+
+
+def _read_io(top: _Section) -> tuple[str, str, str | None]:
+    section = top.section("io")
+    section.check_keys(("tokens", "logits"), ("condition",))
+    return section.text("tokens"), section.text("logits"), section.optional_text("condition")
+
+
+def _sampling_value(section: _Section, key: str) -> Any:
+    kind = _SAMPLER_TYPES[key]
+    if kind is float:
+        value: Any = float(section.value(key, (int, float), "a number"))
+    elif kind is int:
+        value = section.integer(key)
+    else:
+        value = section.text(key)
+    if key in _SAMPLER_CHOICES and value not in _SAMPLER_CHOICES[key]:
+        section.fail(f"{section.where(key)} {value!r} is not one of {', '.join(_SAMPLER_CHOICES[key])}")
+    if key in _SAMPLER_MINIMUM and value < _SAMPLER_MINIMUM[key]:
+        section.fail(f"{section.where(key)} must be at least {_SAMPLER_MINIMUM[key]}, got {value}")
+    return value
+
+
+def _read_sampling(top: _Section) -> SamplerSettings:
+    section = top.section("sampling")
+    section.check_keys((), sorted(_SAMPLER_FIELDS))
+    values = {key: _sampling_value(section, key) for key in section.data}
+    try:
+        return SamplerSettings(**values)
+    except (TypeError, ValueError) as exc:
+        top.fail(f"sampling: {exc}")
+
+
+def _read_header(top: _Section) -> tuple[str, str]:
+    top.check_keys(_TOP_REQUIRED, _TOP_OPTIONAL)
+    version = top.integer("schema_version")
+    if version != SCHEMA_VERSION:
+        top.fail(f"schema_version {version} is not supported (this remask reads {SCHEMA_VERSION})")
+    name, medium = top.text("name"), top.text("medium")
+    if not name.strip():
+        top.fail("name must not be empty")
+    if medium not in MEDIA:
+        top.fail(f"medium {medium!r} is not one of {', '.join(MEDIA)}")
+    return name, medium
+
+
+# --------------------------------------------------------------------------- graph checks
+
+
+def _open_onnx(file: Path) -> ort.InferenceSession:
+    """Parse an ONNX file with onnxruntime (``onnx`` is not a runtime dependency)."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.log_severity_level = 4  # errors come back as the exception below
+    options.intra_op_num_threads = 1
+    try:
+        return ort.InferenceSession(str(file), sess_options=options, providers=[CPU_PROVIDER])
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises many pybind11 types
+        raise ModelError(file, f"not a loadable ONNX model ({_ort_reason(exc)})") from None
+
+
+def _ort_reason(exc: BaseException) -> str:
+    """onnxruntime's first error line without its prefix and the path we already print."""
+    lines = str(exc).strip().splitlines() or [type(exc).__name__]
+    match = _ORT_ERROR.match(lines[0])
+    reason = f"{match['code']}: {match['rest'].strip()}" if match else lines[0]
+    return reason[:200]
+
+
+def _check_tokens_input(file: Path, inputs: Mapping[str, Any], name: str, length: int) -> None:
+    node = inputs.get(name)
+    if node is None:
+        raise ModelError(file, f"has no input {name!r} (io.tokens); inputs: {', '.join(inputs)}")
+    if node.type != "tensor(int64)" or len(node.shape) != 2:
+        raise ModelError(file, f"input {name!r} is {node.type} rank {len(node.shape)}, expected int64 [B, N]")
+    n = node.shape[1]
+    if isinstance(n, int) and n != length:
+        raise ModelError(file, f"input {name!r} has N = {n} but tokens.shape multiplies to {length}")
+
+
+def _check_condition_input(file: Path, inputs: Mapping[str, Any], tokens: str, condition: str | None) -> None:
+    extra = [n for n in inputs if n not in (tokens, condition)]
+    if extra:
+        raise ModelError(file, f"input {extra[0]!r} is not declared in the manifest io")
+    if condition is None:
+        return
+    node = inputs.get(condition)
+    if node is None:
+        raise ModelError(file, f"has no input {condition!r} (io.condition); inputs: {', '.join(inputs)}")
+    if node.type != "tensor(int64)" or len(node.shape) != 1:
+        raise ModelError(
+            file, f"input {condition!r} is {node.type} rank {len(node.shape)}, expected int64 [B]"
+        )
+
+
+def _check_logits_output(file: Path, outputs: Mapping[str, Any], name: str, vocab_size: int) -> None:
+    node = outputs.get(name)
+    if node is None:
+        raise ModelError(file, f"has no output {name!r} (io.logits); outputs: {', '.join(outputs)}")
+    if node.type not in _FLOAT_TENSORS or len(node.shape) != 3:
+        raise ModelError(
+            file, f"output {name!r} is {node.type} rank {len(node.shape)}, expected float [B, N, V]"
+        )
+    v = node.shape[2]
+    if isinstance(v, int) and v != vocab_size:
+        raise ModelError(file, f"output {name!r} has V = {v} but tokens.vocab_size is {vocab_size}")
+
+
+def _check_transformer_graph(
+    file: Path, io: tuple[str, str, str | None], vocab_size: int, length: int
+) -> None:
+    session = _open_onnx(file)
+    inputs = {node.name: node for node in session.get_inputs()}
+    outputs = {node.name: node for node in session.get_outputs()}
+    tokens_name, logits_name, condition_name = io
+    _check_tokens_input(file, inputs, tokens_name, length)
+    _check_condition_input(file, inputs, tokens_name, condition_name)
+    _check_logits_output(file, outputs, logits_name, vocab_size)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_manifest(folder: Path) -> ModelManifest:
+    """Read and fully validate ``folder/manifest.json`` against its files and graph.
+
+    Raises :class:`ModelError` (one line, naming the offending file).
+    """
+    folder = Path(folder)
+    file = folder / MANIFEST_FILE
+    top = _Section(file, _read_json(file))
+    name, medium = _read_header(top)
+    vocab_size, mask_id, shape = _read_tokens(top)
+    io = _read_io(top)
+    sampling = _read_sampling(top)
+    medium_facts = dict(top.section("medium_facts").data)
+    files = _read_files(top, folder)
+    for role, relative in files.items():
+        if role != "transformer" and relative.lower().endswith(".onnx"):
+            _open_onnx(folder / relative)
+    _check_transformer_graph(folder / files["transformer"], io, vocab_size, math.prod(shape))
+    return ModelManifest(
+        name=name,
+        medium=medium,
+        description=top.text("description", ""),
+        folder=folder,
+        files=files,
+        vocab_size=vocab_size,
+        mask_id=mask_id,
+        shape=shape,
+        tokens_input=io[0],
+        logits_output=io[1],
+        condition_input=io[2],
+        sampling=sampling,
+        medium_facts=medium_facts,
+        license=top.text("license", ""),
+        data=top.text("data", ""),
+        size_bytes=sum((folder / f).stat().st_size for f in files.values()),
+    )
+
+
+def default_model_dirs() -> list[Path]:
+    """Bundled models, then the user's, then ``REMASK_MODELS_PATH``; later folders win on name clashes."""
+    return [bundled_models_dir(), user_models_dir(), *env_models_dirs()]
+
+
+def _model_folders(directory: Path) -> list[Path]:
+    """``directory`` itself when it is a model folder, else its sub-folders that hold a manifest."""
+    if (directory / MANIFEST_FILE).is_file():
+        return [directory]
+    if not directory.is_dir():
+        return []
+    return sorted(child for child in directory.iterdir() if (child / MANIFEST_FILE).is_file())
+
+
+@dataclass
+class ModelRegistry:
+    """Models found on disk, by name. A broken model is one line in ``errors``; the rest still load."""
+
+    models: dict[str, ModelManifest] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    searched: list[Path] = field(default_factory=list)
+
+    @classmethod
+    def discover(cls, dirs: Sequence[Path] | None = None) -> ModelRegistry:
+        """Scan ``dirs`` (default :func:`default_model_dirs`) in order."""
+        registry = cls(searched=[Path(d) for d in (default_model_dirs() if dirs is None else dirs)])
+        seen: set[Path] = set()
+        for directory in registry.searched:
+            try:
+                folders = _model_folders(directory)
+            except OSError as exc:
+                registry._error(f"{directory}: cannot be listed: {exc.strerror or exc}")
+                continue
+            for folder in folders:
+                if folder.resolve() not in seen:
+                    seen.add(folder.resolve())
+                    registry._load(folder)
+        return registry
+
+    def _load(self, folder: Path) -> None:
+        try:
+            manifest = load_manifest(folder)
+        except ModelError as exc:
+            self._error(str(exc))
+            return
+        previous = self.models.get(manifest.name)
+        if previous is not None:
+            note = f"model {manifest.name!r} in {folder} replaces the one in {previous.folder}"
+            _log.info("%s", note)
+            self.notes.append(note)
+        self.models[manifest.name] = manifest
+
+    def _error(self, line: str) -> None:
+        _log.info("skipping model: %s", line)  # callers show .errors themselves
+        self.errors.append(line)
+
+    def get(self, name: str) -> ModelManifest:
+        """The model called ``name``; KeyError lists the known names."""
+        try:
+            return self.models[name]
+        except KeyError:
+            known = ", ".join(sorted(self.models)) or "none"
+            raise KeyError(f"no model named {name!r} (known: {known})") from None
+
+    def for_medium(self, medium: str) -> list[ModelManifest]:
+        """Models for one medium, sorted by name."""
+        return sorted((m for m in self.models.values() if m.medium == medium), key=lambda m: m.name)
