@@ -1,0 +1,1 @@
+"""Training, evaluation and ONNX export (the only package that may import torch)."""

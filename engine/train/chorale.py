@@ -1,0 +1,399 @@
+"""SATB chorale masked transformer: model, training loop, ONNX export and reloading.
+
+Architecture (all on a [4 voices, T steps] grid, flattened voice-major at the ONNX edge):
+token + voice + time + beat-position (t mod 16) embeddings, then ``n_layers`` axial blocks,
+each = attention along time within a voice (learned relative-position bias per head, offsets
+clipped to +-``max_rel``; this is the locality prior that lets the model copy held notes) +
+attention across the 4 voices at one step (learned voice-pair bias) + a GELU MLP, pre-norm.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.train import chorale_data as cd
+from engine.train.common import (
+    count_params,
+    export_onnx,
+    load_state_from_onnx,
+    maybe_bf16,
+    seed_everything,
+    set_cpu_threads,
+)
+
+MODEL_NAME = "chorale-satb"
+ONNX_FILE = "transformer.onnx"
+
+
+@dataclass(frozen=True)
+class ChoraleConfig:
+    """Architecture hyper-parameters; stored in the manifest so torch can rebuild the module."""
+
+    steps: int = 128
+    d_model: int = 128
+    n_layers: int = 4
+    n_heads: int = 4
+    ff_mult: int = 4
+    max_rel: int = 32
+    dropout: float = 0.1
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, object]) -> ChoraleConfig:
+        known = {k: raw[k] for k in cls.__dataclass_fields__ if k in raw}
+        return cls(**known)  # type: ignore[arg-type]
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention over the middle axis of [N, L, D] with an additive bias."""
+
+    def __init__(self, d_model: int, n_heads: int, dropout: float) -> None:
+        super().__init__()
+        self.n_heads = n_heads
+        self.head_dim = d_model // n_heads
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.out = nn.Linear(d_model, d_model)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        length, d_model = x.shape[1], x.shape[2]
+        qkv = self.qkv(x).reshape(-1, length, 3, self.n_heads, self.head_dim)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each [N, H, L, hd]
+        scores = torch.matmul(q, k.transpose(-1, -2)) * (self.head_dim**-0.5) + bias
+        weights = self.drop(scores.softmax(dim=-1))
+        mixed = torch.matmul(weights, v).transpose(1, 2).reshape(-1, length, d_model)
+        return self.out(mixed)
+
+
+class AxialBlock(nn.Module):
+    """Time attention within each voice, voice attention within each step, then an MLP."""
+
+    def __init__(self, cfg: ChoraleConfig) -> None:
+        super().__init__()
+        d = cfg.d_model
+        self.norm_time = nn.LayerNorm(d)
+        self.time_attn = Attention(d, cfg.n_heads, cfg.dropout)
+        self.norm_voice = nn.LayerNorm(d)
+        self.voice_attn = Attention(d, cfg.n_heads, cfg.dropout)
+        self.norm_mlp = nn.LayerNorm(d)
+        self.mlp = nn.Sequential(
+            nn.Linear(d, cfg.ff_mult * d),
+            nn.GELU(),
+            nn.Linear(cfg.ff_mult * d, d),
+        )
+        self.drop = nn.Dropout(cfg.dropout)
+        self.rel_bias = nn.Parameter(torch.zeros(cfg.n_heads, 2 * cfg.max_rel + 1))
+        self.voice_bias = nn.Parameter(torch.zeros(cfg.n_heads, 4, 4))
+
+    def forward(self, x: torch.Tensor, rel_index: torch.Tensor) -> torch.Tensor:
+        voices, steps, d = x.shape[1], x.shape[2], x.shape[3]
+        time_bias = self.rel_bias[:, rel_index]  # [H, T, T]
+        h = self.time_attn(self.norm_time(x).reshape(-1, steps, d), time_bias)
+        x = x + self.drop(h.reshape(-1, voices, steps, d))
+        h = self.norm_voice(x).transpose(1, 2).reshape(-1, voices, d)
+        h = self.voice_attn(h, self.voice_bias)
+        x = x + self.drop(h.reshape(-1, steps, voices, d).transpose(1, 2))
+        return x + self.drop(self.mlp(self.norm_mlp(x)))
+
+
+class ChoraleTransformer(nn.Module):
+    """int64 tokens [B, 4*T] (voice-major, MASK_ID where unknown) -> logits [B, 4*T, 67]."""
+
+    def __init__(self, cfg: ChoraleConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.d_model
+        self.token_embed = nn.Embedding(cd.VOCAB_SIZE + 1, d)
+        self.voice_embed = nn.Parameter(torch.randn(1, 4, 1, d) * 0.02)
+        self.time_embed = nn.Parameter(torch.randn(1, 1, cfg.steps, d) * 0.02)
+        self.beat_embed = nn.Parameter(torch.randn(cd.STEPS_PER_BAR, d) * 0.02)
+        nn.init.normal_(self.token_embed.weight, std=0.02)
+        self.blocks = nn.ModuleList(AxialBlock(cfg) for _ in range(cfg.n_layers))
+        self.norm_out = nn.LayerNorm(d)
+        self.head = nn.Linear(d, cd.VOCAB_SIZE)
+        steps = torch.arange(cfg.steps)
+        offsets = (steps[None, :] - steps[:, None]).clamp(-cfg.max_rel, cfg.max_rel)
+        self.register_buffer("rel_index", offsets + cfg.max_rel, persistent=False)
+        self.register_buffer("beat_index", steps % cd.STEPS_PER_BAR, persistent=False)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        cfg = self.cfg
+        x = self.token_embed(tokens).reshape(-1, 4, cfg.steps, cfg.d_model)
+        beat = self.beat_embed[self.beat_index].reshape(1, 1, cfg.steps, cfg.d_model)
+        x = x + self.voice_embed + self.time_embed + beat
+        for block in self.blocks:
+            x = block(x, self.rel_index)
+        logits = self.head(self.norm_out(x))
+        return logits.reshape(-1, 4 * cfg.steps, cd.VOCAB_SIZE)
+
+
+def masked_loss(
+    logits: torch.Tensor, targets: torch.Tensor, loss_mask: torch.Tensor
+) -> torch.Tensor:
+    """Cross-entropy averaged over the masked cells of each example, then over the batch."""
+    nll = F.cross_entropy(logits.float().transpose(1, 2), targets, reduction="none")
+    per_example = (nll * loss_mask).sum(1) / loss_mask.sum(1).clamp(min=1)
+    return per_example.mean()
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    minutes: float = 50.0
+    max_steps: int = 0  # 0 = until the time budget is spent
+    batch: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    warmup_steps: int = 200
+    ema_decay: float = 0.999
+    seed: int = 0
+    bf16: bool = True
+    checkpoint_every_s: float = 300.0
+    threads: int = 2
+
+
+def _lr_factor(step: int, progress: float, warmup: int) -> float:
+    """Linear warm-up, then cosine decay to 5 % over the (time) budget."""
+    if step < warmup:
+        return (step + 1) / warmup
+    return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def validation_set(
+    pieces: list[cd.IntGrid], steps: int, count: int = 256, seed: int = 1234
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A fixed batch of validation windows and masks (no transposition, no padding)."""
+    rng = np.random.default_rng(seed)
+    sampler = cd.WindowSampler(pieces, steps, max_shift=0, pad_prob=0.0)
+    inputs, targets, mask = cd.training_batch(sampler, rng, count)
+    return torch.from_numpy(inputs), torch.from_numpy(targets), torch.from_numpy(mask)
+
+
+@torch.no_grad()
+def evaluate_loss(
+    model: nn.Module, valid: tuple[torch.Tensor, torch.Tensor, torch.Tensor], chunk: int = 64
+) -> tuple[float, float]:
+    """fp32 masked loss and masked-cell top-1 accuracy on a fixed batch."""
+    was_training = model.training
+    model.eval()
+    inputs, targets, mask = valid
+    losses, correct = [], 0.0
+    for i in range(0, len(inputs), chunk):
+        logits = model(inputs[i : i + chunk])
+        losses.append(masked_loss(logits, targets[i : i + chunk], mask[i : i + chunk]).item())
+        hit = (logits.argmax(-1) == targets[i : i + chunk]) & mask[i : i + chunk]
+        correct += hit.sum().item()
+    model.train(was_training)
+    return float(np.mean(losses)), correct / mask.sum().item()
+
+
+class Ema:
+    """Exponential moving average of a module's parameters (exported when it validates better)."""
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        for k, v in model.state_dict().items():
+            if v.dtype.is_floating_point:
+                self.shadow[k].lerp_(v, 1.0 - self.decay)
+
+    def copy_to(self, model: nn.Module) -> nn.Module:
+        model.load_state_dict(self.shadow)
+        return model
+
+
+def train(
+    cfg: ChoraleConfig,
+    train_pieces: list[cd.IntGrid],
+    valid_pieces: list[cd.IntGrid],
+    settings: TrainSettings,
+    checkpoint_dir: Path | None = None,
+    log: Callable[[str], None] = print,
+    init: nn.Module | None = None,
+) -> tuple[ChoraleTransformer, dict[str, object]]:
+    """Train for ``settings.minutes`` (or ``max_steps``); return the better of raw/EMA weights."""
+    set_cpu_threads(settings.threads)
+    seed_everything(settings.seed)
+    model = ChoraleTransformer(cfg)
+    if init is not None:
+        model.load_state_dict(init.state_dict())
+    ema = Ema(model, settings.ema_decay)
+    opt = torch.optim.AdamW(
+        model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay, betas=(0.9, 0.98)
+    )
+    rng = np.random.default_rng(settings.seed)
+    sampler = cd.WindowSampler(train_pieces, cfg.steps)
+    valid = validation_set(valid_pieces, cfg.steps)
+    budget = settings.minutes * 60.0
+    start = last_ckpt = time.monotonic()
+    step, history = 0, []
+    log(f"params {count_params(model):,}  config {asdict(cfg)}  settings {asdict(settings)}")
+    model.train()
+    while True:
+        elapsed = time.monotonic() - start
+        done_time = settings.max_steps == 0 and elapsed >= budget
+        if done_time or (settings.max_steps and step >= settings.max_steps):
+            break
+        progress = step / settings.max_steps if settings.max_steps else elapsed / budget
+        for group in opt.param_groups:
+            group["lr"] = settings.lr * _lr_factor(step, progress, settings.warmup_steps)
+        inputs, targets, mask = (
+            torch.from_numpy(a) for a in cd.training_batch(sampler, rng, settings.batch)
+        )
+        with maybe_bf16(settings.bf16):
+            logits = model(inputs)
+        loss = masked_loss(logits, targets, mask)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        ema.update(model)
+        step += 1
+        if step % 50 == 0:
+            log(f"step {step} t={elapsed / 60:.1f}min loss {loss.item():.4f}")
+        if checkpoint_dir is not None and time.monotonic() - last_ckpt >= settings.checkpoint_every_s:
+            history.append(_checkpoint(model, ema, cfg, valid, step, elapsed, checkpoint_dir, log))
+            last_ckpt = time.monotonic()
+    elapsed = time.monotonic() - start
+    raw_loss, raw_acc = evaluate_loss(model, valid)
+    ema_model = ema.copy_to(ChoraleTransformer(cfg))
+    ema_loss, ema_acc = evaluate_loss(ema_model, valid)
+    use_ema = ema_loss < raw_loss
+    final = ema_model if use_ema else model
+    final.eval()
+    stats: dict[str, object] = {
+        "steps": step,
+        "train_minutes": round(elapsed / 60.0, 2),
+        "windows_seen": step * settings.batch,
+        "valid_masked_loss": round(min(raw_loss, ema_loss), 4),
+        "valid_masked_accuracy": round(ema_acc if use_ema else raw_acc, 4),
+        "weights": "ema" if use_ema else "raw",
+        "params": count_params(final),
+        "history": history,
+    }
+    log(f"final raw {raw_loss:.4f}/{raw_acc:.3f} ema {ema_loss:.4f}/{ema_acc:.3f} -> {stats}")
+    if checkpoint_dir is not None:
+        _save(final, cfg, stats, checkpoint_dir / "final.pt")
+    return final, stats
+
+
+def _save(model: nn.Module, cfg: ChoraleConfig, info: dict[str, object], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({"config": asdict(cfg), "state": model.state_dict(), "info": info}, tmp)
+    tmp.replace(path)
+
+
+def _checkpoint(
+    model: nn.Module,
+    ema: Ema,
+    cfg: ChoraleConfig,
+    valid: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    step: int,
+    elapsed: float,
+    directory: Path,
+    log: Callable[[str], None],
+) -> dict[str, object]:
+    raw = evaluate_loss(model, valid)
+    ema_model = ema.copy_to(ChoraleTransformer(cfg))
+    ema_stats = evaluate_loss(ema_model, valid)
+    info = {"step": step, "minutes": round(elapsed / 60, 2), "raw": raw, "ema": ema_stats}
+    _save(model, cfg, info, directory / "last_raw.pt")
+    _save(ema_model, cfg, info, directory / "last_ema.pt")
+    log(f"checkpoint {info}")
+    return info
+
+
+def load_checkpoint(path: Path) -> ChoraleTransformer:
+    blob = torch.load(path, map_location="cpu", weights_only=False)
+    model = ChoraleTransformer(ChoraleConfig.from_dict(blob["config"]))
+    model.load_state_dict(blob["state"])
+    return model.eval()
+
+
+def export(model: ChoraleTransformer, out_dir: Path) -> Path:
+    """Write ``out_dir/transformer.onnx`` (fp32) and check onnxruntime against torch."""
+    import onnxruntime as ort
+
+    model = model.float().eval()
+    path = out_dir / ONNX_FILE
+    example = torch.full((2, 4 * model.cfg.steps), cd.MASK_ID, dtype=torch.int64)
+    export_onnx(model, example, path, "tokens", "logits")
+    rng = np.random.default_rng(0)
+    probe = rng.integers(0, cd.MASK_ID + 1, (3, 4 * model.cfg.steps)).astype(np.int64)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(["logits"], {"tokens": probe})[0]
+    with torch.no_grad():
+        want = model(torch.from_numpy(probe)).numpy()
+    err = float(np.abs(got - want).max())
+    if err > 1e-3:
+        raise RuntimeError(f"onnxruntime differs from torch by {err}")
+    return path
+
+
+def medium_facts(cfg: ChoraleConfig) -> dict[str, object]:
+    return {
+        "voices": list(cd.VOICES),
+        "pitch_min": cd.PITCH_MIN,
+        "pitch_max": cd.PITCH_MAX,
+        "rest_token": cd.REST_TOKEN,
+        "steps_per_quarter": cd.STEPS_PER_QUARTER,
+        "window_steps": cfg.steps,
+        "architecture": {"class": "ChoraleTransformer", **asdict(cfg)},
+    }
+
+
+def write_manifest(out_dir: Path, cfg: ChoraleConfig, sampling: dict[str, object]) -> Path:
+    manifest = {
+        "schema_version": 1,
+        "name": MODEL_NAME,
+        "medium": "midi",
+        "description": (
+            "Masked transformer over a 4-voice (SATB) x "
+            f"{cfg.steps}-sixteenth grid, trained on the JSB chorales (Coconet format)"
+        ),
+        "files": {"transformer": ONNX_FILE},
+        "tokens": {"vocab_size": cd.VOCAB_SIZE, "mask_id": cd.MASK_ID, "shape": [4, cfg.steps]},
+        "io": {"tokens": "tokens", "logits": "logits", "condition": None},
+        "sampling": sampling,
+        "medium_facts": medium_facts(cfg),
+        "license": "MIT (model weights and code); training data: Bach chorales, public domain",
+        "data": (
+            "JSB Chorales, Jsb16thSeparated.npz (Huang et al. 2017, from czhuang/JSB-Chorales-"
+            "dataset @9a7f733; split of Boulanger-Lewandowski et al. 2012), train split only; "
+            "the dataset repository has no licence file, the music is public domain"
+        ),
+    }
+    path = out_dir / "manifest.json"
+    path.write_text(json.dumps(manifest, indent=2) + "\n")
+    return path
+
+
+def load_torch_model(model_dir: Path | str) -> ChoraleTransformer:
+    """Rebuild the torch module of a shipped folder with the ONNX file's own weights (fp32, eval).
+
+    The architecture comes from ``manifest.json`` (``medium_facts.architecture``); every
+    parameter is read from the ONNX initializer of the same name.
+    """
+    folder = Path(model_dir)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    arch = manifest["medium_facts"]["architecture"]
+    model = ChoraleTransformer(ChoraleConfig.from_dict(arch))
+    load_state_from_onnx(model, folder / manifest["files"]["transformer"])
+    return model.eval()
+
+
+def tiny_config(steps: int = 16) -> ChoraleConfig:
+    """A model small enough for unit tests."""
+    return replace(ChoraleConfig(), steps=steps, d_model=32, n_layers=2, n_heads=2, max_rel=8)

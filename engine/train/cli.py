@@ -1,0 +1,145 @@
+"""``remask-train``: one subcommand per trainer (train + evaluate + export in one go).
+
+    remask-train chorale --minutes 45 --out assets/models/chorale-satb
+    remask-train chorale-eval --model assets/models/chorale-satb
+
+New trainers (image, motion) add a ``register_<name>(subparsers)`` function to
+``SUBCOMMANDS``; each sets ``func`` on its parser. torch is imported by the handlers only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CHORALE_OUT = REPO_ROOT / "assets" / "models" / "chorale-satb"
+
+
+def _default_data() -> Path:
+    return REPO_ROOT / ".." / "shared" / "data"
+
+
+def register_chorale(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("chorale", help="train, evaluate and export the SATB chorale model")
+    p.add_argument("--data", type=Path, default=_default_data(), help="data root or npz file")
+    p.add_argument("--minutes", type=float, default=45.0, help="training budget (wall clock)")
+    p.add_argument("--max-steps", type=int, default=0, help="stop after N steps (0 = time)")
+    p.add_argument("--out", type=Path, default=DEFAULT_CHORALE_OUT)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=128, help="window length in sixteenths (T)")
+    p.add_argument("--d-model", type=int, default=128)
+    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1.5e-3)
+    p.add_argument("--no-bf16", action="store_true", help="train in fp32")
+    p.add_argument("--checkpoint-dir", type=Path, default=REPO_ROOT / "runs" / "chorale-satb")
+    p.add_argument("--init", type=Path, help="start from a checkpoint (.pt); --minutes 0 = as is")
+    p.add_argument("--eval-orderings", type=int, default=3)
+    p.add_argument("--eval-group", type=int, default=4, help="cells revealed per model call")
+    p.add_argument("--no-eval", action="store_true")
+    p.set_defaults(func=run_chorale)
+
+
+def register_chorale_eval(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("chorale-eval", help="orderless-NADE NLL of a shipped chorale model")
+    p.add_argument("--model", type=Path, default=DEFAULT_CHORALE_OUT)
+    p.add_argument("--data", type=Path, default=_default_data())
+    p.add_argument("--orderings", type=int, default=3)
+    p.add_argument("--group", type=int, default=4)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=run_chorale_eval)
+
+
+def register_all(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("all", help="train every shipped model with its default settings")
+    p.set_defaults(func=lambda args: main(["chorale"]))
+
+
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ignore[type-arg]
+    register_chorale,
+    register_chorale_eval,
+    register_all,
+]
+
+
+def run_chorale(args: argparse.Namespace) -> int:
+    from engine.train import chorale, chorale_card, chorale_eval
+    from engine.train import chorale_data as cd
+
+    command = "remask-train " + " ".join(shlex.quote(a) for a in args.argv)
+    cfg = chorale.ChoraleConfig(
+        steps=args.steps, d_model=args.d_model, n_layers=args.layers, n_heads=args.heads
+    )
+    settings = chorale.TrainSettings(
+        minutes=args.minutes,
+        max_steps=args.max_steps,
+        batch=args.batch,
+        lr=args.lr,
+        seed=args.seed,
+        bf16=not args.no_bf16,
+    )
+    train_pieces = cd.load_split(args.data, "train")
+    valid_pieces = cd.load_split(args.data, "valid")
+    init = chorale.load_checkpoint(args.init) if args.init else None
+    if init is not None:
+        cfg = init.cfg
+    if init is not None and args.minutes <= 0 and args.max_steps == 0:
+        model, stats = init, {"steps": 0, "train_minutes": 0.0, "init": str(args.init)}
+        stats["params"] = sum(p.numel() for p in model.parameters())
+    else:
+        model, stats = chorale.train(
+            cfg, train_pieces, valid_pieces, settings, args.checkpoint_dir, init=init
+        )
+    args.out.mkdir(parents=True, exist_ok=True)
+    chorale.export(model, args.out)
+    chorale.write_manifest(args.out, cfg, chorale_card.DEFAULT_SAMPLING)
+    result = None
+    if not args.no_eval:
+        logits_fn = chorale_eval.onnx_logits_fn(args.out)
+        result = chorale_eval.evaluate_test_split(
+            logits_fn, args.data, cfg.steps, args.eval_orderings, args.eval_group, args.seed
+        )
+        print(chorale_card.nll_table(result))
+    chorale_card.write_model_card(args.out, cfg, stats, result, command)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def run_chorale_eval(args: argparse.Namespace) -> int:
+    import json
+
+    from engine.train import chorale_card, chorale_eval
+
+    manifest = json.loads((args.model / "manifest.json").read_text())
+    steps = int(manifest["tokens"]["shape"][1])
+    result = chorale_eval.evaluate_test_split(
+        chorale_eval.onnx_logits_fn(args.model), args.data, steps, args.orderings, args.group,
+        args.seed,
+    )
+    print(json.dumps(chorale_eval.result_dict(result), indent=2))
+    print(chorale_card.nll_table(result))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="remask-train", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for register in SUBCOMMANDS:
+        register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    args.argv = argv
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

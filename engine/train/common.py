@@ -1,0 +1,114 @@
+"""Pieces every trainer shares: seeding, CPU threads, ONNX export and reloading weights."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+from onnx import numpy_helper
+
+ONNX_OPSET = 17
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def set_cpu_threads(threads: int = 2) -> None:
+    """Both machine cores; more threads only fight the other jobs on this box."""
+    torch.set_num_threads(threads)
+
+
+@contextlib.contextmanager
+def maybe_bf16(enabled: bool) -> Iterator[None]:
+    """bf16 autocast on CPU (1.7x faster training here); a no-op when disabled."""
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled):
+        yield
+
+
+def count_params(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def export_onnx(
+    module: torch.nn.Module, example: torch.Tensor, path: Path, in_name: str, out_name: str
+) -> None:
+    """Legacy exporter, opset 17, dynamic batch.
+
+    Constant folding is off so every parameter keeps its ``state_dict`` name as an
+    initializer (folding would bake transposed copies under generated names); onnxruntime
+    folds those transposes itself when it loads the session.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    module.eval()
+    torch.onnx.export(
+        module,
+        (example,),
+        str(path),
+        input_names=[in_name],
+        output_names=[out_name],
+        dynamic_axes={in_name: {0: "batch"}, out_name: {0: "batch"}},
+        opset_version=ONNX_OPSET,
+        do_constant_folding=False,
+        dynamo=False,
+    )
+    _record_param_aliases(module, path)
+    onnx.checker.check_model(onnx.load(str(path)))
+
+
+ALIAS_KEY = "remask.param_aliases"
+
+
+def _record_param_aliases(module: torch.nn.Module, path: Path) -> None:
+    """Note which initializer holds each parameter the exporter merged into an equal one.
+
+    The legacy exporter deduplicates initializers with identical values (e.g. LayerNorm
+    weights still at 1.0), so some parameter names vanish; the map goes into the file's
+    metadata so ``load_state_from_onnx`` can find every parameter again.
+    """
+    model = onnx.load(str(path))
+    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    aliases: dict[str, str] = {}
+    for name, param in module.named_parameters():
+        if name in inits:
+            continue
+        value = param.detach().cpu().numpy()
+        match = next(
+            (k for k, v in inits.items() if v.shape == value.shape and np.array_equal(v, value)),
+            None,
+        )
+        if match is None:
+            raise RuntimeError(f"parameter {name} is not among the exported initializers")
+        aliases[name] = match
+    if aliases:
+        entry = model.metadata_props.add()
+        entry.key, entry.value = ALIAS_KEY, json.dumps(aliases)
+        onnx.save(model, str(path))
+
+
+def onnx_initializers(path: Path) -> dict[str, np.ndarray]:
+    """Every initializer of an ONNX file by name."""
+    model = onnx.load(str(path))
+    return {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
+
+
+def load_state_from_onnx(module: torch.nn.Module, path: Path) -> torch.nn.Module:
+    """Copy the ONNX initializers named like ``module``'s parameters into it (all required)."""
+    inits = onnx_initializers(path)
+    meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    aliases = json.loads(meta.get(ALIAS_KEY, "{}"))
+    names = [name for name, _ in module.named_parameters()]
+    missing = [name for name in names if aliases.get(name, name) not in inits]
+    if missing:
+        raise KeyError(f"{path} lacks initializers for {missing}")
+    state = {name: torch.from_numpy(inits[aliases.get(name, name)].copy()) for name in names}
+    module.load_state_dict(state, strict=True)
+    return module

@@ -1,0 +1,167 @@
+"""A few real training steps, ONNX export parity, weight reloading and the NLL evaluator."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+ort = pytest.importorskip("onnxruntime")
+
+from engine.train import chorale, chorale_data as cd, chorale_eval  # noqa: E402
+from engine.train.common import maybe_bf16, seed_everything  # noqa: E402
+
+STEPS = 16
+
+
+def _pieces() -> list[cd.IntGrid]:
+    """A handful of real chorales when the shared data is staged, else synthetic ones."""
+    try:
+        return cd.load_split(cd.default_data_dir(), "train")[:8]
+    except FileNotFoundError:
+        rng = np.random.default_rng(0)
+        base = rng.integers(20, 50, (8, 4, 1))
+        held = np.repeat(rng.integers(-3, 4, (8, 4, 12)), 4, axis=2)
+        return list((base + held).astype(np.int64))
+
+
+def _data_or_skip() -> Path:
+    try:
+        return cd.npz_path(cd.default_data_dir())
+    except FileNotFoundError:
+        pytest.skip("JSB data not staged at ../shared/data (music/jsb_chorales)")
+
+
+@pytest.fixture(scope="module")
+def tiny_model() -> chorale.ChoraleTransformer:
+    seed_everything(0)
+    return chorale.ChoraleTransformer(chorale.tiny_config(STEPS)).eval()
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory, tiny_model) -> Path:
+    folder = tmp_path_factory.mktemp("chorale")
+    chorale.export(tiny_model, folder)
+    chorale.write_manifest(folder, tiny_model.cfg, {"steps": 4})
+    return folder
+
+
+def test_token_contract_round_trip() -> None:
+    piece = np.array([[72.0, 64.0, 55.0, 48.0], [np.nan, 28.0, 93.0, 36.0]])
+    grid = cd.pitches_to_tokens(piece)
+    assert grid.shape == (4, 2)
+    assert grid[:, 0].tolist() == [44, 36, 27, 20]
+    assert grid[:, 1].tolist() == [cd.REST_TOKEN, 0, 65, 8]
+    assert (cd.VOCAB_SIZE, cd.MASK_ID, cd.REST_TOKEN) == (67, 67, 66)
+
+
+def test_batches_respect_padding_and_masks() -> None:
+    rng = np.random.default_rng(0)
+    sampler = cd.WindowSampler(_pieces(), STEPS, pad_prob=0.5)
+    inputs, targets, mask = cd.training_batch(sampler, rng, 64)
+    assert inputs.shape == targets.shape == mask.shape == (64, 4 * STEPS)
+    assert (inputs[mask] == cd.MASK_ID).all() and (inputs[~mask] == targets[~mask]).all()
+    assert mask.any(1).all()
+    assert targets.min() >= 0 and targets.max() <= cd.REST_TOKEN
+
+
+def test_loss_decreases_on_fixed_batch() -> None:
+    seed_everything(0)
+    torch.set_num_threads(2)
+    model = chorale.ChoraleTransformer(chorale.tiny_config(STEPS))
+    rng = np.random.default_rng(1)
+    batch = cd.training_batch(cd.WindowSampler(_pieces(), STEPS), rng, 16)
+    inputs, targets, mask = (torch.from_numpy(a) for a in batch)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(20):
+        with maybe_bf16(True):
+            logits = model(inputs)
+        loss = chorale.masked_loss(logits, targets, mask)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.7 * losses[0], losses
+
+
+def test_train_loop_runs_a_few_steps() -> None:
+    settings = chorale.TrainSettings(max_steps=3, batch=4, warmup_steps=2, threads=2)
+    pieces = _pieces()
+    model, stats = chorale.train(chorale.tiny_config(STEPS), pieces, pieces, settings, log=lambda s: None)
+    assert stats["steps"] == 3 and not model.training
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_onnx_matches_torch(exported: Path, tiny_model, batch: int) -> None:
+    rng = np.random.default_rng(batch)
+    tokens = rng.integers(0, cd.MASK_ID + 1, (batch, 4 * STEPS)).astype(np.int64)
+    session = ort.InferenceSession(str(exported / "transformer.onnx"), providers=["CPUExecutionProvider"])
+    got = session.run(["logits"], {"tokens": tokens})[0]
+    with torch.no_grad():
+        want = tiny_model(torch.from_numpy(tokens)).numpy()
+    assert got.shape == (batch, 4 * STEPS, cd.VOCAB_SIZE) and got.dtype == np.float32
+    np.testing.assert_allclose(got, want, atol=1e-4, rtol=0)
+
+
+def test_load_torch_model_round_trip(exported: Path) -> None:
+    module = chorale.load_torch_model(exported)
+    rng = np.random.default_rng(7)
+    tokens = rng.integers(0, cd.MASK_ID + 1, (2, 4 * STEPS)).astype(np.int64)
+    session = ort.InferenceSession(str(exported / "transformer.onnx"), providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        mine = module(torch.from_numpy(tokens)).numpy()
+    np.testing.assert_allclose(mine, session.run(["logits"], {"tokens": tokens})[0], atol=1e-4, rtol=0)
+
+
+def test_manifest_schema(exported: Path) -> None:
+    import json
+
+    manifest = json.loads((exported / "manifest.json").read_text())
+    assert manifest["schema_version"] == 1 and manifest["medium"] == "midi"
+    assert manifest["tokens"] == {"vocab_size": 67, "mask_id": 67, "shape": [4, STEPS]}
+    facts = manifest["medium_facts"]
+    assert facts["voices"] == ["soprano", "alto", "tenor", "bass"]
+    assert (facts["pitch_min"], facts["pitch_max"], facts["rest_token"]) == (28, 93, 66)
+    assert facts["window_steps"] == STEPS and facts["steps_per_quarter"] == 4
+
+
+def test_uniform_logits_give_log_vocab_per_cell() -> None:
+    def uniform(tokens: np.ndarray) -> np.ndarray:
+        return np.zeros((*tokens.shape, cd.VOCAB_SIZE), dtype=np.float32)
+
+    windows, scored = cd.tile_pieces(_pieces()[:3], STEPS)
+    result = chorale_eval.orderless_nll(uniform, windows, scored, orderings=2, group=3)
+    assert result.cells == int(scored.sum())
+    assert result.nats_per_cell == pytest.approx(math.log(67), abs=1e-12)
+    assert result.nats_per_frame == pytest.approx(4 * math.log(67), abs=1e-12)
+
+
+def test_group_one_equals_exact_chain_rule(tiny_model) -> None:
+    """With one cell per call the estimate is the exact chain rule for that ordering."""
+    windows, scored = cd.tile_pieces(_pieces()[:1], STEPS)
+    windows, scored = windows[:1], scored[:1]
+
+    def fn(tokens: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return tiny_model(torch.from_numpy(tokens)).numpy()
+
+    rng = np.random.default_rng(3)
+    total = chorale_eval.one_ordering(fn, windows.reshape(1, -1), scored.reshape(1, -1), 1, rng)
+    flat, ok = windows.reshape(-1), scored.reshape(-1)
+    order = np.argsort(np.where(ok, np.random.default_rng(3).random(flat.size), np.inf))[: ok.sum()]
+    current, expect = np.where(ok, cd.MASK_ID, flat), 0.0
+    for cell in order:
+        logits = fn(current[None])[0, cell].astype(np.float64)
+        expect -= logits[flat[cell]] - np.log(np.exp(logits - logits.max()).sum()) - logits.max()
+        current[cell] = flat[cell]
+    assert total == pytest.approx(expect, rel=1e-6)
+
+
+def test_real_data_loads() -> None:
+    path = _data_or_skip()
+    test = cd.load_split(path, "test")
+    assert len(test) == 77 and all(g.shape[0] == 4 for g in test)
