@@ -66,8 +66,17 @@ class GenerateResult:
     seconds: float
 
 
-class Cancelled(Exception):
+class Cancelled(Exception):  # noqa: N818 - a control-flow signal, not an error
     """Raised inside the worker when the user cancels between steps."""
+
+
+class ConditionalLogits(Protocol):
+    """A loaded model that can make a logits function for a condition (``None`` = unconditional).
+
+    :class:`engine.runtime.Transformer` is one.
+    """
+
+    def logits_fn(self, condition: int | None = None) -> LogitsFn: ...
 
 
 def run_generation(
@@ -83,9 +92,51 @@ def run_generation(
     Raises :class:`Cancelled` when ``should_stop`` turns true between steps;
     nothing has been decoded or written then, so the document is untouched.
     """
+    problem = _encode(request, should_stop)
+    return _sample_and_decode(
+        request, problem, logits_fn, mask_id, on_step, should_stop, uncond_logits_fn
+    )
+
+
+def run_model_generation(
+    request: GenerateRequest,
+    model: ConditionalLogits,
+    mask_id: int,
+    on_step: Callable[[Step], None],
+    should_stop: Callable[[], bool],
+) -> tuple[list[Any], TokenArray]:
+    """Like :func:`run_generation`, but picks the logits functions from the encoded problem.
+
+    The codec decides the condition (a class, an instrument) only when it
+    encodes, so the worker cannot build the logits function up front.
+    Classifier-free guidance gets the unconditional function when the
+    settings ask for it and the problem is conditioned.
+    """
+    problem = _encode(request, should_stop)
+    logits_fn = model.logits_fn(problem.condition)
+    guided = problem.condition is not None and request.settings.guidance_scale > 0
+    uncond = model.logits_fn(None) if guided else None
+    return _sample_and_decode(request, problem, logits_fn, mask_id, on_step, should_stop, uncond)
+
+
+def _encode(request: GenerateRequest, should_stop: Callable[[], bool]) -> TokenProblem:
+    """Encode unless the job went stale while queued (encoding an image is not free)."""
+    if should_stop():
+        raise Cancelled()
+    return request.codec.encode(request.payload)
+
+
+def _sample_and_decode(
+    request: GenerateRequest,
+    problem: TokenProblem,
+    logits_fn: LogitsFn,
+    mask_id: int,
+    on_step: Callable[[Step], None],
+    should_stop: Callable[[], bool],
+    uncond_logits_fn: LogitsFn | None,
+) -> tuple[list[Any], TokenArray]:
     from engine.sampling import sample
 
-    problem = request.codec.encode(request.payload)
     final: TokenArray | None = None
     steps: Iterator[Step] = sample(
         logits_fn,
@@ -101,6 +152,8 @@ def run_generation(
             raise Cancelled()
         on_step(step)
         final = step.tokens
+    if should_stop():  # cancelled during the last step: skip the decode
+        raise Cancelled()
     if final is None:  # nothing editable: the sampler yields no step
         final = np.repeat(problem.tokens[None, :], request.settings.variations, axis=0)
     return request.codec.decode(request.payload, final), final

@@ -100,7 +100,8 @@ def union_bbox(first: Bbox | None, second: Bbox) -> Bbox:
     if first is None:
         return second
     return tuple(
-        slice(min(a.start, b.start), max(a.stop, b.stop)) for a, b in zip(first, second, strict=True)
+        slice(min(a.start, b.start), max(a.stop, b.stop))
+        for a, b in zip(first, second, strict=True)
     )
 
 
@@ -207,7 +208,9 @@ class UndoStack:
     # -- recording --------------------------------------------------------------
 
     @contextmanager
-    def edit(self, bbox: tuple[slice, ...] | None = None, target: str = DEFAULT_TARGET) -> Iterator[AnyArray]:
+    def edit(
+        self, bbox: tuple[slice, ...] | None = None, target: str = DEFAULT_TARGET
+    ) -> Iterator[AnyArray]:
         """Record whatever the block writes into ``bbox`` of ``target``.
 
         Yields the array; the block writes into it (inside ``bbox``) and on exit
@@ -223,7 +226,7 @@ class UndoStack:
             self.record(target, box, before)
 
     def record(self, target: str, bbox: tuple[slice, ...], old_region: AnyArray) -> Bbox | None:
-        """Record a change already written into ``target``: ``old_region`` was ``array[bbox]`` before.
+        """Record a change already written into ``target``; ``old_region`` was ``array[bbox]``.
 
         Returns the tight box of the cells that changed, or None if none did.
         """

@@ -60,7 +60,10 @@ class TokenGridDocument:
     """
 
     def __init__(
-        self, token_grid: npt.ArrayLike, editable_mask: npt.ArrayLike | None = None, max_undo: int = 100
+        self,
+        token_grid: npt.ArrayLike,
+        editable_mask: npt.ArrayLike | None = None,
+        max_undo: int = 100,
     ) -> None:
         self._arrays: dict[str, npt.NDArray[np.generic]] = {}
         self.tokens_changed: list[Listener] = []
@@ -70,7 +73,9 @@ class TokenGridDocument:
 
     def _load(self, token_grid: npt.ArrayLike, editable_mask: npt.ArrayLike | None) -> None:
         tokens = np.array(token_grid, dtype=np.int64, copy=True)
-        mask = np.zeros(tokens.shape, bool) if editable_mask is None else np.array(editable_mask, bool)
+        mask = (
+            np.zeros(tokens.shape, bool) if editable_mask is None else np.array(editable_mask, bool)
+        )
         if mask.shape != tokens.shape:
             raise ValueError(f"token grid {tokens.shape} and mask {mask.shape} differ in shape")
         self._arrays["tokens"] = tokens
@@ -93,8 +98,10 @@ class TokenGridDocument:
     def has_mask(self) -> bool:
         return bool(self.editable_mask.any())
 
-    def replace(self, token_grid: npt.ArrayLike, editable_mask: npt.ArrayLike | None = None) -> None:
-        """Load new content (a file was opened); history is cleared since old diffs no longer fit."""
+    def replace(
+        self, token_grid: npt.ArrayLike, editable_mask: npt.ArrayLike | None = None
+    ) -> None:
+        """Load new content (a file was opened); history is cleared: old diffs no longer fit."""
         self._load(token_grid, editable_mask)
         self.history.clear()
         self._emit_all()
@@ -164,7 +171,9 @@ class TokenGridCodec:
     a payload that does not fit them with a one-line message.
     """
 
-    def __init__(self, grid_shape: Sequence[int], vocab_size: int, condition: int | None = None) -> None:
+    def __init__(
+        self, grid_shape: Sequence[int], vocab_size: int, condition: int | None = None
+    ) -> None:
         self.grid_shape = tuple(int(size) for size in grid_shape)
         self.vocab_size = int(vocab_size)
         self.condition = condition
@@ -188,7 +197,9 @@ class TokenGridCodec:
 
     def _check(self, payload: TokenGridPayload) -> None:
         if payload.token_grid.shape != self.grid_shape:
-            raise ValueError(f"grid is {payload.token_grid.shape}, the model expects {self.grid_shape}")
+            raise ValueError(
+                f"grid is {payload.token_grid.shape}, the model expects {self.grid_shape}"
+            )
         kept = payload.token_grid[~payload.editable_mask]
         if kept.size and (kept.min() < 0 or kept.max() >= self.vocab_size):
             raise ValueError(

@@ -42,7 +42,9 @@ def test_decode_keeps_cells_outside_the_mask_bit_exact() -> None:
         np.testing.assert_array_equal(
             grid[~payload.editable_mask], payload.token_grid[~payload.editable_mask]
         )
-        np.testing.assert_array_equal(grid[payload.editable_mask], row.reshape(4, 8)[payload.editable_mask])
+        np.testing.assert_array_equal(
+            grid[payload.editable_mask], row.reshape(4, 8)[payload.editable_mask]
+        )
 
 
 def test_encode_rejects_a_grid_of_the_wrong_shape() -> None:

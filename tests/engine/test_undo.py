@@ -153,14 +153,20 @@ def test_changed_callbacks_fire() -> None:
 @given(
     edits=st.lists(
         st.tuples(
-            st.integers(0, 9), st.integers(1, 10), st.integers(0, 9), st.integers(1, 10), st.integers(0, 5)
+            st.integers(0, 9),
+            st.integers(1, 10),
+            st.integers(0, 9),
+            st.integers(1, 10),
+            st.integers(0, 5),
         ),
         min_size=1,
         max_size=8,
     ),
     undo_count=st.integers(0, 8),
 )
-def test_any_edit_sequence_roundtrips(edits: list[tuple[int, int, int, int, int]], undo_count: int) -> None:
+def test_any_edit_sequence_roundtrips(
+    edits: list[tuple[int, int, int, int, int]], undo_count: int
+) -> None:
     grid = np.zeros((10, 10), np.int64)
     stack = UndoStack(grid)
     history = [grid.copy()]

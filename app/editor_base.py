@@ -1,0 +1,216 @@
+"""The interface every medium editor implements, so the main window stays medium-agnostic.
+
+An editor is a ``QWidget`` page (image canvas, piano roll, motion timeline)
+over a plain document object from ``engine.media``. The window only ever:
+
+- opens and exports files through it,
+- asks it for a generation payload and codec for the chosen model,
+- forwards live sampler steps and the final result to it,
+- forwards Undo/Redo to it,
+- listens to :attr:`MediumEditor.stateChanged` to enable Generate/Undo/Redo.
+
+Each medium's editor class is found by name in :data:`EDITOR_CLASSES` (module
+``app.<something>``, class name); a module that does not exist yet leaves that
+medium's page on its welcome screen. Adding a medium editor therefore needs no
+change in the window: create the module named there and subclass
+:class:`MediumEditor`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from abc import abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QWidget
+
+from engine.jobs import GenerateResult, MediumCodec
+from engine.models import ModelManifest
+from engine.sampling.types import Step
+
+_log = logging.getLogger(__name__)
+
+MEDIA: tuple[str, ...] = ("image", "midi", "motion")
+"""The window's medium pages, in tab order."""
+
+MEDIUM_TITLES: dict[str, str] = {
+    "image": "Image",
+    "midi": "MIDI",
+    "motion": "Motion",
+    "tokens": "Tokens",
+}
+
+MEDIUM_EXTENSIONS: dict[str, tuple[str, ...]] = {
+    "image": (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"),
+    "midi": (".mid", ".midi"),
+    "motion": (".bvh",),
+}
+"""File types each medium opens, used before an editor exists (welcome page, Open dialog)."""
+
+EDITOR_CLASSES: dict[str, str] = {
+    "image": "app.image_editor:ImageEditor",
+    "midi": "app.piano_roll:PianoRollEditor",
+    "motion": "app.motion_editor:MotionEditor",
+}
+"""``module:Class`` of each medium's editor; a missing module means "not written yet"."""
+
+
+class MediumEditor(QWidget):
+    """Base class of the Image, MIDI and Motion editors (and the test token editor).
+
+    Subclasses set the class attributes and implement every abstract method;
+    instantiating one that misses any raises ``TypeError``. (``ABCMeta`` cannot
+    be mixed into Shiboken's metaclass: it neither checks instantiation nor
+    survives ``issubclass``. So ``__init__`` does the check itself.) Emit
+    :attr:`stateChanged` whenever :meth:`has_document`, :meth:`has_mask`,
+    :meth:`can_undo`, :meth:`can_redo` or :meth:`document_name` may have
+    changed.
+    """
+
+    stateChanged = Signal()  # noqa: N815 - Qt signal naming
+
+    medium: ClassVar[str] = ""
+    """``"image"``, ``"midi"``, ``"motion"`` (or ``"tokens"``): selects the models offered."""
+    file_extensions: ClassVar[tuple[str, ...]] = ()
+    """Lower-case extensions, with the dot, that :meth:`open_path` reads: ``(".png", ".jpg")``."""
+    export_extensions: ClassVar[tuple[str, ...]] = ()
+    """Extensions :meth:`export_path` writes; the first is the default."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        missing = sorted(
+            name
+            for name in dir(type(self))
+            if getattr(getattr(type(self), name, None), "__isabstractmethod__", False)
+        )
+        if missing:
+            raise TypeError(f"{type(self).__name__} does not implement {', '.join(missing)}")
+        if not self.medium:
+            raise TypeError(f"{type(self).__name__} must set the class attribute 'medium'")
+
+    # -- documents ---------------------------------------------------------------
+
+    @abstractmethod
+    def has_document(self) -> bool:
+        """True once a file or sample is open (the page leaves its welcome screen)."""
+
+    @abstractmethod
+    def open_path(self, path: Path) -> None:
+        """Load a file into a new document.
+
+        Raise any exception with a one-line message on failure (shown in a
+        dialog); the current document must then be left untouched, so parse
+        fully before replacing anything. History is cleared on success.
+        """
+
+    @abstractmethod
+    def export_path(self, path: Path) -> None:
+        """Write the document (PNG, MIDI, BVH, chosen by ``path``'s extension); raise on failure."""
+
+    def document_name(self) -> str:
+        """Shown in the window title; the opened file's name by default conventions."""
+        return ""
+
+    # -- generation ----------------------------------------------------------------
+
+    @abstractmethod
+    def has_mask(self) -> bool:
+        """True when something is marked for regeneration (enables Generate)."""
+
+    @abstractmethod
+    def make_generate_payload(self, manifest: ModelManifest) -> tuple[Any, MediumCodec]:
+        """An immutable snapshot of document + mask and the codec that turns it into tokens.
+
+        Called on the GUI thread; the payload crosses to the engine thread, so
+        copy arrays (never hand out live ones). ``manifest`` gives the model's
+        token shape and medium facts. Raise ``ValueError("paint a mask first")``
+        (or another one-line ValueError) when a generation makes no sense.
+        """
+
+    @abstractmethod
+    def show_step(self, step: Step) -> None:
+        """Show a live preview of a sampler step as an overlay; never write the document."""
+
+    @abstractmethod
+    def clear_preview(self) -> None:
+        """Remove the live preview (the job was cancelled or failed)."""
+
+    @abstractmethod
+    def show_results(self, result: GenerateResult) -> None:
+        """Offer ``result.variations`` (from this editor's codec) to choose from.
+
+        Accepting one variation must be one undo step; discarding all leaves
+        the document as it was. Until then the document is untouched.
+        """
+
+    # -- history -----------------------------------------------------------------------
+
+    @abstractmethod
+    def undo(self) -> bool:
+        """Undo the newest step of this editor's history; False when there was none."""
+
+    @abstractmethod
+    def redo(self) -> bool:
+        """Redo the newest undone step; False when there was none."""
+
+    def can_undo(self) -> bool:
+        return True
+
+    def can_redo(self) -> bool:
+        return True
+
+    # -- helpers for the window --------------------------------------------------------
+
+    @classmethod
+    def file_filter(cls) -> str:
+        """A Qt file-dialog filter for :attr:`file_extensions`."""
+        return file_filter(MEDIUM_TITLES.get(cls.medium, cls.medium), cls.file_extensions)
+
+    @classmethod
+    def export_filter(cls) -> str:
+        return file_filter(MEDIUM_TITLES.get(cls.medium, cls.medium), cls.export_extensions)
+
+
+def file_filter(title: str, extensions: tuple[str, ...]) -> str:
+    """``"Image (*.png *.jpg)"``; Qt matches patterns case-insensitively on most platforms."""
+    return f"{title} ({' '.join('*' + ext for ext in extensions)})"
+
+
+def load_editor_class(medium: str) -> type[MediumEditor] | None:
+    """The editor class named in :data:`EDITOR_CLASSES`, or None when its module does not exist.
+
+    A module that exists but fails to import is a bug, not "not written yet":
+    it is logged with its traceback and the medium falls back to its welcome
+    page, so one broken editor does not take the whole window down.
+    """
+    spec = EDITOR_CLASSES.get(medium)
+    if spec is None:
+        return None
+    module_name, _, class_name = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            return None
+        _log.exception("the %s editor (%s) failed to import", medium, module_name)
+        return None
+    except Exception:  # noqa: BLE001 - a broken editor must not take down the window
+        _log.exception("the %s editor (%s) failed to import", medium, module_name)
+        return None
+    editor_class = getattr(module, class_name, None)
+    if not (isinstance(editor_class, type) and issubclass(editor_class, MediumEditor)):
+        _log.error("%s has no MediumEditor subclass %s", module_name, class_name)
+        return None
+    return editor_class
+
+
+def medium_for_path(path: Path, extensions: dict[str, tuple[str, ...]]) -> str | None:
+    """Which medium opens ``path``, by its lower-cased extension."""
+    suffix = path.suffix.lower()
+    for medium, suffixes in extensions.items():
+        if suffix in suffixes:
+            return medium
+    return None

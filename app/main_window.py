@@ -1,0 +1,466 @@
+"""The main window: one page per medium, the sampler dock, menus, and the engine bridge.
+
+The window knows no medium. It talks to each page's :class:`MediumEditor`
+(open, export, payload, preview, results, undo) and to the
+:class:`EngineBridge` (generate, cancel, preload), and keeps the buttons and
+the status bar in step with both. Generation runs in the engine thread; the
+window only reacts to bridge signals, so the GUI never blocks.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QStackedWidget,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.editor_base import (
+    MEDIA,
+    MEDIUM_EXTENSIONS,
+    MEDIUM_TITLES,
+    MediumEditor,
+    file_filter,
+    load_editor_class,
+    medium_for_path,
+)
+from app.engine_worker import EngineBridge, one_line
+from app.progress import GenerateBar
+from app.sampler_panel import SamplerPanel
+from app.settings_store import APPLICATION, ORGANIZATION, RecentFiles, WindowState, default_settings
+from app.welcome import WelcomePage, find_sample
+from engine.jobs import GenerateResult
+from engine.models import ModelRegistry
+from engine.sampling.types import Step
+
+_log = logging.getLogger(__name__)
+
+EditorFactory = Callable[[], MediumEditor]
+"""Builds a medium's editor; an editor class itself is one."""
+
+
+def short_provider(provider: str) -> str:
+    """``CUDAExecutionProvider`` -> ``CUDA``, for the status bar."""
+    return provider.removesuffix("ExecutionProvider") or provider
+
+
+class MediumPage(QStackedWidget):
+    """A medium's tab: its welcome screen until a document is open, then its editor."""
+
+    def __init__(
+        self, medium: str, editor: MediumEditor | None, extensions: tuple[str, ...]
+    ) -> None:
+        super().__init__()
+        self.medium = medium
+        self.title = MEDIUM_TITLES.get(medium, medium)
+        self.editor = editor
+        self.extensions = editor.file_extensions if editor else extensions
+        self.welcome = WelcomePage(
+            medium, self.title, find_sample(self.extensions), editor is not None
+        )
+        self.addWidget(self.welcome)
+        if editor is not None:
+            self.addWidget(editor)
+            editor.stateChanged.connect(self.sync)
+        self.sync()
+
+    def sync(self) -> None:
+        showing_editor = self.editor is not None and self.editor.has_document()
+        self.setCurrentWidget(self.editor if showing_editor and self.editor else self.welcome)
+
+
+class MainWindow(QMainWindow):
+    """remask's window.
+
+    Parameters
+    ----------
+    registry
+        Installed models (default: :meth:`ModelRegistry.discover`).
+    bridge
+        The engine (default: a threaded :class:`EngineBridge` over ``registry``).
+    editors
+        Medium -> editor factory, overriding :data:`app.editor_base.EDITOR_CLASSES`;
+        ``None`` forces the welcome page. Media not in :data:`MEDIA` add pages.
+    settings
+        Where recent files and layout persist (tests pass an INI file).
+    """
+
+    def __init__(
+        self,
+        registry: ModelRegistry | None = None,
+        *,
+        bridge: EngineBridge | None = None,
+        editors: Mapping[str, EditorFactory | None] | None = None,
+        settings: QSettings | None = None,
+    ) -> None:
+        super().__init__()
+        self.registry = registry if registry is not None else ModelRegistry.discover()
+        self.bridge = bridge if bridge is not None else EngineBridge(self.registry, parent=self)
+        self._settings = settings if settings is not None else default_settings()
+        self.recent = RecentFiles(self._settings)
+        self._window_state = WindowState(self._settings)
+        self._job_editor: MediumEditor | None = None
+        self.last_error = ""
+        self.tabs = QTabWidget()
+        self.pages: dict[str, MediumPage] = {}
+        self.sampler = SamplerPanel(self.registry)
+        self.generate_bar = GenerateBar()
+        self.engine_label = QLabel("no model")
+        self._build(editors or {})
+        self._report_registry_problems()
+
+    # -- construction --------------------------------------------------------------------
+
+    def _build(self, editors: Mapping[str, EditorFactory | None]) -> None:
+        self.setWindowTitle("remask")
+        self.resize(1200, 800)
+        self._build_pages(editors)
+        self._build_dock()
+        self._build_menus()
+        self.statusBar().addPermanentWidget(self.engine_label)
+        self._connect()
+        self._restore_layout()
+        self._on_page_changed()
+
+    def _build_pages(self, editors: Mapping[str, EditorFactory | None]) -> None:
+        media = [*MEDIA, *(m for m in editors if m not in MEDIA)]
+        for medium in media:
+            factory = editors[medium] if medium in editors else load_editor_class(medium)
+            page = MediumPage(
+                medium, factory() if factory else None, MEDIUM_EXTENSIONS.get(medium, ())
+            )
+            page.welcome.openRequested.connect(self.open_dialog)
+            page.welcome.sampleRequested.connect(lambda path: self.open_path(Path(path)))
+            self.pages[medium] = page
+            self.tabs.addTab(page, page.title)
+        self.tabs.setDocumentMode(True)
+        self.setCentralWidget(self.tabs)
+
+    def _build_dock(self) -> None:
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        layout.addWidget(self.sampler)
+        layout.addWidget(self.generate_bar)
+        layout.addStretch(1)
+        dock = QDockWidget("Model and sampler", self)
+        dock.setObjectName("sampler_dock")
+        dock.setWidget(body)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.open_action = self._action(
+            file_menu, "&Open…", self.open_dialog, QKeySequence.StandardKey.Open
+        )
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self.export_action = self._action(
+            file_menu, "&Save / Export…", self.export_dialog, "Ctrl+S"
+        )
+        file_menu.addSeparator()
+        self.quit_action = self._action(
+            file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit
+        )
+        edit_menu = self.menuBar().addMenu("&Edit")
+        self.undo_action = self._action(edit_menu, "&Undo", self.undo, "Ctrl+Z")
+        self.redo_action = self._action(edit_menu, "&Redo", self.redo, "Ctrl+Shift+Z")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        edit_menu.addSeparator()
+        self.generate_action = self._action(edit_menu, "&Generate", self.generate, "Ctrl+Return")
+        self.cancel_action = self._action(
+            edit_menu, "&Cancel generation", self.bridge.cancel, "Ctrl+."
+        )
+
+    def _action(
+        self,
+        menu: QMenu,
+        text: str,
+        slot: Callable[[], object],
+        shortcut: str | QKeySequence.StandardKey,
+    ) -> QAction:
+        action = QAction(text, self)
+        action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(lambda _checked=False: slot())
+        menu.addAction(action)
+        return action
+
+    def _connect(self) -> None:
+        self.tabs.currentChanged.connect(self._on_page_changed)
+        self.sampler.modelChanged.connect(self._on_model_changed)
+        self.generate_bar.generateClicked.connect(self.generate)
+        self.generate_bar.cancelClicked.connect(self.bridge.cancel)
+        for page in self.pages.values():
+            if page.editor is not None:
+                page.editor.stateChanged.connect(self._update_actions)
+        bridge = self.bridge
+        bridge.stepReady.connect(self._on_step)
+        bridge.finished.connect(self._on_finished)
+        bridge.failed.connect(self._on_failed)
+        bridge.cancelled.connect(self._on_cancelled)
+        bridge.busyChanged.connect(lambda _busy: self._update_actions())
+        bridge.modelLoaded.connect(self._on_model_loaded)
+        bridge.modelFailed.connect(self._on_model_failed)
+
+    def _report_registry_problems(self) -> None:
+        """Broken models are reported once (log + status bar); the app keeps running."""
+        for note in self.registry.notes:
+            _log.info("%s", note)
+        for line in self.registry.errors:
+            _log.warning("model skipped: %s", line)
+        if self.registry.errors:
+            count = len(self.registry.errors)
+            self.statusBar().showMessage(f"{count} model(s) skipped: {self.registry.errors[0]}")
+            self._set_engine_tooltip("")
+
+    # -- state ---------------------------------------------------------------------------
+
+    def current_page(self) -> MediumPage:
+        page = self.tabs.currentWidget()
+        assert isinstance(page, MediumPage)
+        return page
+
+    def current_editor(self) -> MediumEditor | None:
+        return self.current_page().editor
+
+    def show_medium(self, medium: str) -> None:
+        self.tabs.setCurrentWidget(self.pages[medium])
+
+    def can_generate(self) -> bool:
+        editor = self.current_editor()
+        ready = editor is not None and editor.has_document() and editor.has_mask()
+        return ready and self.sampler.current_model() is not None
+
+    def _update_actions(self) -> None:
+        editor = self.current_editor()
+        has_document = editor is not None and editor.has_document()
+        self.generate_bar.generate_button.setEnabled(self.can_generate())
+        self.generate_action.setEnabled(self.can_generate())
+        self.cancel_action.setEnabled(self.bridge.busy)
+        self.export_action.setEnabled(has_document)
+        self.undo_action.setEnabled(has_document and editor is not None and editor.can_undo())
+        self.redo_action.setEnabled(has_document and editor is not None and editor.can_redo())
+        name = editor.document_name() if editor is not None and has_document else ""
+        self.setWindowTitle(f"{name} — remask" if name else "remask")
+
+    def _on_page_changed(self, _index: int = 0) -> None:
+        self.sampler.set_medium(self.current_page().medium)
+        self._update_actions()
+
+    def _on_model_changed(self, name: str) -> None:
+        self.engine_label.setText(f"{name} · loading…" if name else "no model")
+        if name:
+            self.bridge.preload(name)
+        self._update_actions()
+
+    def _on_model_loaded(self, name: str, provider: str) -> None:
+        self.engine_label.setText(f"{name} · {short_provider(provider)}")
+        self._set_engine_tooltip(f"model {name} runs on {provider}")
+
+    def _set_engine_tooltip(self, first_line: str) -> None:
+        """The provider line, then every model the registry skipped (kept for the whole session)."""
+        skipped = [f"skipped: {line}" for line in self.registry.errors]
+        self.engine_label.setToolTip("\n".join(line for line in (first_line, *skipped) if line))
+
+    def _on_model_failed(self, name: str, message: str) -> None:
+        self.engine_label.setText(f"{name} · not loaded")
+        self.statusBar().showMessage(f"Model {name} cannot be loaded: {message}")
+
+    # -- files ---------------------------------------------------------------------------
+
+    def open_dialog(self, medium: str = "") -> None:
+        """File > Open…, or a welcome page's button (then filtered to that medium)."""
+        filters = self._open_filters(medium)
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open", self._window_state.last_folder(), filters
+        )
+        if path:
+            self.open_path(Path(path))
+
+    def _open_filters(self, medium: str) -> str:
+        pages = [self.pages[medium]] if medium in self.pages else list(self.pages.values())
+        pages = [page for page in pages if page.extensions]
+        every = tuple(ext for page in pages for ext in page.extensions)
+        parts = [file_filter(page.title, page.extensions) for page in pages]
+        if len(pages) > 1:
+            parts.insert(0, file_filter("All supported", every))
+        return ";;".join([*parts, "All files (*)"])
+
+    def open_path(self, path: Path) -> bool:
+        """Open ``path`` in the editor of its medium; False (and a dialog) on any failure."""
+        extensions = {medium: page.extensions for medium, page in self.pages.items()}
+        medium = medium_for_path(path, extensions)
+        if medium is None:
+            return self._open_failed(
+                path, f"remask cannot open {path.suffix or 'extension-less'} files"
+            )
+        page = self.pages[medium]
+        if page.editor is None:
+            return self._open_failed(path, f"the {page.title} editor is not part of this build yet")
+        try:
+            page.editor.open_path(path)
+        except Exception as exc:  # noqa: BLE001 - any reader error becomes one line for the user
+            _log.debug("opening %s failed", path, exc_info=True)
+            return self._open_failed(path, one_line(exc))
+        self.recent.add(path)
+        self._window_state.set_last_folder(path)
+        page.sync()
+        self.show_medium(medium)
+        self._update_actions()
+        return True
+
+    def _open_failed(self, path: Path, message: str) -> bool:
+        self.show_error(f"Cannot open {path.name}", message)
+        return False
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        paths = self.recent.paths()
+        for path in paths:
+            action = self.recent_menu.addAction(str(path))
+            action.triggered.connect(lambda _checked=False, p=path: self._open_recent(p))
+        if not paths:
+            self.recent_menu.addAction("(none)").setEnabled(False)
+        else:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear list").triggered.connect(lambda: self.recent.clear())
+
+    def _open_recent(self, path: Path) -> None:
+        if not path.exists():
+            self.recent.remove(path)
+            self.show_error("File not found", f"{path} no longer exists")
+            return
+        self.open_path(path)
+
+    def export_dialog(self) -> None:
+        editor = self.current_editor()
+        if editor is None or not editor.has_document():
+            return
+        folder = self._window_state.last_folder()
+        path, _ = QFileDialog.getSaveFileName(self, "Save / Export", folder, editor.export_filter())
+        if path:
+            self.export_to(Path(path))
+
+    def export_to(self, path: Path) -> bool:
+        """Delegate to the current editor; False (and a dialog) on failure."""
+        editor = self.current_editor()
+        if editor is None:
+            return False
+        try:
+            editor.export_path(path)
+        except Exception as exc:  # noqa: BLE001 - any writer error becomes one line for the user
+            _log.debug("exporting %s failed", path, exc_info=True)
+            self.show_error(f"Cannot save {path.name}", one_line(exc))
+            return False
+        self.statusBar().showMessage(f"Saved {path}", 5000)
+        return True
+
+    def show_error(self, title: str, message: str) -> None:
+        """A non-modal warning (never blocks the event loop); also logged and kept for tests."""
+        _log.warning("%s: %s", title, message)
+        self.last_error = message
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self
+        )
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+
+    # -- edit ----------------------------------------------------------------------------
+
+    def undo(self) -> None:
+        editor = self.current_editor()
+        if editor is not None and editor.undo():
+            self._update_actions()
+
+    def redo(self) -> None:
+        editor = self.current_editor()
+        if editor is not None and editor.redo():
+            self._update_actions()
+
+    # -- generation ----------------------------------------------------------------------
+
+    def generate(self) -> int | None:
+        """Submit a job for the current editor; its generation, or None (why: in the status bar)."""
+        editor = self.current_editor()
+        manifest = self.sampler.current_model()
+        if editor is None or manifest is None or not editor.has_document():
+            return None
+        try:
+            payload, codec = editor.make_generate_payload(manifest)
+        except ValueError as exc:
+            self.statusBar().showMessage(one_line(exc), 5000)
+            return None
+        settings = self.sampler.settings()
+        if self._job_editor is not None and self._job_editor is not editor:
+            self._job_editor.clear_preview()  # the superseded job's preview must not linger
+        self._job_editor = editor  # results go where the job came from, whatever tab is shown
+        self.generate_bar.start(
+            settings.steps
+        )  # before submit: synchronous bridges finish inside it
+        return self.bridge.generate(manifest.name, settings, payload, codec)
+
+    def _on_step(self, _generation: int, step: Step) -> None:
+        if self._job_editor is not None:
+            self._job_editor.show_step(step)
+        self.generate_bar.show_step(step.index, step.total)
+
+    def _on_finished(self, result: GenerateResult) -> None:
+        count = len(result.variations)
+        self.generate_bar.finish(f"{count} variation{'s' * (count != 1)} in {result.seconds:.1f} s")
+        if self._job_editor is not None:
+            self._job_editor.show_results(result)
+        self.statusBar().showMessage(f"Generated on {short_provider(result.provider)}", 5000)
+
+    def _on_failed(self, _generation: int, message: str) -> None:
+        if self._job_editor is not None:
+            self._job_editor.clear_preview()
+        self.generate_bar.reset("failed")
+        self.statusBar().showMessage(f"Generation failed: {message}")
+
+    def _on_cancelled(self, _generation: int) -> None:
+        if self._job_editor is not None:
+            self._job_editor.clear_preview()
+        self.generate_bar.reset("cancelled")
+
+    # -- lifetime ------------------------------------------------------------------------
+
+    def _restore_layout(self) -> None:
+        geometry = self._window_state.geometry()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = self._window_state.dock_state()
+        if state is not None:
+            self.restoreState(state)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        """Stop the engine thread before the window (and the bridge it owns) goes away."""
+        self.bridge.shutdown()
+        self._window_state.save(self.saveGeometry(), self.saveState())
+        super().closeEvent(event)
+
+
+def run_gui(argv: Sequence[str]) -> int:
+    """Start the Qt application with ``argv`` (``sys.argv`` style) and return its exit status."""
+    app = QApplication.instance() or QApplication(list(argv) or [sys.argv[0]])
+    assert isinstance(app, QApplication)
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    window = MainWindow()
+    app.aboutToQuit.connect(window.bridge.shutdown)  # quit() without closing the window
+    window.show()
+    return int(app.exec())
