@@ -1,0 +1,294 @@
+"""Which notes of a score are soprano, alto, tenor and bass.
+
+A *part* is what a user thinks of as one line of the file: a track (type 1
+with several note tracks), else a channel (type 0 or one note track with
+several channels), else the single note track itself. Drums (channel 10)
+are never part of a part.
+
+* Up to 4 parts: ordered by mean pitch (highest = soprano) and fitted to the
+  voices whose usual ranges they match best (2 parts -> soprano and bass).
+  Missing voices are empty; generated notes for them go to a new track (type
+  1 with track parts) or a free channel.
+* One polyphonic part: split note by note; at each onset the sounding notes
+  are ranked by pitch and the new ones take the free voices that fit.
+* More than 4 parts: the caller names the parts to use (track name or the
+  number shown in the error); otherwise :class:`MidiError` lists them.
+
+The result is a per-note voice assignment, so every later step (grid,
+repaint, write-back) works the same whatever the file's layout.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.media.midi_grid import N_VOICES, UNMAPPED, VOICES
+from engine.media.midi_io import DRUM_CHANNEL, MidiError, NoteRecord, Score
+
+VOICE_CENTERS = (70.0, 64.0, 57.0, 50.0)
+"""Middle of the usual SATB ranges (MIDI pitch), used to fit fewer than 4 parts or notes."""
+DEFAULT_VELOCITY = 80
+_VOICE_ALIASES = {name: i for i, name in enumerate(VOICES)} | {
+    name[0]: i for i, name in enumerate(VOICES)
+}
+
+
+@dataclass(frozen=True)
+class Part:
+    """One line of the file. ``number`` is 1-based, as shown to users."""
+
+    number: int
+    label: str
+    track: int
+    channel: int | None  # None: all non-drum channels of the track
+    note_indices: tuple[int, ...]
+    mean_pitch: float
+
+    def describe(self) -> str:
+        where = (
+            f"track {self.track}"
+            if self.channel is None
+            else f"track {self.track} channel {self.channel + 1}"
+        )
+        return f"{self.number}: '{self.label}' ({where}, {len(self.note_indices)} notes)"
+
+
+@dataclass(frozen=True)
+class VoiceTarget:
+    """Where generated notes of a voice go; ``track`` None means a new track named ``name``."""
+
+    track: int | None
+    channel: int
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class VoiceMapping:
+    """``note_voice[i]`` is the voice (0 = soprano .. 3 = bass) of ``score.notes[i]`` or -1."""
+
+    note_voice: tuple[int, ...]
+    targets: tuple[VoiceTarget, ...]
+    parts: tuple[Part | None, ...]  # the part feeding each voice; None when missing or split
+    mode: str  # "parts" or "split"
+
+    def notes_of(self, voice: int) -> list[int]:
+        return [i for i, v in enumerate(self.note_voice) if v == voice]
+
+    def velocity(self, score: Score, voice: int) -> int:
+        """The voice's median velocity (what generated notes get), 80 for an empty voice."""
+        velocities = [score.notes[i].velocity for i in self.notes_of(voice)]
+        return int(np.median(velocities)) if velocities else DEFAULT_VELOCITY
+
+
+# --------------------------------------------------------------------------- parts
+
+
+def _mean_pitch(score: Score, indices: Sequence[int]) -> float:
+    return float(np.mean([score.notes[i].pitch for i in indices]))
+
+
+def _part_label(score: Score, track: int, channel: int | None) -> str:
+    if channel is not None:
+        return f"channel {channel + 1}"
+    return score.track_name(track).strip() or f"track {track}"
+
+
+def find_parts(score: Score) -> list[Part]:
+    """The parts of ``score`` in file order (see the module docstring)."""
+    pitched = score.pitched_notes
+    tracks = sorted({score.notes[i].track for i in pitched})
+    groups: list[tuple[int, int | None, list[int]]]
+    if len(tracks) > 1:
+        groups = [(t, None, [i for i in pitched if score.notes[i].track == t]) for t in tracks]
+    else:
+        channels = sorted({score.notes[i].channel for i in pitched})
+        by_channel: list[int | None] = [*channels] if len(channels) > 1 else [None]
+        groups = [
+            (
+                tracks[0],
+                c,
+                [i for i in pitched if c is None or score.notes[i].channel == c],
+            )
+            for c in by_channel
+        ]
+    return [
+        Part(n, _part_label(score, t, c), t, c, tuple(idx), _mean_pitch(score, idx))
+        for n, (t, c, idx) in enumerate(groups, start=1)
+    ]
+
+
+def _match_part(parts: Sequence[Part], selector: str) -> Part:
+    wanted = selector.strip().casefold()
+    for part in parts:
+        if wanted in (str(part.number), part.label.casefold()):
+            return part
+    listing = "; ".join(p.describe() for p in parts)
+    raise MidiError(f"unknown part {selector!r}: the file has {listing}")
+
+
+def select_parts(score: Score, selectors: Sequence[str] | None) -> list[Part]:
+    """The parts to map: all of them when at most 4, else the ones ``selectors`` name."""
+    parts = find_parts(score)
+    if not selectors:
+        if len(parts) > N_VOICES:
+            listing = "; ".join(p.describe() for p in parts)
+            raise MidiError(
+                f"{len(parts)} parts found, choose up to 4 (e.g. --voices 1,2,3,4): {listing}"
+            )
+        return parts
+    chosen = list(dict.fromkeys(_match_part(parts, s) for s in selectors))
+    if len(chosen) > N_VOICES:
+        raise MidiError(
+            f"{len(chosen)} parts chosen, at most 4 fit the soprano/alto/tenor/bass grid"
+        )
+    return chosen
+
+
+# --------------------------------------------------------------------------- fitting
+
+
+def fit_to_voices(pitches: Sequence[float], free: Sequence[int]) -> list[int]:
+    """Voices for ``pitches`` (sorted high to low) among ``free`` voices, keeping pitch order.
+
+    Chooses the order-preserving assignment closest to the voices' usual
+    ranges; with as many pitches as voices it is simply the rank.
+    """
+    best: tuple[float, tuple[int, ...]] | None = None
+    for combo in itertools.combinations(sorted(free), len(pitches)):
+        cost = sum(abs(p - VOICE_CENTERS[v]) for p, v in zip(pitches, combo, strict=True))
+        if best is None or cost < best[0]:
+            best = (cost, combo)
+    return list(best[1]) if best else []
+
+
+def _outer_notes(new: list[int], room: int) -> list[int]:
+    """Keep the highest and lowest notes when more start than there are free voices."""
+    if len(new) <= room:
+        return new
+    top = (room + 1) // 2
+    return new[:top] + new[len(new) - (room - top) :]
+
+
+def split_polyphonic(score: Score, indices: Sequence[int]) -> dict[int, int]:
+    """Voice per note of one polyphonic part: rank by pitch per onset, held notes keep theirs."""
+    assigned: dict[int, int] = {}
+    by_onset: dict[int, list[int]] = {}
+    for i in indices:
+        by_onset.setdefault(score.notes[i].start, []).append(i)
+    sounding: list[int] = []
+    for onset in sorted(by_onset):
+        sounding = [i for i in sounding if score.notes[i].end > onset]
+        free = [v for v in range(N_VOICES) if v not in {assigned[i] for i in sounding}]
+        new = sorted(by_onset[onset], key=lambda i: -score.notes[i].pitch)
+        kept = _outer_notes(new, len(free))
+        voices = fit_to_voices([score.notes[i].pitch for i in kept], free)
+        assigned.update(zip(kept, voices, strict=True))
+        sounding += kept
+    return assigned
+
+
+def _is_polyphonic(notes: Sequence[NoteRecord]) -> bool:
+    ordered = sorted(notes, key=lambda n: n.start)
+    latest_end = -1
+    for note in ordered:
+        if note.start < latest_end:
+            return True
+        latest_end = max(latest_end, note.end)
+    return False
+
+
+# --------------------------------------------------------------------------- targets
+
+
+def _free_channels(score: Score) -> list[int]:
+    used = {msg.channel for track in score.midi.tracks for msg in track if hasattr(msg, "channel")}
+    return [c for c in range(16) if c != DRUM_CHANNEL and c not in used]
+
+
+def _part_channel(score: Score, part: Part) -> int:
+    if part.channel is not None:
+        return part.channel
+    return Counter(score.notes[i].channel for i in part.note_indices).most_common(1)[0][0]
+
+
+def _targets(
+    score: Score, parts: Sequence[Part | None], track_parts: bool
+) -> tuple[VoiceTarget, ...]:
+    """Existing voices write to their part; missing ones to a new track or a free channel."""
+    present = [p for p in parts if p is not None]
+    free = _free_channels(score)
+    targets = []
+    for voice, part in enumerate(parts):
+        if part is not None:
+            targets.append(VoiceTarget(part.track, _part_channel(score, part)))
+            continue
+        channel = free.pop(0) if free else _part_channel(score, present[-1])
+        new_track = track_parts and score.midi_type == 1
+        track = None if new_track else present[0].track
+        targets.append(VoiceTarget(track, channel, VOICES[voice].capitalize()))
+    return tuple(targets)
+
+
+def map_voices(score: Score, parts: Sequence[str] | None = None) -> VoiceMapping:
+    """Map the score (or the named ``parts``) to soprano, alto, tenor and bass."""
+    chosen = select_parts(score, parts)
+    note_voice = [UNMAPPED] * len(score.notes)
+    if len(chosen) == 1 and _is_polyphonic([score.notes[i] for i in chosen[0].note_indices]):
+        for i, voice in split_polyphonic(score, chosen[0].note_indices).items():
+            note_voice[i] = voice
+        target = VoiceTarget(chosen[0].track, _part_channel(score, chosen[0]))
+        return VoiceMapping(tuple(note_voice), (target,) * N_VOICES, (None,) * N_VOICES, "split")
+    ordered = sorted(chosen, key=lambda p: -p.mean_pitch)
+    voices = fit_to_voices([p.mean_pitch for p in ordered], range(N_VOICES))
+    by_voice: list[Part | None] = [None] * N_VOICES
+    for part, voice in zip(ordered, voices, strict=True):
+        by_voice[voice] = part
+        for i in part.note_indices:
+            note_voice[i] = voice
+    track_parts = any(p.channel is None for p in chosen) and len({p.track for p in chosen}) > 1
+    return VoiceMapping(
+        tuple(note_voice),
+        _targets(score, by_voice, track_parts),
+        tuple(by_voice),
+        "parts",
+    )
+
+
+def parse_voice_names(names: Sequence[str]) -> list[int] | None:
+    """Voice indices when every name is a voice (soprano or s, ...); None when none is."""
+    found = [_VOICE_ALIASES.get(n.strip().casefold()) for n in names]
+    if all(v is not None for v in found):
+        return sorted({v for v in found if v is not None})
+    return None
+
+
+def resolve_voices(score: Score, selectors: Sequence[str] | None) -> tuple[VoiceMapping, list[int]]:
+    """The mapping and the voices to repaint for a CLI-style ``--voices`` list.
+
+    Voice names (soprano, alto, tenor, bass, or s/a/t/b) pick voices of the
+    default mapping; otherwise - and always for files with more than 4 parts -
+    the selectors name parts (track name or number), which are mapped and all
+    repainted.
+    """
+    if not selectors:
+        return map_voices(score), list(range(N_VOICES))
+    voices = parse_voice_names(selectors)
+    if voices is not None and len(find_parts(score)) <= N_VOICES:
+        return map_voices(score), voices
+    try:
+        mapping = map_voices(score, selectors)
+    except MidiError as exc:
+        if len(find_parts(score)) <= N_VOICES:
+            names = ", ".join(VOICES)
+            raise MidiError(
+                f"unknown voice in {','.join(selectors)!r}: use {names}; {exc}"
+            ) from None
+        raise
+    return mapping, [v for v, part in enumerate(mapping.parts) if part is not None] or list(
+        range(N_VOICES)
+    )

@@ -1,0 +1,239 @@
+"""Repainting bars x voices with a tiny real ONNX model: the region changes, the rest is exact."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import mido
+import numpy as np
+import pytest
+
+from engine.jobs import Cancelled, GenerateRequest, MediumCodec, run_generation
+from engine.media.midi import (
+    MidiCodec,
+    MidiError,
+    MidiPayload,
+    NoteRecord,
+    RepaintProgress,
+    Score,
+    map_voices,
+    read_score,
+    region_mask,
+    repaint,
+    resolve_voices,
+    time_grid,
+)
+from engine.models import ModelManifest, load_manifest
+from engine.runtime import load_transformer
+from engine.sampling.types import LogitsFn, SamplerSettings
+from tests.engine.midi_files import (
+    TPB,
+    bar_tick,
+    chorale,
+    midi_bytes,
+    non_note_events,
+    note_keys,
+    tiny_chorale_model,
+    to_track,
+)
+
+Key = tuple[int, int, int, int, int, int]
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ModelManifest, LogitsFn]]:
+    manifest = load_manifest(tiny_chorale_model(tmp_path_factory.mktemp("models"), steps=32))
+    yield manifest, load_transformer(manifest).logits_fn()
+
+
+def settings(variations: int = 2, seed: int = 3) -> SamplerSettings:
+    return SamplerSettings(steps=4, variations=variations, seed=seed)
+
+
+def split_by_region(
+    notes: tuple[NoteRecord, ...], tracks: set[int], lo: int, hi: int
+) -> tuple[set[Key], set[Key]]:
+    """(notes of ``tracks`` overlapping [lo, hi), every other note) as key sets."""
+    inside = {n.key() for n in notes if n.track in tracks and n.start < hi and n.end > lo}
+    return inside, note_keys(notes) - inside
+
+
+def voice_tracks(score: Score, names: tuple[str, ...]) -> set[int]:
+    return {i for i in range(len(score.midi.tracks)) if score.track_name(i) in names}
+
+
+def test_repaint_changes_only_the_chosen_voices_inside_the_bars(
+    model: tuple[ModelManifest, LogitsFn],
+) -> None:
+    manifest, logits_fn = model
+    score = read_score(midi_bytes(chorale(1, bars=6)))
+    mapping, voices = resolve_voices(score, ["alto", "tenor"])
+    mask = region_mask(time_grid(score), (3, 4), voices)
+    results = repaint(score, mask, logits_fn, manifest, settings(), mapping=mapping)
+    assert len(results) == 2
+    lo, hi = bar_tick(3), bar_tick(5)
+    tracks = voice_tracks(score, ("Alto", "Tenor"))
+    _, outside = split_by_region(score.notes, tracks, lo, hi)
+    for result in results:
+        # every note of soprano and bass, and of alto/tenor away from bars 3-4, is bit-exact...
+        assert outside <= note_keys(result.notes)
+        # ...and all non-note events too (tempo, meters, key, programs, controllers, sysex, text)
+        assert non_note_events(result) == non_note_events(score)
+        changed = note_keys(result.notes) ^ note_keys(score.notes)
+        for track, _, _, _, start, end in changed:  # removed, cut (ending at the border) or new
+            assert track in tracks and start <= hi and end >= lo, (track, start, end)
+        # generated notes: on the voice's track and channel, with that voice's velocity
+        new = note_keys(result.notes) - note_keys(score.notes)
+        for track, channel, _, velocity, _, _ in new:
+            name = result.track_name(track)
+            assert (channel, velocity) == (
+                {"Alto": 1, "Tenor": 3}[name],
+                {"Alto": 70, "Tenor": 64}[name],
+            )
+    assert note_keys(results[0].notes) != note_keys(results[1].notes)  # two real variations
+
+
+def test_a_note_crossing_the_border_is_cut_exactly_there(
+    model: tuple[ModelManifest, LogitsFn],
+) -> None:
+    manifest, logits_fn = model
+    score = read_score(midi_bytes(chorale(1, bars=6)))
+    border = bar_tick(3)
+    (crossing,) = [
+        n for n in score.notes if score.track_name(n.track) == "Alto" and n.start < border < n.end
+    ]
+    mapping, voices = resolve_voices(score, ["alto"])
+    mask = region_mask(time_grid(score), (3, 3), voices)
+    for result in repaint(score, mask, logits_fn, manifest, settings(), mapping=mapping):
+        head = [
+            n
+            for n in result.notes
+            if (n.track, n.pitch, n.start) == (crossing.track, crossing.pitch, crossing.start)
+        ]
+        assert len(head) == 1
+        assert (head[0].end, head[0].velocity, head[0].channel) == (
+            border,
+            crossing.velocity,
+            crossing.channel,
+        )
+        # the kept head's note-on is the very message of the original
+        assert (
+            result.midi.tracks[crossing.track][head[0].on_index]
+            == score.midi.tracks[crossing.track][crossing.on_index]
+        )
+
+
+def test_a_note_spanning_the_region_keeps_head_and_tail(
+    model: tuple[ModelManifest, LogitsFn],
+) -> None:
+    """A whole note over a one-beat region is cut into a head before and a tail after it."""
+    manifest, logits_fn = model
+    events: list[tuple[int, mido.Message | mido.MetaMessage]] = []
+    for channel, pitch in enumerate((72, 65, 57, 48)):
+        events += [
+            (0, mido.Message("note_on", channel=channel, note=pitch, velocity=60 + channel)),
+            (8 * TPB, mido.Message("note_off", channel=channel, note=pitch, velocity=0)),
+        ]
+    events.sort(key=lambda e: e[0])
+    score = read_score(
+        midi_bytes(mido.MidiFile(type=0, ticks_per_beat=TPB, tracks=[to_track(events)]))
+    )
+    mask = np.zeros((4, time_grid(score).n_steps), dtype=bool)
+    mask[1, 16:20] = True  # alto, beat 1 of bar 2
+    (result,) = repaint(score, mask, logits_fn, manifest, settings(variations=1))
+    alto = sorted(
+        (n.start, n.end, n.pitch, n.velocity)
+        for n in result.notes
+        if n.channel == 1 and n.pitch == 65
+    )
+    assert alto[0] == (0, 4 * TPB, 65, 61)
+    assert alto[-1] == (5 * TPB, 8 * TPB, 65, 61)
+    others = {n.key() for n in result.notes if n.channel != 1}
+    assert others == {n.key() for n in score.notes if n.channel != 1}
+
+
+def test_drums_are_left_alone(model: tuple[ModelManifest, LogitsFn]) -> None:
+    manifest, logits_fn = model
+    score = read_score(midi_bytes(chorale(1, bars=4, drums=True)))
+    mask = region_mask(time_grid(score), (1, 4), [0, 1, 2, 3])
+    drums = {n.key() for n in score.notes if n.channel == 9}
+    for result in repaint(score, mask, logits_fn, manifest, settings()):
+        assert {n.key() for n in result.notes if n.channel == 9} == drums
+        assert non_note_events(result) == non_note_events(score)
+
+
+def test_a_region_longer_than_the_window_runs_several_windows(
+    model: tuple[ModelManifest, LogitsFn],
+) -> None:
+    manifest, logits_fn = model  # T = 32 steps = 2 bars of 4/4
+    score = read_score(midi_bytes(chorale(0, bars=8)))
+    mask = region_mask(time_grid(score), (2, 7), [0, 3])
+    seen: list[RepaintProgress] = []
+    results = repaint(score, mask, logits_fn, manifest, settings(), on_step=seen.append)
+    assert seen[-1].window_count > 1 and {p.window_index for p in seen} == set(
+        range(seen[-1].window_count)
+    )
+    lo, hi = bar_tick(2), bar_tick(8)
+    mapping = map_voices(score)
+    outer_channels = {mapping.targets[0].channel, mapping.targets[3].channel}
+    for result in results:
+        for key in note_keys(result.notes) ^ note_keys(score.notes):
+            assert key[1] in outer_channels and key[4] <= hi and key[5] >= lo
+        assert non_note_events(result) == non_note_events(score)
+
+
+def test_the_codec_runs_in_the_generic_worker_path(model: tuple[ModelManifest, LogitsFn]) -> None:
+    manifest, logits_fn = model
+    score = read_score(midi_bytes(chorale(1, bars=6)))
+    mapping, voices = resolve_voices(score, ["soprano"])
+    payload = MidiPayload.of(score, region_mask(time_grid(score), (4, 4), voices), mapping)
+    codec: MediumCodec = MidiCodec.from_manifest(manifest)
+    request = GenerateRequest(1, manifest.name, settings(), payload, codec)
+    results, tokens = run_generation(
+        request, logits_fn, manifest.mask_id, lambda _: None, lambda: False
+    )
+    assert tokens.shape == (2, 4 * 32)
+    direct = repaint(score, payload.cell_mask, logits_fn, manifest, settings(), mapping=mapping)
+    assert [note_keys(r.notes) for r in results] == [note_keys(r.notes) for r in direct]
+    with pytest.raises(ValueError):
+        payload.cell_mask[0, 0] = True  # the snapshot is frozen
+    long = MidiPayload.of(score, region_mask(time_grid(score), (1, 6), voices), mapping)
+    with pytest.raises(MidiError, match="windows"):
+        codec.encode(long)
+
+
+def test_same_seed_same_music_and_cancel_between_steps(
+    model: tuple[ModelManifest, LogitsFn],
+) -> None:
+    manifest, logits_fn = model
+    score = read_score(midi_bytes(chorale(1, bars=6)))
+    mask = region_mask(time_grid(score), (3, 4), [1])
+    first = repaint(score, mask, logits_fn, manifest, settings(seed=5))
+    again = repaint(score, mask, logits_fn, manifest, settings(seed=5))
+    assert [note_keys(r.notes) for r in first] == [note_keys(r.notes) for r in again]
+    with pytest.raises(Cancelled):
+        repaint(score, mask, logits_fn, manifest, settings(), should_stop=lambda: True)
+
+
+def test_missing_voices_are_generated_on_a_new_track(model: tuple[ModelManifest, LogitsFn]) -> None:
+    manifest, logits_fn = model
+    score = read_score(midi_bytes(chorale(1, bars=4, order=("Soprano", "Bass"))))
+    mask = region_mask(time_grid(score), (1, 4), [1, 2])
+    for result in repaint(score, mask, logits_fn, manifest, settings()):
+        assert note_keys(result.notes) >= note_keys(score.notes)
+        names = [result.track_name(i) for i in range(len(result.midi.tracks))]
+        added = [n for n in result.notes if n.track >= len(score.midi.tracks)]
+        assert added and set(names[len(score.midi.tracks) :]) <= {"Alto", "Tenor"}
+
+
+def test_model_must_be_a_four_voice_grid(tmp_path: Path) -> None:
+    from tests.tinymodels import write_tiny_model
+
+    manifest = load_manifest(
+        write_tiny_model(tmp_path, name="wrong", medium="midi", vocab_size=67, shape=(3, 8))
+    )
+    score = read_score(midi_bytes(chorale(1, bars=2)))
+    mask = region_mask(time_grid(score), (1, 1), [0])
+    with pytest.raises(MidiError, match="not 4 voices"):
+        repaint(score, mask, load_transformer(manifest).logits_fn(), manifest, settings())
