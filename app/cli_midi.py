@@ -1,0 +1,176 @@
+"""``remask repaint``: regenerate bars x voices of a MIDI file with the chorale model.
+
+    remask repaint IN.mid --bars 3-4 --voices alto,tenor -o OUT.mid [--variations 3]
+
+Bars are 1-based and inclusive, as a score shows them. ``--voices`` takes
+voice names (soprano, alto, tenor, bass; default all four) or, for a file
+with more than 4 parts, the parts to use (track names or the numbers listed
+in the error). The input file is only read. Registered by ``app.cli`` through
+:data:`COMMANDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from app.cli import CliError, Command
+from engine.media.midi import (
+    MidiError,
+    RepaintProgress,
+    Score,
+    load_score,
+    region_mask,
+    repaint,
+    resolve_voices,
+    save_score,
+    time_grid,
+)
+from engine.media.midi_grid import TokenContract
+from engine.models import ModelManifest
+
+MEDIUM = "midi"
+PREFERRED_MODEL = "chorale-satb"
+_log = logging.getLogger(__name__)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def parse_bars(text: str) -> tuple[int, int]:
+    """``"3-4"`` -> (3, 4); ``"5"`` -> (5, 5). Bars are 1-based and inclusive."""
+    first, _, last = text.partition("-")
+    try:
+        bars = (int(first), int(last or first))
+    except ValueError:
+        raise CliError(f"--bars {text!r}: expected A-B, e.g. 3-4 (1-based, inclusive)") from None
+    if bars[0] < 1 or bars[1] < bars[0]:
+        raise CliError(f"--bars {text!r}: bars start at 1 and A must not exceed B")
+    return bars
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", type=Path, metavar="IN.mid", help="MIDI file (type 0 or 1)")
+    parser.add_argument("--bars", required=True, help="bars to repaint, A-B (1-based, inclusive)")
+    parser.add_argument(
+        "--voices",
+        default=None,
+        help="comma-separated voices (soprano,alto,tenor,bass; default all) "
+        "or, for files with more than 4 parts, track names/numbers",
+    )
+    parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.mid")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--steps", type=_positive, default=None, help="sampler steps")
+    parser.add_argument(
+        "--variations", type=_positive, default=1, help="K > 1 writes OUT-1.mid .. OUT-K.mid"
+    )
+    parser.add_argument("--model", default=None, help=f"model name (default: {PREFERRED_MODEL})")
+    parser.add_argument("--wav", action="store_true", help="also render each result to .wav")
+
+
+def choose_model(name: str | None) -> ModelManifest:
+    """The named model, else the shipped chorale model, else the only MIDI model."""
+    from engine.models import ModelRegistry
+
+    registry = ModelRegistry.discover()
+    if name is not None:
+        try:
+            manifest = registry.get(name)
+        except KeyError as exc:
+            raise CliError(str(exc.args[0])) from None
+        if manifest.medium != MEDIUM:
+            raise CliError(f"model {name!r} is for {manifest.medium}, not {MEDIUM}")
+        return manifest
+    candidates = registry.for_medium(MEDIUM)
+    for manifest in candidates:
+        if manifest.name == PREFERRED_MODEL:
+            return manifest
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise CliError("no MIDI model installed (see 'remask models')")
+    names = ", ".join(m.name for m in candidates)
+    raise CliError(f"several MIDI models ({names}): choose one with --model")
+
+
+def output_paths(output: Path, variations: int) -> list[Path]:
+    """``OUT.mid`` for one variation, ``OUT-1.mid .. OUT-K.mid`` for K."""
+    if variations == 1:
+        return [output]
+    suffix = output.suffix or ".mid"
+    return [output.with_name(f"{output.stem}-{k}{suffix}") for k in range(1, variations + 1)]
+
+
+def _check_not_input(paths: list[Path], source: Path) -> None:
+    for path in paths:
+        if path.resolve() == source.resolve():
+            raise CliError(f"{path}: would overwrite the input; choose another -o")
+
+
+def _report(progress: RepaintProgress) -> None:
+    step = progress.step
+    _log.info(
+        "window %d/%d, step %d/%d",
+        progress.window_index + 1,
+        progress.window_count,
+        step.index,
+        step.total,
+    )
+
+
+def _repaint(args: argparse.Namespace, score: Score, manifest: ModelManifest) -> list[Score]:
+    from engine.runtime import load_transformer
+
+    contract = TokenContract.from_medium_facts(manifest.medium_facts)
+    selectors = [s for s in args.voices.split(",") if s.strip()] if args.voices else None
+    mapping, voices = resolve_voices(score, selectors)
+    mask = region_mask(time_grid(score, contract.steps_per_quarter), parse_bars(args.bars), voices)
+    overrides: dict[str, int] = {"seed": args.seed, "variations": args.variations}
+    if args.steps is not None:
+        overrides["steps"] = args.steps
+    settings = manifest.default_settings(**overrides)
+    logits_fn = load_transformer(manifest).logits_fn()
+    return repaint(score, mask, logits_fn, manifest, settings, on_step=_report, mapping=mapping)
+
+
+def run_repaint(args: argparse.Namespace) -> int:
+    """Handler of ``remask repaint``; MIDI problems become one-line CLI errors (exit 2)."""
+    paths = output_paths(args.output, args.variations)
+    _check_not_input(paths, args.input)
+    parse_bars(args.bars)  # fail on a typo before loading a model
+    try:
+        score = load_score(args.input)
+        results = _repaint(args, score, choose_model(args.model))
+    except MidiError as exc:
+        raise CliError(str(exc)) from None
+    for result, path in zip(results, paths, strict=True):
+        save_score(result, path)
+        print(path)
+        if args.wav:
+            _write_audio(result, path.with_suffix(".wav"))
+    return 0
+
+
+def _write_audio(score: Score, path: Path) -> None:
+    from engine.media.synth import render_score, write_wav
+
+    write_wav(path, render_score(score, stereo=True))
+    print(path)
+
+
+COMMANDS = (
+    Command(
+        "repaint",
+        "regenerate bars x voices of a MIDI file (4-voice chorale model)",
+        add_arguments,
+        run_repaint,
+    ),
+)
