@@ -8,22 +8,29 @@ from pathlib import Path
 import mido
 import numpy as np
 import pytest
+from hypothesis import assume, given
+from hypothesis import settings as settings_
+from hypothesis import strategies as st
 
 from engine.jobs import Cancelled, GenerateRequest, MediumCodec, run_generation
 from engine.media.midi import (
+    UNMAPPED,
     MidiCodec,
     MidiError,
     MidiPayload,
     NoteRecord,
     RepaintProgress,
     Score,
+    TokenContract,
     map_voices,
     read_score,
     region_mask,
     repaint,
     resolve_voices,
     time_grid,
+    token_grid,
 )
+from engine.media.midi_repaint import decode_grid
 from engine.models import ModelManifest, load_manifest
 from engine.runtime import load_transformer
 from engine.sampling.types import LogitsFn, SamplerSettings
@@ -237,3 +244,37 @@ def test_model_must_be_a_four_voice_grid(tmp_path: Path) -> None:
     mask = region_mask(time_grid(score), (1, 1), [0])
     with pytest.raises(MidiError, match="not 4 voices"):
         repaint(score, mask, load_transformer(manifest).logits_fn(), manifest, settings())
+
+
+# --------------------------------------------------------------------------- property
+
+
+def _grid_of(score: Score, voice_of_track: dict[int, int], contract: TokenContract) -> np.ndarray:
+    note_voice = [voice_of_track.get(n.track, UNMAPPED) for n in score.notes]
+    return token_grid(score, note_voice, time_grid(score), contract)
+
+
+@settings_(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_any_cells_any_tokens_decode_exactly_and_nothing_else_moves(data: st.DataObject) -> None:
+    """Decoding writes exactly the generated tokens into the region and keeps every other cell."""
+    score = read_score(midi_bytes(chorale(1, bars=3)))
+    mapping = map_voices(score)
+    contract = TokenContract()
+    n_steps = time_grid(score).n_steps
+    flat_mask = data.draw(st.lists(st.booleans(), min_size=4 * n_steps, max_size=4 * n_steps))
+    mask = np.array(flat_mask).reshape(4, n_steps)
+    assume(mask.any())
+    payload = MidiPayload.of(score, mask, mapping, contract)
+    tokens = data.draw(st.lists(st.integers(0, 66), min_size=4 * n_steps, max_size=4 * n_steps))
+    generated = np.where(mask, np.array(tokens).reshape(4, n_steps), payload.tokens)
+    result = decode_grid(payload, generated, contract)
+    voice_of_track = {t.track: v for v, t in enumerate(mapping.targets) if t.track is not None}
+    np.testing.assert_array_equal(_grid_of(result, voice_of_track, contract), generated)
+    assert non_note_events(result) == non_note_events(score)
+    holes = [set(np.flatnonzero(mask[v])) for v in range(4)]
+    grid = time_grid(score)
+    for note, voice in zip(score.notes, mapping.note_voice, strict=True):
+        lo, hi = grid.step(note.start), grid.step(note.end)
+        if not holes[voice] & set(range(lo, hi)):
+            assert note.key() in note_keys(result.notes)
