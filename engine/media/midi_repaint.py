@@ -37,12 +37,14 @@ from engine.media.midi_grid import (
     TimeGrid,
     TokenContract,
     check_cell_mask,
+    region_mask,
     runs,
     time_grid,
     token_grid,
 )
 from engine.media.midi_io import MidiError, Score
 from engine.media.midi_voices import VoiceMapping, map_voices
+from engine.sampling import sample
 from engine.sampling.types import BoolArray, LogitsFn, SamplerSettings, Step, TokenArray
 
 
@@ -320,8 +322,6 @@ def sample_windows(
     should_stop: Callable[[], bool] | None = None,
 ) -> TokenArray:
     """Sample every window in turn; returns the full token grids [B, 4, n_steps]."""
-    from engine.sampling import sample
-
     windows = plan_windows(
         region_columns(payload.cell_mask), model.steps, model.contract.steps_per_quarter
     )
@@ -377,8 +377,6 @@ def repaint_bars(
     mapping: VoiceMapping | None = None,
 ) -> list[Score]:
     """:func:`repaint` of bars ``bars`` (1-based, inclusive) x ``voices`` (0 = soprano)."""
-    from engine.media.midi_grid import region_mask
-
     model = ModelWindow.from_manifest(manifest)
     mask = region_mask(time_grid(score, model.contract.steps_per_quarter), bars, voices)
     return repaint(score, mask, logits_fn, manifest, settings, mapping=mapping)
