@@ -197,7 +197,7 @@ def _open(data: bytes, name: str) -> ImageFile.ImageFile:
             f"{name}: not an image file remask can read (PNG, JPEG, WebP, BMP, TIFF)"
         ) from None
     except _DECODE_ERRORS as exc:
-        raise ImageError(f"{name}: the file is damaged ({_first_line(exc)})") from None
+        raise ImageError(f"{name}: the file is truncated or damaged ({_first_line(exc)})") from None
     width, height = pil.size
     if width * height > MAX_PIXELS:
         pil.close()

@@ -146,6 +146,22 @@ def test_16bit_colour_png_keeps_every_bit(color_type: int, channels: int) -> Non
         assert loaded.alpha is not None and np.array_equal(loaded.alpha, to_8bit(samples[:, :, -1]))
 
 
+def test_cmyk_jpeg_is_converted_with_a_note(tmp_path: Path) -> None:
+    Image.new("CMYK", (6, 4), (0, 255, 255, 0)).save(tmp_path / "print.jpg", quality=95)
+    loaded = load_image(tmp_path / "print.jpg")
+    assert loaded.mode == "CMYK" and loaded.rgb.shape == (4, 6, 3)
+    assert loaded.rgb[0, 0, 0] > 200 and loaded.rgb[0, 0, 1] < 60
+    assert any("CMYK" in note for note in loaded.notes)
+
+
+def test_animated_gif_opens_its_first_frame_with_a_note(tmp_path: Path) -> None:
+    frames = [Image.new("RGB", (5, 5), colour) for colour in ((255, 0, 0), (0, 0, 255))]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:])
+    loaded = load_image(tmp_path / "a.gif")
+    assert tuple(loaded.rgb[0, 0]) == (255, 0, 0)
+    assert any("first of 2 frames" in note for note in loaded.notes)
+
+
 def test_to_8bit_inverts_widening() -> None:
     values = np.arange(256, dtype=np.uint16)
     assert np.array_equal(to_8bit(values * 257), values.astype(np.uint8))
@@ -259,6 +275,12 @@ def truncated_png() -> bytes:
     return data[: len(data) // 2]
 
 
+def truncated_jpeg() -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb_array(64, 64)).save(buffer, "JPEG")
+    return buffer.getvalue()[:300]
+
+
 def unsupported_float_tiff() -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(np.ones((3, 3), dtype=np.float32)).save(buffer, "TIFF")
@@ -270,12 +292,21 @@ def unsupported_float_tiff() -> bytes:
     [
         (b"", "empty"),
         (truncated_png(), "truncated"),
+        (truncated_jpeg(), "truncated"),
         (b"this is a text file, not a picture\n" * 5, "not an image"),
         (bomb_png(30000, 30000), "too large"),
         (bomb_png(12000, 10000), "megapixels"),
         (unsupported_float_tiff(), "not supported"),
     ],
-    ids=["zero-bytes", "truncated", "not-an-image", "bomb", "over-100MP", "float-mode"],
+    ids=[
+        "zero-bytes",
+        "truncated-png",
+        "truncated-jpeg",
+        "not-an-image",
+        "bomb",
+        "over-100MP",
+        "float-mode",
+    ],
 )
 def test_bad_input_is_one_clear_image_error(tmp_path: Path, data: bytes, message: str) -> None:
     path = tmp_path / "bad.png"
