@@ -76,16 +76,24 @@ def tick_seconds(score: Score, ticks: npt.ArrayLike) -> npt.NDArray[np.float64]:
     return change_seconds[segment] + (at - change_ticks[segment]) * tempos[segment] / tpb
 
 
-def score_notes(score: Score) -> list[SynthNote]:
-    """The score's notes in seconds; timbre by order of first appearance of (track, channel)."""
+def score_notes(score: Score, note_voice: Sequence[int] | None = None) -> list[SynthNote]:
+    """The score's notes in seconds.
+
+    Timbre is the note's voice when ``note_voice`` (0 = soprano .. 3 = bass,
+    -1 unmapped; e.g. ``VoiceMapping.note_voice``) is given, so a voice sounds
+    the same whatever track it is on; otherwise (and for unmapped notes) it
+    follows the order in which each (track, channel) first plays.
+    """
     if not score.notes:
         return []
     starts = tick_seconds(score, [n.start for n in score.notes])
     ends = tick_seconds(score, [n.end for n in score.notes])
+    voices = note_voice if note_voice is not None else [-1] * len(score.notes)
     lines: dict[tuple[int, int], int] = {}
     notes = []
-    for note, start, end in zip(score.notes, starts, ends, strict=True):
-        timbre = lines.setdefault((note.track, note.channel), len(lines))
+    for note, voice, start, end in zip(score.notes, voices, starts, ends, strict=True):
+        line = lines.setdefault((note.track, note.channel), len(lines))
+        timbre = voice if voice >= 0 else line
         notes.append(
             SynthNote(float(start), float(end), note.pitch, note.velocity, timbre, note.is_drum)
         )
@@ -146,10 +154,14 @@ def render_notes(
 
 
 def render_score(
-    score: Score, rate: int = SAMPLE_RATE, stereo: bool = False, env: Envelope | None = None
+    score: Score,
+    rate: int = SAMPLE_RATE,
+    stereo: bool = False,
+    env: Envelope | None = None,
+    note_voice: Sequence[int] | None = None,
 ) -> AudioArray:
     """Render every note of ``score`` (drums as noise bursts) with times from its tempo map."""
-    notes = [n for n in score_notes(score) if n.end > n.start or n.drum]
+    notes = [n for n in score_notes(score, note_voice) if n.end > n.start or n.drum]
     return render_notes(notes, rate, stereo, env)
 
 

@@ -278,3 +278,31 @@ def test_any_cells_any_tokens_decode_exactly_and_nothing_else_moves(data: st.Dat
         lo, hi = grid.step(note.start), grid.step(note.end)
         if not holes[voice] & set(range(lo, hi)):
             assert note.key() in note_keys(result.notes)
+
+
+def test_off_grid_timing_at_another_resolution_stays_exact_outside(
+    model: tuple[ModelManifest, LogitsFn],
+) -> None:
+    """Humanised notes (not on sixteenths) at 96 ticks per quarter: the region is cut in ticks."""
+    manifest, logits_fn = model
+    rng = np.random.default_rng(7)
+    midi = mido.MidiFile(type=1, ticks_per_beat=96)
+    for channel, base in enumerate((72, 64, 57, 48)):
+        events: list[tuple[int, mido.Message | mido.MetaMessage]] = []
+        for beat in range(16):
+            start = beat * 96 + int(rng.integers(0, 7))
+            pitch = base + int(rng.integers(-3, 4))
+            events += [
+                (start, mido.Message("note_on", channel=channel, note=pitch, velocity=70)),
+                (start + 80, mido.Message("note_off", channel=channel, note=pitch, velocity=0)),
+            ]
+        midi.tracks.append(to_track(sorted(events, key=lambda e: e[0])))
+    score = read_score(midi_bytes(midi))
+    lo, hi = 4 * 96, 8 * 96  # bar 2
+    mask = region_mask(time_grid(score), (2, 2), [0])
+    for result in repaint(score, mask, logits_fn, manifest, settings()):
+        for key in note_keys(result.notes) ^ note_keys(score.notes):
+            assert key[0] == 0 and key[4] <= hi and key[5] >= lo, key
+        assert {n.key() for n in score.notes if n.end <= lo or n.start >= hi} <= note_keys(
+            result.notes
+        )

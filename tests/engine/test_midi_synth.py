@@ -7,13 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.media.midi import read_score
+from engine.media.midi import map_voices, read_score
 from engine.media.synth import (
     SAMPLE_RATE,
     Envelope,
     SynthNote,
     render_notes,
     render_score,
+    score_notes,
     tick_seconds,
     write_wav,
 )
@@ -64,3 +65,15 @@ def test_write_wav_round_trips_through_the_wave_module(tmp_path: Path) -> None:
 
 def test_an_empty_note_list_renders_only_the_release() -> None:
     assert len(render_notes([])) == round(Envelope().release * SAMPLE_RATE)
+
+
+def test_voices_keep_their_timbre_whatever_their_track() -> None:
+    score = read_score(midi_bytes(chorale(1, bars=1)))
+    mapping = map_voices(score)
+    by_voice = {
+        n.timbre
+        for n, v in zip(score_notes(score, mapping.note_voice), mapping.note_voice, strict=True)
+        if v == 0
+    }
+    assert by_voice == {0}
+    assert len(render_score(score, note_voice=mapping.note_voice)) == len(render_score(score))
