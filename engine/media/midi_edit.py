@@ -209,3 +209,41 @@ def _cut_voices(
             editor.cut(note, keep)
         kept.setdefault((note.track, note.channel, note.pitch), []).extend(keep)
     return kept
+
+
+@dataclass(frozen=True)
+class PlacedNote:
+    """A note to write at an explicit place (a hand edit): where it goes, pitch, velocity, ticks."""
+
+    target: VoiceTarget
+    pitch: int
+    velocity: int
+    start: int
+    end: int
+
+
+def replace_notes(score: Score, remove: Iterable[int], add: Sequence[PlacedNote]) -> Score:
+    """A new Score without the notes ``remove`` (indices into ``score.notes``) and with ``add``.
+
+    Used by hand edits (add, move, delete a note in the piano roll), which name
+    single notes rather than a region of voices. Everything else is written
+    back exactly, as in :func:`apply_edit`; an added note that would overlap a
+    kept note of the same pitch on the same track and channel is shortened.
+    """
+    editor = _Editor(score)
+    removed = set(remove)
+    kept: dict[tuple[int | None, int, int], list[Interval]] = {}
+    for index, note in enumerate(score.notes):
+        if index in removed:
+            editor.cut(note, [])
+        else:
+            kept.setdefault((note.track, note.channel, note.pitch), []).append(
+                (note.start, note.end)
+            )
+    for new in add:
+        target = new.target
+        blocked = sorted(kept.get((target.track, target.channel, new.pitch), []))
+        style = "note_off" if target.track is None else off_style(score.midi.tracks[target.track])
+        for span in subtract((new.start, new.end), blocked):
+            editor.insert(target, new.pitch, new.velocity, span, style)
+    return Score.from_midifile(editor.build(), name=score.name)
