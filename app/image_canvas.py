@@ -152,8 +152,8 @@ class ImageCanvas(QGraphicsView):
         self.tool = Tool.BRUSH
         self.brush_radius = 12.0
         self.picture = ArrayLayer(0, smooth=True)
-        self.preview = ArrayLayer(1, smooth=True)
-        self.mask_layer = ArrayLayer(2)
+        self.mask_layer = ArrayLayer(1)
+        self.preview = ArrayLayer(2, smooth=True)  # above the mask: the fill is seen untinted
         self.heat = ArrayLayer(3)
         self._cursor = QGraphicsEllipseItem()
         self._outline = QGraphicsPathItem()

@@ -76,7 +76,10 @@ def thumbnail(image: LoadedImage) -> QIcon:
         Qt.AspectRatioMode.KeepAspectRatio,
         Qt.TransformationMode.SmoothTransformation,
     )
-    return QIcon(QPixmap.fromImage(scaled))
+    pixmap = QPixmap.fromImage(scaled)
+    icon = QIcon(pixmap)
+    icon.addPixmap(pixmap, QIcon.Mode.Selected)  # no selection tint: colours must stay true
+    return icon
 
 
 class VariationStrip(QWidget):
@@ -235,9 +238,6 @@ class ImageEditor(MediumEditor):
         self._add(self.tools, "Grow", "", lambda: self._edit_mask("grow"))
         self._add(self.tools, "Shrink", "", lambda: self._edit_mask("shrink"))
         self.tools.addSeparator()
-        self._add(self.tools, "Fit", "Ctrl+0", self.canvas.fit)
-        self._add(self.tools, "100%", "Ctrl+1", self.canvas.actual_size)
-        self.tools.addSeparator()
         self._add(self.tools, "Import mask…", "", self.import_mask_dialog)
         self._add(self.tools, "Export mask…", "", self.export_mask_dialog)
         self._add(self.tools, "Extend canvas…", "", self.extend_canvas_dialog)
@@ -259,6 +259,9 @@ class ImageEditor(MediumEditor):
         self._add(bar, "Colour…", "", self.choose_mask_colour)
         self.heat_box = QCheckBox("Confidence heat-map")
         bar.addWidget(self.heat_box)
+        bar.addSeparator()
+        self._add(bar, "Fit", "Ctrl+0", self.canvas.fit)
+        self._add(bar, "100%", "Ctrl+1", self.canvas.actual_size)
         self.brush_size.valueChanged.connect(lambda v: self.canvas.set_brush_radius(v / 2))
         self.feather.valueChanged.connect(self._set_feather)
         self.opacity.valueChanged.connect(lambda v: self.set_mask_style(opacity=v / 100))
