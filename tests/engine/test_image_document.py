@@ -190,3 +190,40 @@ def test_combine_windows_takes_each_windows_own_region() -> None:
     assert len(merged) == 2
     assert (merged[1].rgb[:, :3] == 2).all() and (merged[1].rgb[:, 7:] == 4).all()
     assert np.array_equal(edited_region(base, merged[0]), left | right)
+
+
+# --------------------------------------------------------------------------- windows and preview
+
+
+def test_windowed_edit_preview_and_heat_map_sit_on_the_hole(tmp_path: Path) -> None:
+    from engine.media.image import ImageCodec
+    from engine.media.image_edit import WindowedEdit, heat_patch, preview_patch
+    from engine.models import load_manifest
+    from tests.engine.test_image_codec import write_image_model
+
+    codec = ImageCodec(load_manifest(write_image_model(tmp_path)), feather_px=0)
+    image = picture(80, 300)
+    mask = np.zeros((80, 300), dtype=np.bool_)
+    mask[10:20, 10:20] = True
+    mask[50:60, 250:270] = True
+    edit = WindowedEdit.plan(codec, image, mask)
+    assert edit.count == 2 and edit.index == 0
+    n = codec.grid_shape[0] * codec.grid_shape[1]
+    tokens = np.zeros((1, n), dtype=np.int64)
+    still = np.ones((1, n), dtype=np.bool_)
+    patch = preview_patch(edit, tokens, still)
+    crop = edit.payloads[0].crop
+    assert (patch.top, patch.left) == (crop.box[0].start, crop.box[1].start)
+    assert np.array_equal(patch.rgba[:, :, 3] > 0, crop.fill_mask)
+    confidence = np.full((1, n), np.inf, dtype=np.float32)
+    confidence[0, :3] = 0.5
+    heat = heat_patch(edit, confidence)
+    assert heat.rgba.shape[:2] == codec.grid_shape and heat.cell == (8.0, 8.0)
+    assert (heat.rgba[..., 3] > 0).sum() <= 3
+    first = [with_edit(image, np.full_like(image.rgb, 9), mask)]
+    edit.add_results(first)
+    assert edit.index == 1 and not edit.done
+    edit.add_results([with_edit(image, np.full_like(image.rgb, 200), mask)])
+    [merged] = edit.variations()
+    assert (merged.rgb[10:20, 10:20] == 9).all() and (merged.rgb[50:60, 250:270] == 200).all()
+    assert np.array_equal(merged.rgb[~mask], image.rgb[~mask])
