@@ -15,6 +15,7 @@ confidence on the token grid, placed in image coordinates.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -124,12 +125,19 @@ def preview_patch(
     if payload is None:
         raise ValueError("the edit is done")
     row = np.where(still_masked[which], edit.known_tokens(), tokens[which])
-    pixels = edit.codec.decode_pixels(row[None, :])[0]
+    pixels = _decode(edit.codec, row[None, :], payload)[0]
     crop = payload.crop
     filled = paste_window(payload.image.rgb, crop, pixels, edit.codec.feather_px)[crop.box]
     alpha = np.where(crop.fill_mask, 255, 0).astype(np.uint8)
     rgba = np.concatenate([filled, alpha[:, :, None]], axis=2)
     return PreviewPatch(np.ascontiguousarray(rgba), crop.box[0].start, crop.box[1].start)
+
+
+def _decode(codec: ImageCodec, tokens: TokenArray, payload: ImagePayload) -> UInt8Array:
+    """Window pixels; the payload goes along when the codec's decoder can read known pixels."""
+    if "payload" in inspect.signature(codec.decode_pixels).parameters:
+        return codec.decode_pixels(tokens, payload)
+    return codec.decode_pixels(tokens)  # an ImageCodec from before context-reading decoders
 
 
 def heat_patch(edit: WindowedEdit, confidence: FloatArray, which: int = 0) -> HeatPatch:

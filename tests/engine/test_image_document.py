@@ -227,3 +227,23 @@ def test_windowed_edit_preview_and_heat_map_sit_on_the_hole(tmp_path: Path) -> N
     [merged] = edit.variations()
     assert (merged.rgb[10:20, 10:20] == 9).all() and (merged.rgb[50:60, 250:270] == 200).all()
     assert np.array_equal(merged.rgb[~mask], image.rgb[~mask])
+
+
+def test_preview_feeds_known_pixels_to_a_context_reading_decoder(tmp_path: Path) -> None:
+    context = pytest.importorskip("tests.engine.test_image_decoder_context")
+    import onnx
+
+    from engine.media.image import ImageCodec
+    from engine.media.image_edit import WindowedEdit, preview_patch
+    from engine.models import load_manifest
+    from tests.engine.test_image_codec import write_image_model
+
+    folder = write_image_model(tmp_path)
+    onnx.save(context.build_context_decoder(), str(folder / "decoder.onnx"))
+    codec = ImageCodec(load_manifest(folder))
+    mask = np.zeros((64, 64), dtype=np.bool_)
+    mask[20:30, 20:30] = True
+    edit = WindowedEdit.plan(codec, picture(64, 64), mask)
+    n = codec.grid_shape[0] * codec.grid_shape[1]
+    patch = preview_patch(edit, np.zeros((1, n), np.int64), np.zeros((1, n), np.bool_))
+    assert patch.rgba.shape[2] == 4
