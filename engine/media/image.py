@@ -471,6 +471,13 @@ class ImageCodec:
     int64 tokens [B, h, w] or [B, h·w]; the decoder maps int64 tokens (rank
     2 or 3, read from the graph) to float32 [B, 3, H, W]. Each graph's first
     input and first output are used.
+
+    A decoder may also read the known pixels (PUT-style: it keeps the
+    unmasked region and only has to invent the hole): then it has two more
+    inputs, ``context`` float32 [B, 3, H, W] (the window as the encoder saw
+    it, holes pre-filled; the graph must not trust pixels under the hole) and
+    ``hole`` float32 [B, 1, H, W] (1 = pixel to fill). Such a decoder needs
+    the payload, so previews call ``decode_pixels(tokens, payload)``.
     """
 
     def __init__(
@@ -528,15 +535,14 @@ class ImageCodec:
 
     def encode(self, payload: ImagePayload) -> TokenProblem:
         """Crop, pre-fill the holes, run the encoder; editable = tokens touching a hole."""
-        hole = crop_hole_mask(payload.crop)
-        pixels = prefill(crop_pixels(payload.image.rgb, payload.crop), hole, self.prefill_method)
+        pixels, hole = self.window_inputs(payload)
         tokens = self._encode_pixels(pixels[None])[0]
         editable = token_mask(hole, self.patch).reshape(-1)
         return TokenProblem(tokens=tokens, editable_mask=editable, grid_shape=self.grid_shape)
 
     def decode(self, payload: ImagePayload, tokens: TokenArray) -> list[LoadedImage]:
         """Decode tokens [B, N] into B images; outside the window's fill mask they are bit-exact."""
-        windows = self.decode_pixels(tokens)
+        windows = self.decode_pixels(tokens, payload)
         region = np.zeros((payload.image.height, payload.image.width), dtype=np.bool_)
         region[payload.crop.box] = payload.crop.fill_mask
         results = []
@@ -545,14 +551,46 @@ class ImageCodec:
             results.append(with_edit(payload.image, rgb, region))
         return results
 
-    def decode_pixels(self, tokens: TokenArray) -> UInt8Array:
-        """Window pixels uint8 [B, window_h, window_w, 3] for tokens [B, N] (live previews too)."""
+    def window_inputs(self, payload: ImagePayload) -> tuple[UInt8Array, BoolArray]:
+        """The window as the model sees it: pre-filled pixels uint8 [h, w, 3], holes [h, w]."""
+        hole = crop_hole_mask(payload.crop)
+        pixels = prefill(crop_pixels(payload.image.rgb, payload.crop), hole, self.prefill_method)
+        return pixels, hole
+
+    def decode_pixels(self, tokens: TokenArray, payload: ImagePayload | None = None) -> UInt8Array:
+        """Window pixels uint8 [B, window_h, window_w, 3] for tokens [B, N] (live previews too).
+
+        ``payload`` is required when the decoder reads the known pixels
+        (``context`` and ``hole`` inputs) and ignored otherwise.
+        """
         token_grid = np.asarray(tokens, dtype=np.int64)
         session = self._session("decoder")
-        rank = len(session.get_inputs()[0].shape)
-        feed = token_grid.reshape(len(token_grid), *self.grid_shape) if rank == 3 else token_grid
-        (raw,) = session.run([session.get_outputs()[0].name], {session.get_inputs()[0].name: feed})
+        inputs = session.get_inputs()
+        rank = len(inputs[0].shape)
+        feed: dict[str, npt.NDArray[Any]] = {
+            inputs[0].name: token_grid.reshape(len(token_grid), *self.grid_shape)
+            if rank == 3
+            else token_grid
+        }
+        extra = {node.name for node in inputs[1:]}
+        if extra:
+            feed.update(self._context_feed(extra, payload, len(token_grid)))
+        (raw,) = session.run([session.get_outputs()[0].name], feed)
         return self._from_model_range(np.asarray(raw, dtype=np.float32))
+
+    def _context_feed(
+        self, names: set[str], payload: ImagePayload | None, batch: int
+    ) -> dict[str, FloatArray]:
+        if names != {"context", "hole"}:
+            raise ValueError(
+                f"decoder inputs {sorted(names)} beyond the tokens; expected 'context' and 'hole'"
+            )
+        if payload is None:
+            raise ValueError("this model's decoder reads the known pixels: pass the payload")
+        pixels, hole = self.window_inputs(payload)
+        context = np.repeat(self._to_model_range(pixels[None]), batch, axis=0)
+        hole_plane = np.repeat(hole[None, None].astype(np.float32), batch, axis=0)
+        return {"context": context, "hole": hole_plane}
 
     # -- ONNX ---------------------------------------------------------------------------
 

@@ -15,6 +15,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from engine.train.image_cli import register_image, register_image_eval
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CHORALE_OUT = REPO_ROOT / "assets" / "models" / "chorale-satb"
 
@@ -63,6 +65,8 @@ def register_all(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ignore[type-arg]
     register_chorale,
     register_chorale_eval,
+    register_image,
+    register_image_eval,
     register_all,
 ]
 

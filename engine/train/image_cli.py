@@ -1,0 +1,213 @@
+"""``remask-train image`` / ``image-eval``: train, export and evaluate the image model.
+
+    remask-train image --vq-minutes 13 --maskgit-minutes 17 --out assets/models/image-maskgit
+    remask-train image-eval --model assets/models/image-maskgit
+
+Splits: BSDS500 train (200) + val[:80] train; val[80:] (20 photos) monitors training
+(checkpoints, raw-vs-EMA choice); test (200) is only used for the reported numbers.
+torch is imported by the handlers only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_OUT = REPO_ROOT / "assets" / "models" / "image-maskgit"
+DEFAULT_CKPT = Path("/tmp/remask-image-ckpt")
+MONITOR_FROM_VAL = 80  # val photos before this index train, the rest monitor
+
+
+def _default_data() -> Path:
+    return REPO_ROOT / ".." / "shared" / "data"
+
+
+def register_image(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("image", help="train, export and evaluate the image VQ + masked transformer")
+    p.add_argument("--data", type=Path, default=_default_data(), help="data root or BSDS500 zip")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    p.add_argument("--checkpoint-dir", type=Path, default=DEFAULT_CKPT)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--vq-minutes", type=float, default=13.0)
+    p.add_argument("--maskgit-minutes", type=float, default=17.0)
+    p.add_argument("--vq-max-steps", type=int, default=0, help="stop after N steps (0 = time)")
+    p.add_argument("--maskgit-max-steps", type=int, default=0)
+    p.add_argument(
+        "--vq-init", type=Path, help="tokenizer checkpoint; with --vq-minutes 0 used as is"
+    )
+    p.add_argument("--maskgit-init", type=Path, help="transformer checkpoint to start from")
+    p.add_argument("--vq-batch", type=int, default=32)
+    p.add_argument("--crop", type=int, default=64, help="tokenizer training crop (px)")
+    p.add_argument("--maskgit-batch", type=int, default=32)
+    p.add_argument("--grid", type=int, default=16, help="transformer window in tokens (side)")
+    p.add_argument("--d-model", type=int, default=192)
+    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--heads", type=int, default=6)
+    p.add_argument("--codes", type=int, default=512)
+    p.add_argument("--flips", action="store_true", help="also tokenize mirrored photos")
+    p.add_argument("--tiny", action="store_true", help="tiny architecture (tests, smoke runs)")
+    p.add_argument("--limit", type=int, default=0, help="photos per split (0 = all; smoke runs)")
+    p.add_argument("--eval-crops", type=int, default=40)
+    p.add_argument("--no-eval", action="store_true")
+    p.add_argument("--no-bf16", action="store_true")
+    p.set_defaults(func=run_image)
+
+
+def register_image_eval(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("image-eval", help="hole PSNR and gradient ratio vs OpenCV Telea")
+    p.add_argument("--model", type=Path, default=DEFAULT_OUT)
+    p.add_argument("--data", type=Path, default=_default_data())
+    p.add_argument("--crops", type=int, default=40)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--temperature",
+        type=float,
+        action="append",
+        help="sampling temperature (repeat for several rows; default: the manifest's)",
+    )
+    p.set_defaults(func=run_image_eval)
+
+
+def _load_splits(args: argparse.Namespace) -> tuple[list, list, list]:  # type: ignore[type-arg]
+    from engine.train import image_data as idata
+
+    limit = args.limit or None
+    train = idata.load_split(args.data, "train", limit)
+    val = idata.load_split(args.data, "val", limit)
+    cut = min(MONITOR_FROM_VAL, len(val) * 4 // 5) if limit else MONITOR_FROM_VAL
+    test = idata.load_split(args.data, "test", limit)
+    return train + val[:cut], val[cut:], test
+
+
+def run_image(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from engine.train import image_card, image_export
+    from engine.train import image_data as idata
+    from engine.train import image_maskgit as mg
+    from engine.train import image_vq as vq
+    from engine.train.common import set_cpu_threads
+
+    set_cpu_threads(2)
+    command = "remask-train " + " ".join(shlex.quote(a) for a in getattr(args, "argv", []))
+    started = time.monotonic()
+    train_images, monitor_images, test_images = _load_splits(args)
+    print(
+        f"photos: train {len(train_images)}, monitor {len(monitor_images)}, test {len(test_images)}"
+    )
+    rng = np.random.default_rng(args.seed + 99)
+    monitor_crops = idata.random_crops(monitor_images, rng, 128, args.crop)
+    vq_cfg = vq.tiny_config() if args.tiny else vq.VQConfig(codes=args.codes)
+    init = vq.load_tokenizer(args.vq_init)[0] if args.vq_init else None
+    if init is not None and args.vq_minutes <= 0 and not args.vq_max_steps:
+        tokenizer, vq_stats = init, vq.load_tokenizer(args.vq_init)[1]
+        vq_cfg = tokenizer.cfg
+    else:
+        vq_settings = vq.VQTrainSettings(
+            minutes=args.vq_minutes,
+            max_steps=args.vq_max_steps,
+            batch=args.vq_batch,
+            crop=args.crop,
+            seed=args.seed,
+            bf16=not args.no_bf16,
+        )
+        tokenizer, vq_stats = vq.train_tokenizer(
+            vq_cfg,
+            train_images,
+            monitor_crops,
+            vq_settings,
+            args.checkpoint_dir,
+            init=init,
+        )
+    t0 = time.monotonic()
+    train_maps = vq.tokenize_images(tokenizer, train_images, flips=args.flips)
+    monitor_maps = vq.tokenize_images(tokenizer, monitor_images)
+    print(f"tokenized {len(train_maps)} maps in {time.monotonic() - t0:.0f}s")
+    grid = min(args.grid, *(min(m.shape) for m in train_maps + monitor_maps))
+    mg_cfg = (
+        mg.tiny_config(vq_cfg.codes, grid)
+        if args.tiny
+        else mg.MaskGITConfig(
+            vocab_size=vq_cfg.codes,
+            grid=grid,
+            d_model=args.d_model,
+            n_layers=args.layers,
+            n_heads=args.heads,
+            max_rel=grid - 1,
+        )
+    )
+    mg_init = mg.load_checkpoint(args.maskgit_init)[0] if args.maskgit_init else None
+    mg_settings = mg.TrainSettings(
+        minutes=args.maskgit_minutes,
+        max_steps=args.maskgit_max_steps,
+        batch=args.maskgit_batch,
+        seed=args.seed,
+        bf16=not args.no_bf16,
+    )
+    transformer, mg_stats = mg.train(
+        mg_cfg,
+        train_maps,
+        monitor_maps,
+        mg_settings,
+        vq_cfg.patch,
+        args.checkpoint_dir,
+        init=mg_init,
+    )
+    mg_stats["unigram_loss"] = round(mg.unigram_loss(train_maps, vq_cfg.codes), 4)
+    args.out.mkdir(parents=True, exist_ok=True)
+    image_export.export_all(tokenizer, transformer, args.out)
+    image_export.write_manifest(args.out, vq_cfg, mg_cfg)
+    window = grid * vq_cfg.patch
+    test_crops = idata.random_crops(test_images, np.random.default_rng(args.seed + 7), 200, window)
+    vq_test = vq.evaluate_tokenizer(tokenizer, test_crops)
+    print(f"tokenizer on {len(test_crops)} test crops of {window} px: {vq_test}")
+    rows = None
+    if not args.no_eval:
+        rows = _evaluate(args.out, test_images, args.eval_crops, window, args.seed, None)
+    timing = image_card.latency(args.out, transformer)
+    print(timing)
+    info = {
+        "command": command,
+        "total_minutes": round((time.monotonic() - started) / 60, 1),
+        "vq": vq_stats,
+        "vq_test": vq_test,
+        "maskgit": mg_stats,
+        "maps": len(train_maps),
+    }
+    (args.checkpoint_dir / "run_info.json").write_text(json.dumps(info, indent=2, default=str))
+    image_card.write_model_card(args.out, vq_cfg, mg_cfg, info, rows, timing)
+    print(f"wrote {args.out} ({image_export.folder_size_mb(args.out):.1f} MB of ONNX)")
+    return 0
+
+
+def _evaluate(
+    model: Path,
+    test_images: list,
+    crops: int,
+    window: int,
+    seed: int,  # type: ignore[type-arg]
+    temperatures: list[float] | None,
+) -> list:  # type: ignore[type-arg]
+    from engine.train import image_eval
+
+    cases = image_eval.make_cases(test_images, crops, window, seed)
+    sampled: list[tuple[str, dict[str, object]]] = [("ours (manifest sampling)", {})]
+    for t in temperatures or []:
+        sampled.append((f"ours, temperature {t:g}", {"temperature": t}))
+    rows = image_eval.evaluate(model, cases, sampled, seed)
+    print(image_eval.table(rows))
+    return rows
+
+
+def run_image_eval(args: argparse.Namespace) -> int:
+    from engine.train import image_data as idata
+
+    manifest = json.loads((args.model / "manifest.json").read_text())
+    window = int(manifest["medium_facts"]["window"])
+    test_images = idata.load_split(args.data, "test")
+    _evaluate(args.model, test_images, args.crops, window, args.seed, args.temperature)
+    return 0
