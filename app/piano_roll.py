@@ -119,6 +119,7 @@ class PianoRollEditor(MediumEditor):
 
     def _build_toolbar(self) -> None:
         bar = self.toolbar
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)  # swatch + voice name
         self.tool_actions = self._exclusive(
             [
                 ("Notes", "Click: add a note · drag: move · Delete: remove"),

@@ -33,6 +33,7 @@ from PySide6.QtGui import (
     QPen,
     QPixmap,
     QResizeEvent,
+    QShowEvent,
     QWheelEvent,
 )
 from PySide6.QtWidgets import QAbstractScrollArea, QWidget
@@ -118,6 +119,7 @@ class PianoRollView(QAbstractScrollArea):
         self.overlay: Overlay | None = None
         self.playhead: float | None = None  # in steps
         self._drag: _Drag | None = None
+        self._fit_pending = False
         self.keyboard = _Keyboard(self)
         self.ruler = _Ruler(self)
         self.setViewportMargins(KEY_WIDTH, RULER_HEIGHT, 0, 0)
@@ -133,9 +135,8 @@ class PianoRollView(QAbstractScrollArea):
         document.listeners.append(self._on_document)
         self.selected.clear()
         self.overlay = None
-        self._update_scrollbars()
-        self.centre_on_notes()
-        self._scrolled()
+        self._fit_pending = True
+        self.fit_to_notes()
 
     def _on_document(self, what: str) -> None:
         if what == "notes":
@@ -143,6 +144,21 @@ class PianoRollView(QAbstractScrollArea):
             self._update_scrollbars()
         if what in ("notes", "mask", "selection"):
             self._scrolled()
+
+    def fit_to_notes(self) -> None:
+        """Scale rows so the piece's pitch range (plus a margin) fills the roll, and centre it.
+
+        Deferred until the viewport has its real size (the first resize after opening).
+        """
+        if self.document is None or not self.isVisible():
+            return
+        self._fit_pending = False
+        pitches = [note.pitch for note in self.document.notes] or [60]
+        span = max(pitches) - min(pitches) + 7
+        self.key_px = float(np.clip(self._roll_height() / span, *ZOOM_Y))
+        self._update_scrollbars()
+        self.centre_on_notes()
+        self._scrolled()
 
     def centre_on_notes(self) -> None:
         """Scroll so the piece's pitch range is in view (a chorale spans about three octaves)."""
@@ -223,6 +239,13 @@ class PianoRollView(QAbstractScrollArea):
         self.keyboard.setGeometry(rect.left() - KEY_WIDTH, rect.top(), KEY_WIDTH, rect.height())
         self.ruler.setGeometry(rect.left(), rect.top() - RULER_HEIGHT, rect.width(), RULER_HEIGHT)
         self._update_scrollbars()
+        if self._fit_pending:
+            self.fit_to_notes()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if self._fit_pending:
+            self.fit_to_notes()
 
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt override
         """Ctrl+wheel zooms time, Ctrl+Shift+wheel zooms pitch, Shift+wheel scrolls time."""
