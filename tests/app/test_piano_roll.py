@@ -461,3 +461,16 @@ def test_repainting_many_times_does_not_exhaust_none_or_bools(
     if sys.version_info < (3, 12):
         for singleton in (None, True, False):
             assert sys.getrefcount(singleton) > IMMORTAL_RESERVE // 2
+
+
+def test_select_bars_masks_those_bars_of_the_chosen_voices(
+    window: MainWindow, chorale_file: Path
+) -> None:
+    _, document = opened(window, chorale_file)
+    document.mask_bars(2, 3, [0, 3])  # bar 2 is 3/4 (12 steps), bar 3 is 4/4 (16 steps)
+    expected = np.zeros_like(document.mask)
+    expected[[0, 3], 12:40] = True
+    assert np.array_equal(document.mask, expected)
+    with pytest.raises(MidiError, match="outside the piece"):
+        document.mask_bars(5, 9, [1])
+    assert np.array_equal(document.mask, expected)
