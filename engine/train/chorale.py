@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
+from torch.nn import functional as F  # noqa: N812
 
 from engine.train import chorale_data as cd
 from engine.train.common import (
@@ -221,6 +221,7 @@ def train(
     checkpoint_dir: Path | None = None,
     log: Callable[[str], None] = print,
     init: nn.Module | None = None,
+    command: str = "",
 ) -> tuple[ChoraleTransformer, dict[str, object]]:
     """Train for ``settings.minutes`` (or ``max_steps``); return the better of raw/EMA weights."""
     set_cpu_threads(settings.threads)
@@ -262,7 +263,10 @@ def train(
         step += 1
         if step % 50 == 0:
             log(f"step {step} t={elapsed / 60:.1f}min loss {loss.item():.4f}")
-        if checkpoint_dir is not None and time.monotonic() - last_ckpt >= settings.checkpoint_every_s:
+        if (
+            checkpoint_dir is not None
+            and time.monotonic() - last_ckpt >= settings.checkpoint_every_s
+        ):
             history.append(_checkpoint(model, ema, cfg, valid, step, elapsed, checkpoint_dir, log))
             last_ckpt = time.monotonic()
     elapsed = time.monotonic() - start
@@ -281,6 +285,7 @@ def train(
         "weights": "ema" if use_ema else "raw",
         "params": count_params(final),
         "history": history,
+        "command": command,
     }
     log(f"final raw {raw_loss:.4f}/{raw_acc:.3f} ema {ema_loss:.4f}/{ema_acc:.3f} -> {stats}")
     if checkpoint_dir is not None:
@@ -312,6 +317,12 @@ def _checkpoint(
     _save(model, cfg, info, directory / "last_raw.pt")
     _save(ema_model, cfg, info, directory / "last_ema.pt")
     log(f"checkpoint {info}")
+    return info
+
+
+def checkpoint_info(path: Path) -> dict[str, object]:
+    """The statistics stored beside the weights (``train``'s stats for ``final.pt``)."""
+    info: dict[str, object] = torch.load(path, map_location="cpu", weights_only=False)["info"]
     return info
 
 

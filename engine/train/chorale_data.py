@@ -89,18 +89,18 @@ class WindowSampler:
     def sample(self, rng: np.random.Generator) -> tuple[IntGrid, BoolGrid]:
         piece = self.pieces[rng.integers(len(self.pieces))]
         length = piece.shape[1]
-        T = self.steps
-        if length < T or rng.random() < self.pad_prob:
-            keep = min(length, int(rng.integers(T // 2, T)))
+        steps = self.steps
+        if length < steps or rng.random() < self.pad_prob:
+            keep = min(length, int(rng.integers(steps // 2, steps)))
             keep -= keep % STEPS_PER_QUARTER if keep > STEPS_PER_QUARTER else 0
-            window = np.full((4, T), REST_TOKEN, dtype=np.int64)
+            window = np.full((4, steps), REST_TOKEN, dtype=np.int64)
             window[:, :keep] = piece[:, length - keep :]
-            padding = np.zeros((4, T), dtype=bool)
+            padding = np.zeros((4, steps), dtype=bool)
             padding[:, keep:] = True
         else:
-            start = int(rng.integers((length - T) // STEPS_PER_QUARTER + 1)) * STEPS_PER_QUARTER
-            window = piece[:, start : start + T].copy()
-            padding = np.zeros((4, T), dtype=bool)
+            start = int(rng.integers((length - steps) // STEPS_PER_QUARTER + 1)) * STEPS_PER_QUARTER
+            window = piece[:, start : start + steps].copy()
+            padding = np.zeros((4, steps), dtype=bool)
         shift = int(rng.choice(legal_shifts(window, self.max_shift)))
         return transpose(window, shift), padding
 
@@ -142,12 +142,12 @@ def training_batch(
     sampler: WindowSampler, rng: np.random.Generator, batch: int
 ) -> tuple[IntGrid, IntGrid, BoolGrid]:
     """``(inputs, targets, loss_mask)``, each [B, 4*T] voice-major; inputs hold MASK_ID."""
-    T = sampler.steps
-    targets = np.empty((batch, 4, T), dtype=np.int64)
-    masks = np.empty((batch, 4, T), dtype=bool)
+    steps = sampler.steps
+    targets = np.empty((batch, 4, steps), dtype=np.int64)
+    masks = np.empty((batch, 4, steps), dtype=bool)
     for i in range(batch):
         window, padding = sampler.sample(rng)
-        mask = random_mask(rng, T) & ~padding
+        mask = random_mask(rng, steps) & ~padding
         if not mask.any():
             free = np.argwhere(~padding)
             v, t = free[rng.integers(len(free))]

@@ -11,7 +11,8 @@ import pytest
 torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 
-from engine.train import chorale, chorale_data as cd, chorale_eval  # noqa: E402
+from engine.train import chorale, chorale_eval  # noqa: E402
+from engine.train import chorale_data as cd  # noqa: E402
 from engine.train.common import maybe_bf16, seed_everything  # noqa: E402
 
 STEPS = 16
@@ -91,7 +92,9 @@ def test_loss_decreases_on_fixed_batch() -> None:
 def test_train_loop_runs_a_few_steps() -> None:
     settings = chorale.TrainSettings(max_steps=3, batch=4, warmup_steps=2, threads=2)
     pieces = _pieces()
-    model, stats = chorale.train(chorale.tiny_config(STEPS), pieces, pieces, settings, log=lambda s: None)
+    model, stats = chorale.train(
+        chorale.tiny_config(STEPS), pieces, pieces, settings, log=lambda s: None
+    )
     assert stats["steps"] == 3 and not model.training
 
 
@@ -99,7 +102,9 @@ def test_train_loop_runs_a_few_steps() -> None:
 def test_onnx_matches_torch(exported: Path, tiny_model, batch: int) -> None:
     rng = np.random.default_rng(batch)
     tokens = rng.integers(0, cd.MASK_ID + 1, (batch, 4 * STEPS)).astype(np.int64)
-    session = ort.InferenceSession(str(exported / "transformer.onnx"), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        str(exported / "transformer.onnx"), providers=["CPUExecutionProvider"]
+    )
     got = session.run(["logits"], {"tokens": tokens})[0]
     with torch.no_grad():
         want = tiny_model(torch.from_numpy(tokens)).numpy()
@@ -111,10 +116,14 @@ def test_load_torch_model_round_trip(exported: Path) -> None:
     module = chorale.load_torch_model(exported)
     rng = np.random.default_rng(7)
     tokens = rng.integers(0, cd.MASK_ID + 1, (2, 4 * STEPS)).astype(np.int64)
-    session = ort.InferenceSession(str(exported / "transformer.onnx"), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        str(exported / "transformer.onnx"), providers=["CPUExecutionProvider"]
+    )
     with torch.no_grad():
         mine = module(torch.from_numpy(tokens)).numpy()
-    np.testing.assert_allclose(mine, session.run(["logits"], {"tokens": tokens})[0], atol=1e-4, rtol=0)
+    np.testing.assert_allclose(
+        mine, session.run(["logits"], {"tokens": tokens})[0], atol=1e-4, rtol=0
+    )
 
 
 def test_manifest_schema(exported: Path) -> None:
@@ -165,3 +174,33 @@ def test_real_data_loads() -> None:
     path = _data_or_skip()
     test = cd.load_split(path, "test")
     assert len(test) == 77 and all(g.shape[0] == 4 for g in test)
+
+
+def test_sampling_measurement_picks_a_candidate(tiny_model) -> None:
+    from engine.train import chorale_sampling
+
+    def fn(tokens: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return tiny_model(torch.from_numpy(tokens)).numpy()
+
+    windows = np.stack([p[:, :STEPS] for p in _pieces()[:4]])
+    scores = chorale_sampling.measure(fn, windows)
+    assert len(scores) == 2 * len(chorale_sampling.CANDIDATES)
+    assert all(0.0 <= s.match <= 1.0 and s.onsets >= 0.0 for s in scores)
+    best = chorale_sampling.choose(scores)
+    assert chorale_sampling.manifest_sampling(best)["steps"] == 16
+
+
+def test_cli_trains_exports_and_reloads(tmp_path: Path) -> None:
+    from engine.train import cli
+
+    data = _data_or_skip()
+    out = tmp_path / "model"
+    argv = ["chorale", "--data", str(data), "--max-steps", "2", "--steps", "16"]
+    argv += ["--d-model", "32", "--layers", "1", "--heads", "2", "--batch", "4"]
+    argv += ["--out", str(out), "--checkpoint-dir", str(tmp_path / "ckpt"), "--no-eval"]
+    assert cli.main(argv) == 0
+    assert {p.name for p in out.iterdir()} == {"transformer.onnx", "manifest.json", "MODEL_CARD.md"}
+    assert "remask-train chorale --data" in (out / "MODEL_CARD.md").read_text()
+    module = chorale.load_torch_model(out)
+    assert module.cfg.steps == 16 and module.cfg.n_layers == 1
