@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from engine.models import load_manifest
-from engine.runtime import load_transformer
+from engine.runtime import load_transformer, session_for
 from engine.sampling import sample
 from engine.sampling.types import SamplerSettings
 from engine.train import image_export
@@ -60,12 +60,7 @@ def _grid_row(transformer: mg.ImageMaskGIT, grid: int, runs: int) -> dict[str, f
     module.eval()
     with tempfile.TemporaryDirectory() as tmp:
         path = mg.export(module, Path(tmp))
-        import onnxruntime as ort
-
-        from engine.runtime import session_for
-
         session = session_for(path)
-        del ort
 
         def onnx_fn(tokens: np.ndarray) -> np.ndarray:
             return session.run(["logits"], {"tokens": tokens})[0]  # type: ignore[no-any-return]

@@ -52,6 +52,12 @@ def register_image(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--tiny", action="store_true", help="tiny architecture (tests, smoke runs)")
     p.add_argument("--limit", type=int, default=0, help="photos per split (0 = all; smoke runs)")
     p.add_argument("--eval-crops", type=int, default=40)
+    p.add_argument(
+        "--eval-temperature",
+        type=float,
+        action="append",
+        help="extra evaluation row at this sampling temperature (default: 0.5)",
+    )
     p.add_argument("--no-eval", action="store_true")
     p.add_argument("--no-bf16", action="store_true")
     p.set_defaults(func=run_image)
@@ -167,7 +173,8 @@ def run_image(args: argparse.Namespace) -> int:
     print(f"tokenizer on {len(test_crops)} test crops of {window} px: {vq_test}")
     rows = None
     if not args.no_eval:
-        rows = _evaluate(args.out, test_images, args.eval_crops, window, args.seed, None)
+        extra = args.eval_temperature if args.eval_temperature is not None else [0.5]
+        rows = _evaluate(args.out, test_images, args.eval_crops, window, args.seed, extra)
     timing = image_card.latency(args.out, transformer)
     print(timing)
     info = {

@@ -94,9 +94,13 @@ class Block(nn.Module):
         length, d_model = x.shape[1], x.shape[2]
         qkv = self.qkv(self.norm_attn(x)).reshape(-1, length, 3, self.n_heads, self.head_dim)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each [B, H, N, hd]
-        scores = torch.matmul(q, k.transpose(-1, -2)) * (self.head_dim**-0.5)
-        weights = (scores + self.rel_bias[:, rel_index]).softmax(dim=-1)
-        mixed = torch.matmul(weights, v).transpose(1, 2).reshape(-1, length, d_model)
+        bias = self.rel_bias[:, rel_index]
+        if self.training:  # fused kernel; the same maths as below, which is what ONNX gets
+            mixed = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype))
+        else:
+            scores = torch.matmul(q, k.transpose(-1, -2)) * (self.head_dim**-0.5)
+            mixed = torch.matmul((scores + bias).softmax(dim=-1), v)
+        mixed = mixed.transpose(1, 2).reshape(-1, length, d_model)
         x = x + self.drop(self.proj(mixed))
         return x + self.drop(self.mlp(self.norm_mlp(x)))
 

@@ -194,11 +194,28 @@ class VQTokenizer(nn.Module):
         self.decoder = ContextDecoder(cfg)
 
     def forward(
-        self, pixels: torch.Tensor, hole: torch.Tensor
+        self, pixels: torch.Tensor, hole: torch.Tensor, corrupt: float = 0.0
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Reconstruct ``pixels`` from their tokens plus the pixels outside ``hole``."""
+        """Reconstruct ``pixels`` from their tokens plus the pixels outside ``hole``.
+
+        ``corrupt`` > 0 (training only) replaces some tokens that touch the hole by random
+        codes, so the decoder learns not to paint a sampled token's colour over what the
+        known pixels around it say (the transformer's samples are often wrong).
+        """
         codes, idx, commit = self.quantizer(self.encoder(pixels))
+        if self.training and corrupt > 0:
+            codes = self._corrupt(codes, hole, corrupt)
         return self.decoder(codes, pixels, hole), idx, commit
+
+    def _corrupt(self, codes: torch.Tensor, hole: torch.Tensor, max_rate: float) -> torch.Tensor:
+        """In 30 % of the items, swap up to ``max_rate`` of the hole's tokens for random codes."""
+        batch, _, rows, cols = codes.shape
+        token_hole = F.max_pool2d(hole, self.cfg.patch) > 0
+        partial = hole.mean(dim=(1, 2, 3), keepdim=True) < 0.99  # a full hole must trust tokens
+        rate = torch.rand(batch, 1, 1, 1) * max_rate * (torch.rand(batch, 1, 1, 1) < 0.3) * partial
+        pick = token_hole & (torch.rand(batch, 1, rows, cols) < rate)
+        random_tokens = torch.randint(0, self.cfg.codes, (batch, rows, cols))
+        return torch.where(pick, self.code_vectors(random_tokens).to(codes.dtype), codes)
 
     def code_vectors(self, tokens: torch.Tensor) -> torch.Tensor:
         """int64 [B, h, w] -> [B, D, h, w]."""
@@ -272,6 +289,7 @@ class VQTrainSettings:
     bf16: bool = True
     threads: int = 2
     checkpoint_every_s: float = 180.0
+    corrupt: float = 0.5  # max share of hole tokens swapped for random codes (30 % of items)
 
 
 def _lr_factor(step: int, progress: float, warmup: int) -> float:
@@ -359,7 +377,7 @@ def train_tokenizer(
             group["lr"] = settings.lr * _lr_factor(step, progress, settings.warmup_steps)
         pixels, hole = batch_of(images, rng, settings.batch, settings.crop)
         with maybe_bf16(settings.bf16):
-            pred, _, commit = model(pixels, hole)
+            pred, _, commit = model(pixels, hole, settings.corrupt)
         loss = reconstruction_loss(pred, pixels, hole, commit)
         opt.zero_grad(set_to_none=True)
         loss.backward()
