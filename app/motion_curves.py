@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from engine.media.bvh import Clip
 
@@ -30,7 +30,6 @@ class MotionCurves(QWidget):
         self.plot = pg.PlotWidget()
         self.plot.setLabel("left", "rotation (°)")
         self.plot.setLabel("bottom", "frame")
-        self.plot.addLegend(offset=(4, 4))
         self.playhead = pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen((255, 77, 77), width=2))
         self.region = pg.LinearRegionItem(movable=False, brush=pg.mkBrush(*_MASK_BRUSH))
         self.region.setZValue(-10)
@@ -41,9 +40,14 @@ class MotionCurves(QWidget):
         self._document_clip: Clip | None = None
         self._shown_clip: Clip | None = None
         self.joint_box.currentIndexChanged.connect(lambda _i: self._redraw())
+        self.key = QLabel()
+        self.key.setToolTip("Rotation channels in degrees; dashed: the document under a preview")
+        top = QHBoxLayout()
+        top.addWidget(self.joint_box, 1)
+        top.addWidget(self.key)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.joint_box)
+        layout.addLayout(top)
         layout.addWidget(self.plot, 1)
 
     @property
@@ -89,16 +93,19 @@ class MotionCurves(QWidget):
             return
         shown = self._shown_clip
         if shown is not None:
-            self._add_curves(clip, joint, Qt.PenStyle.DashLine, legend=False, alpha=120)
-        self._add_curves(shown or clip, joint, Qt.PenStyle.SolidLine, legend=True, alpha=255)
+            self._add_curves(clip, joint, Qt.PenStyle.DashLine, alpha=120)
+        self._add_curves(shown or clip, joint, Qt.PenStyle.SolidLine, alpha=255)
+        self._fill_key(clip.joints[joint].rotation_order)
 
-    def _add_curves(
-        self, clip: Clip, joint: int, style: Qt.PenStyle, *, legend: bool, alpha: int
-    ) -> None:
+    def _fill_key(self, order: str) -> None:
+        """Coloured axis names beside the picker: a legend that never covers a curve."""
+        spans = [f'<span style="color: rgb{AXIS_COLORS[axis]}">■ {axis}</span>' for axis in order]
+        self.key.setText("&nbsp;&nbsp;".join(spans) + ("" if order else "no rotation channels"))
+
+    def _add_curves(self, clip: Clip, joint: int, style: Qt.PenStyle, *, alpha: int) -> None:
         frames = np.arange(clip.n_frames)
         columns = clip.channel_columns(joint, "rotation")
         for axis, column in zip(clip.joints[joint].rotation_order, columns, strict=True):
             pen = pg.mkPen((*AXIS_COLORS[axis], alpha), width=1.5, style=style)
-            name = f"{axis} rotation" if legend else None
-            curve = self.plot.plot(frames, clip.motion[:, column], pen=pen, name=name)
+            curve = self.plot.plot(frames, clip.motion[:, column], pen=pen)
             self.curves.append(curve)

@@ -156,6 +156,8 @@ class MotionEditor(MediumEditor):
         splitter.addWidget(self.curves)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
+        self.viewport.setMinimumWidth(320)  # a GL widget hints no size: keep it from collapsing
+        splitter.setSizes([600, 400])
         scrub = QHBoxLayout()
         scrub.addWidget(self.slider, 1)
         scrub.addWidget(self.frame_label)
@@ -179,6 +181,7 @@ class MotionEditor(MediumEditor):
         self.loop_action.setToolTip("Start again at the first frame after the last")
         self.follow_action = self._button("Follow root", self._on_follow)
         self.follow_action.setCheckable(True)
+        self.follow_action.setChecked(True)  # a walk would leave a fixed camera's view
         self.follow_action.setToolTip("Keep the camera centred on the character")
         self.toolbar.addSeparator()
         self.eraser_action = self._button("Eraser", self._on_eraser)

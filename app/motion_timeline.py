@@ -186,16 +186,27 @@ class MotionTimeline(QWidget):
             painter.drawText(rect, _LEFT, part)
 
     def _paint_rows(self, painter: QPainter, first: int, last: int) -> None:
-        """Fill each row as runs of equal state (a 3000-frame clip is a handful of rects)."""
+        """Fill each row as runs of equal state (a 3000-frame clip is a handful of rects).
+
+        Generated frames also get a blue bar along the row's foot, so a range that is
+        masked again (to try once more) still shows that the model wrote it.
+        """
         assert self.document is not None
         width = self.frame_width()
         for part in ROWS:
             top = self._row_top(part)
             states = row_states(self.document, part)[first : last + 1]
+            generated = self.document.generated[first : last + 1, part_columns(part)]
+            written = np.asarray(generated.any(axis=1), dtype=np.int8)
             for start, stop, state in _runs(states):
                 x0 = HEADER_WIDTH + (first + start) * width
                 rect = QRectF(x0, top, (stop - start) * width + 0.5, ROW_HEIGHT)
                 painter.fillRect(rect, STATE_COLORS[state])
+            for start, stop, flag in _runs(written):
+                if flag:
+                    x0 = HEADER_WIDTH + (first + start) * width
+                    bar = QRectF(x0, top + ROW_HEIGHT - 4, (stop - start) * width + 0.5, 4)
+                    painter.fillRect(bar, GENERATED_COLOR)
 
     def _paint_ruler(self, painter: QPainter, first: int, last: int) -> None:
         step = _ruler_step(self.frame_width())

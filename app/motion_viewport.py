@@ -13,6 +13,7 @@ plain pyqtgraph canvas and says why in a line above it; it never crashes.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,13 +48,13 @@ class SkeletonPoints:
     """A clip's poses ready to draw.
 
     ``points`` is ``[F, P, 3]`` metres, Z up: the joints in clip order, then one
-    point per End Site. ``bones`` is ``[B, 2]`` point indices (parent, child).
-    ``joint_count`` says how many of the points are joints (drawn as dots).
+    point per End Site. ``bones`` is ``[B, 2]`` point indices (parent, child);
+    ``dots`` the joints drawn as points (those on a bone).
     """
 
     points: FloatArray
     bones: npt.NDArray[np.intp]
-    joint_count: int
+    dots: npt.NDArray[np.intp]
 
     @property
     def n_frames(self) -> int:
@@ -62,6 +63,18 @@ class SkeletonPoints:
     def segments(self, frame: int) -> FloatArray:
         """``[2B, 3]`` line endpoints for GL ``mode='lines'``."""
         return np.asarray(self.points[frame][self.bones.reshape(-1)], dtype=np.float64)
+
+    def joints(self, frame: int) -> FloatArray:
+        return np.asarray(self.points[frame][self.dots], dtype=np.float64)
+
+    def centre(self, frame: int) -> FloatArray:
+        """The body's centre at ``frame`` (mean of the drawn joints): what the camera follows."""
+        return np.asarray(self.joints(frame).mean(axis=0), dtype=np.float64)
+
+    def height(self) -> float:
+        """The body's height in the first frame (for framing the camera)."""
+        z = self.joints(0)[:, 2]
+        return float(z.max() - z.min())
 
 
 def skeleton_points(clip: Clip, skeleton_map: SkeletonMap | None = None) -> SkeletonPoints:
@@ -72,20 +85,33 @@ def skeleton_points(clip: Clip, skeleton_map: SkeletonMap | None = None) -> Skel
         positions[:, j] + np.einsum("fij,j->fi", rotations[:, j], np.asarray(site, np.float64))
         for j, site in ends
     ]
-    all_points = (
-        np.concatenate([positions, np.stack(end_points, axis=1)], axis=1) if ends else positions
-    )
+    if ends:
+        positions = np.concatenate([positions, np.stack(end_points, axis=1)], axis=1)
     try:
         metres = guess_cm_per_unit(clip, skeleton_map) / 100.0
     except ValueError:  # unmapped rig or degenerate legs: assume centimetres, the common case
         metres = 0.01
-    bones = [(p, j) for j, p in enumerate(clip.parents) if p >= 0]
-    bones += [(j, len(clip.joints) + k) for k, (j, _site) in enumerate(ends)]
-    return SkeletonPoints(
-        points=(all_points * metres) @ Y_UP_TO_Z_UP.T,
-        bones=np.array(bones, dtype=np.intp).reshape(-1, 2),
-        joint_count=len(clip.joints),
-    )
+    to_ends = [(j, len(clip.joints) + k) for k, (j, _site) in enumerate(ends)]
+    bones = np.array(_bones(positions, clip.parents) + to_ends, dtype=np.intp).reshape(-1, 2)
+    dots = np.unique(bones[bones < len(clip.joints)]) if bones.size else np.arange(1)
+    return SkeletonPoints((positions * metres) @ Y_UP_TO_Z_UP.T, bones, dots.astype(np.intp))
+
+
+def _bones(positions: FloatArray, parents: Sequence[int]) -> list[tuple[int, int]]:
+    """Parent-child pairs whose length stays (nearly) constant over the clip.
+
+    A pair that stretches is no bone: Bandai's Hips is placed by its position
+    channels while its parent ``joint_Root`` rests at the origin, and drawing
+    that "bone" would be a line from the origin to the character.
+    """
+    bones = []
+    for child, parent in enumerate(parents):
+        if parent < 0:
+            continue
+        length = np.linalg.norm(positions[:, child] - positions[:, parent], axis=-1)
+        if np.ptp(length) <= 0.1 * max(float(np.median(length)), 1e-9) + 1e-9:
+            bones.append((parent, child))
+    return bones
 
 
 def opengl_available() -> tuple[bool, str]:
@@ -119,7 +145,7 @@ class MotionViewport(QWidget):
         self.message.setVisible(not available)
         self.sequence: SkeletonPoints | None = None
         self.frame = 0
-        self.follow_root = False
+        self.follow_root = True
         self.tint = "document"
         self._home = np.zeros(3)
         layout = QVBoxLayout(self)
@@ -161,20 +187,18 @@ class MotionViewport(QWidget):
         self._draw()
 
     def frame_all(self) -> None:
-        """Aim the camera at the whole motion's extent (after opening a clip)."""
+        """Aim the camera at the body in the first frame, at a distance that fits its height."""
         if self.sequence is None:
             return
-        points = self.sequence.points
-        low, high = points.min(axis=(0, 1)), points.max(axis=(0, 1))
-        self._home = (low + high) / 2.0
-        self._view.frame(self._home, float(np.linalg.norm(high - low)))
+        self._home = self.sequence.centre(0)
+        self._view.frame(self._home, self.sequence.height())
 
     def _draw(self) -> None:
         if self.sequence is None:
             return
         if self.follow_root:
-            root = self.sequence.points[self.frame, 0]
-            self._view.look_at(np.array([root[0], root[1], self._home[2]]))
+            centre = self.sequence.centre(self.frame)
+            self._view.look_at(np.array([centre[0], centre[1], self._home[2]]))
         self._view.draw(self.sequence, self.frame, TINTS[self.tint])
 
 
@@ -199,15 +223,15 @@ class _GlSkeleton:
 
     def draw(self, sequence: SkeletonPoints, frame: int, tint: tuple[float, ...]) -> None:
         self.bones.setData(pos=sequence.segments(frame), color=tint)
-        self.joints.setData(pos=sequence.points[frame, : sequence.joint_count])
+        self.joints.setData(pos=sequence.joints(frame))
 
     def look_at(self, centre: FloatArray) -> None:
         self.widget.opts["center"] = pg.Vector(*(float(v) for v in centre))
         self.widget.update()
 
-    def frame(self, centre: FloatArray, extent: float) -> None:
+    def frame(self, centre: FloatArray, height: float) -> None:
         self.look_at(centre)
-        self.widget.setCameraPosition(distance=max(2.5, 1.6 * extent))
+        self.widget.setCameraPosition(distance=max(2.0, 2.2 * height))
 
 
 class _FlatSkeleton:
@@ -228,7 +252,7 @@ class _FlatSkeleton:
     def draw(self, sequence: SkeletonPoints, frame: int, tint: tuple[float, ...]) -> None:
         segments = sequence.segments(frame)
         self.bones.setData(segments[:, 0], segments[:, 2], pen=pg.mkPen(_rgb255(tint), width=2))
-        joints = sequence.points[frame, : sequence.joint_count]
+        joints = sequence.joints(frame)
         self.joints.setData(joints[:, 0], joints[:, 2])
 
     def look_at(self, centre: FloatArray) -> None:
@@ -236,8 +260,8 @@ class _FlatSkeleton:
         width = view.viewRange()[0][1] - view.viewRange()[0][0]
         view.setXRange(centre[0] - width / 2, centre[0] + width / 2, padding=0)
 
-    def frame(self, centre: FloatArray, extent: float) -> None:
-        half = max(1.2, 0.6 * extent)
+    def frame(self, centre: FloatArray, height: float) -> None:
+        half = max(1.0, 0.8 * height)
         self.widget.setXRange(centre[0] - half, centre[0] + half)
         self.widget.setYRange(-0.1, max(2.0, 2 * centre[2]))
 

@@ -308,6 +308,7 @@ def test_a_bad_file_is_an_error_and_the_document_is_unchanged(
 def test_playback_advances_loops_and_pauses(qtbot: Any, window: MainWindow, walk: Path) -> None:
     editor = opened(window, walk)
     assert "30 fps" in editor.frame_label.text()
+    assert editor.viewport.width() > editor.curves.width() > 100  # the skeleton gets the room
     editor.set_frame(FRAMES - 2)
     editor.play()
     assert editor.playing and editor.play_action.text() == "Pause"
@@ -345,6 +346,9 @@ def test_viewport_degrades_to_a_2d_view_without_opengl(qtbot: Any, walk: Path) -
     if not viewport.gl_ok:
         assert viewport.message.isVisible() and "2D" in viewport.message.text()
     assert points.points.shape == (FRAMES, 22 + 5, 3)  # joints + 5 End Sites
+    bones = {tuple(bone) for bone in points.bones.tolist()}
+    assert (0, 1) not in bones and (1, 2) in bones  # no line from the resting root to the hips
+    assert len(bones) == 20 + 5 and 0 not in points.dots
     hips = points.points[:, 1]
     assert np.all(np.abs(hips[:, 2] - 0.9) < 0.03)  # 90 cm up became 0.9 m on Z
 
