@@ -9,6 +9,7 @@ range is bit-exact, as the shipped codec promises. Raw channel values are compar
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -384,5 +385,40 @@ def test_new_clip_is_disabled_without_a_motion_model(
         button = motion_editor(main).new_clip_button
         assert button is not None and not button.isEnabled()
         assert "No motion model is installed" in button.toolTip()
+    finally:
+        main.close()
+
+
+# --------------------------------------------------------------------------- the shipped codec
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("engine.media.motion_codec") is None,
+    reason="engine.media.motion_codec is not part of this build",
+)
+def test_the_real_motion_codec_previews_and_keeps_the_outside_exact(
+    qtbot: Any, qsettings: QSettings, tmp_path: Path, walk: Path
+) -> None:
+    from tests.test_cli_motion import write_tiny_motion_model
+
+    write_tiny_motion_model(tmp_path / "models")
+    registry = ModelRegistry.discover([tmp_path / "models"])
+    main = MainWindow(registry, bridge=EngineBridge(registry), settings=qsettings)
+    qtbot.addWidget(main)
+    main.show()
+    try:
+        editor = opened(main, walk)
+        document = editor.document
+        assert document is not None
+        before = document.clip.motion.copy()
+        paint(qtbot, editor.timeline, "upper", 24, 35)
+        generate(qtbot, main)
+        assert editor.preview_updates >= 1 and editor.strip.count == 2
+        editor.accept_variation(1)
+        after = document.clip.motion
+        assert np.array_equal(after[:24], before[:24]) and np.array_equal(after[36:], before[36:])
+        lower = part_columns(document.clip, "lower")
+        assert np.array_equal(after[:, lower], before[:, lower])
+        assert not np.array_equal(after, before)
     finally:
         main.close()
