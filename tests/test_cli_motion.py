@@ -22,7 +22,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from app import cli
 from engine import models, runtime
-from engine.media.bvh import read_bvh
+from engine.media.bvh import parse_bvh, read_bvh
 from engine.media.skeleton import map_skeleton
 from tests.engine.synthetic_bvh import bandai_like, names_bvh
 from tests.tinymodels import write_tiny_model
@@ -83,6 +83,22 @@ def _decoder(path: Path) -> None:
     _save(helper.make_graph(nodes, "tiny_decoder", inputs, outputs, inits), path)
 
 
+def _skeleton(path: Path) -> None:
+    """The rig of new clips (the synthetic Bandai-style one), as ``files.skeleton`` holds it."""
+    rig = parse_bvh(bandai_like(frames=1))
+    joints = [
+        {
+            "name": j.name,
+            "parent": j.parent,
+            "offset": list(j.offset),
+            "channels": list(j.channels),
+            "end_site": list(j.end_site) if j.end_site else None,
+        }
+        for j in rig.joints
+    ]
+    path.write_text(json.dumps({"joints": joints}))
+
+
 def write_tiny_motion_model(root: Path, name: str = "tiny-mmm") -> Path:
     """A transformer over 2 x 8 tokens plus tokenizer graphs: a 32-frame window at 30 fps."""
     facts = {"fps": 30, "frames_per_token": 4, "window_frames": 4 * TOKENS_PER_ROW}
@@ -91,8 +107,11 @@ def write_tiny_motion_model(root: Path, name: str = "tiny-mmm") -> Path:
     )
     _encoder(folder / "encoder.onnx")
     _decoder(folder / "decoder.onnx")
+    _skeleton(folder / "skeleton.json")
     manifest = json.loads((folder / "manifest.json").read_text())
-    manifest["files"].update(encoder="encoder.onnx", decoder="decoder.onnx")
+    manifest["files"].update(
+        encoder="encoder.onnx", decoder="decoder.onnx", skeleton="skeleton.json"
+    )
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return folder
 

@@ -420,5 +420,13 @@ def test_the_real_motion_codec_previews_and_keeps_the_outside_exact(
         lower = part_columns(document.clip, "lower")
         assert np.array_equal(after[:, lower], before[:, lower])
         assert not np.array_equal(after, before)
+        main.pages["motion"].sync()
+        with qtbot.waitSignal(main.bridge.finished, timeout=TIMEOUT_MS):
+            assert editor.new_clip()  # the model's rig, one window long, all generated
+        assert editor.document is not document and editor.strip.count == 2
+        blank = editor.document.clip.motion.copy() if editor.document else None
+        editor.accept_variation(0)
+        assert editor.document is not None and editor.document.n_frames == 32
+        assert not np.array_equal(editor.document.clip.motion, blank)
     finally:
         main.close()
