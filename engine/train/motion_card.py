@@ -1,0 +1,160 @@
+"""``manifest.json``, ``skeleton.json`` and ``MODEL_CARD.md`` of the shipped motion model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from engine.media.bvh import Clip
+from engine.media.motion import FEATURE_JOINTS
+from engine.train.motion_data import FPS, FRAMES_PER_TOKEN, LOWER_COLUMNS, UPPER_COLUMNS
+from engine.train.motion_model import FILES, MODEL_NAME, MotionConfig, config_dict
+
+SKELETON_FILE = "skeleton.json"
+DEFAULT_SAMPLING: dict[str, object] = {
+    "steps": 10,
+    "schedule": "cosine",
+    "selector": "confidence",
+    "temperature": 1.0,
+    "choice_temperature": 2.0,
+    "top_k": 0,
+}
+LICENSE = (
+    "CC BY-NC 4.0 - NON-COMMERCIAL USE ONLY (the weights derive from the Bandai-Namco "
+    "Research Motiondataset, CC BY-NC 4.0); remask code MIT"
+)
+ATTRIBUTION = (
+    'Bandai Namco Research Inc., "Bandai-Namco-Research-Motiondataset" (CC BY-NC 4.0), '
+    "paper arXiv:2306.08861 (Kobayashi et al. 2023)"
+)
+DATA = (
+    f"{ATTRIBUTION}; sets 1 (174 clips) and 2 (takes 001-010, 700 clips), from "
+    "BandaiNamcoResearchInc/Bandai-Namco-Research-Motiondataset @74ead3b; takes with "
+    "crc32(file name) % 10 == 0 held out for validation and evaluation"
+)
+
+
+def write_skeleton(out_dir: Path, clip: Clip) -> Path:
+    """The rig of generated clips: joint names, parents, offsets, channels (no motion)."""
+    joints = [
+        {
+            "name": j.name,
+            "parent": j.parent,
+            "offset": list(j.offset),
+            "channels": list(j.channels),
+            "end_site": list(j.end_site) if j.end_site else None,
+        }
+        for j in clip.joints
+    ]
+    path = out_dir / SKELETON_FILE
+    path.write_text(
+        json.dumps({"source": "Bandai-Namco rig (offsets only)", "joints": joints}, indent=1) + "\n"
+    )
+    return path
+
+
+def medium_facts(cfg: MotionConfig) -> dict[str, object]:
+    return {
+        "fps": FPS,
+        "frames_per_token": FRAMES_PER_TOKEN,
+        "window_frames": cfg.window,
+        "skeleton": "bandai-22",
+        "token_rows": ["lower", "upper"],
+        "feature_layout": {
+            "size": 132,
+            "columns": "root velocity xz (cm/frame, heading frame) 0-1, root height cm 2, "
+            "heading velocity rad/frame 3, 6D rotations of FEATURE_JOINTS 4-129, "
+            "foot contacts L/R 130-131 (engine.media.motion.MotionFeatures.to_array)",
+            "feature_joints": list(FEATURE_JOINTS),
+            "lower_columns": LOWER_COLUMNS,
+            "upper_columns": UPPER_COLUMNS,
+            "normalisation": "mean/std of the train takes, baked into encoder and decoder graphs",
+        },
+        "decoder_inputs": (
+            "tokens int64 [B,2,L], context float32 [B,4L,132], known float32 [B,4L,2]"
+        ),
+        "architecture": config_dict(cfg),
+    }
+
+
+def write_manifest(
+    out_dir: Path, cfg: MotionConfig, sampling: dict[str, object] | None = None
+) -> Path:
+    manifest = {
+        "schema_version": 1,
+        "name": MODEL_NAME,
+        "medium": "motion",
+        "description": (
+            f"Two-stream (lower/upper body) VQ motion tokenizer, one token per {FRAMES_PER_TOKEN} "
+            f"frames, and a bidirectional masked transformer over {cfg.window}-frame windows "
+            "(MMM-style in-betweening and body-part edits). Non-commercial use only."
+        ),
+        "files": {**FILES, "skeleton": SKELETON_FILE},
+        "tokens": {
+            "vocab_size": cfg.codebook,
+            "mask_id": cfg.codebook,
+            "shape": [2, cfg.tokens_per_row],
+        },
+        "io": {"tokens": "tokens", "logits": "logits", "condition": None},
+        "sampling": sampling or DEFAULT_SAMPLING,
+        "medium_facts": medium_facts(cfg),
+        "license": LICENSE,
+        "data": DATA,
+    }
+    path = out_dir / "manifest.json"
+    path.write_text(json.dumps(manifest, indent=2) + "\n")
+    return path
+
+
+def _size_mb(out_dir: Path) -> float:
+    return sum((out_dir / f).stat().st_size for f in FILES.values()) / 1e6
+
+
+def write_model_card(
+    out_dir: Path, cfg: MotionConfig, stats: dict[str, object], command: str, eval_table: str
+) -> Path:
+    text = f"""# motion-mmm
+
+**Non-commercial use only.** The weights are trained on the Bandai-Namco Research Motiondataset,
+licensed CC BY-NC 4.0, so this model may be used for non-commercial purposes only, with
+attribution: {ATTRIBUTION}.
+
+## What it is
+- Per-frame features (132, `engine.media.motion.MotionFeatures`): root velocity in the
+  heading frame, root height, heading velocity, 6D rotations of 21 canonical joints,
+  2 foot contacts; 30 fps, cm.
+- Tokenizer: two 1D-conv VQ encoders (lower body = root trajectory + Hips + legs + contacts, 60
+  features; upper body = Spine and above, 72 features), one token per {FRAMES_PER_TOKEN} frames,
+  {cfg.codebook} codes x {cfg.code_dim} dims per stream (EMA codebook, dead-code restart).
+  The decoder reads both streams plus the kept frames (`context`, `known`), so it only
+  has to invent the edited ones.
+- Transformer: bidirectional, {cfg.n_layers} layers, d = {cfg.d_model}, {cfg.n_heads} heads,
+  over the stacked streams [2, {cfg.tokens_per_row}] ({cfg.window} frames); trained with
+  MaskGIT cosine masks,
+  in-betweening spans of 15-60 frames, single-part masks and full masks.
+- Files: encoder.onnx, decoder.onnx, transformer.onnx ({_size_mb(out_dir):.1f} MB in all),
+  skeleton.json.
+
+## Data
+{DATA}. Split by take (file), never by frame; normalisation statistics from train takes only.
+
+## Training
+Command: `{command}`
+
+2 CPU cores, bf16 autocast, fp32 export (ONNX opset 17, legacy exporter).
+
+```
+{json.dumps(stats, indent=1, default=str)[:4000]}
+```
+
+## Evaluation (held-out takes, through the ONNX + MotionCodec path)
+{eval_table}
+
+## Limits
+- Trained on about an hour of stylised Bandai-Namco motion (walks, runs, gestures, dances);
+  other motion is out of distribution.
+- 30 fps clips only; one edit regenerates at most {cfg.window - 2 * FRAMES_PER_TOKEN} frames.
+"""
+    path = out_dir / "MODEL_CARD.md"
+    path.write_text(text)
+    return path

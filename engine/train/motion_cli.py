@@ -1,0 +1,168 @@
+"""``remask-train motion`` / ``motion-eval``: train, export and evaluate the motion model.
+
+    remask-train motion --tokenizer-minutes 13 --transformer-minutes 18
+    remask-train motion-eval --model assets/models/motion-mmm
+
+torch is imported by the handlers only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_OUT = REPO_ROOT / "assets" / "models" / "motion-mmm"
+DEFAULT_CKPT = Path("/tmp/remask-motion-ckpt")
+
+
+def _default_data() -> Path:
+    return REPO_ROOT / ".." / "shared" / "data"
+
+
+def register_motion(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "motion", help="train, export and evaluate the motion tokenizer + transformer"
+    )
+    p.add_argument("--data", type=Path, default=_default_data(), help="data root (mocap/...)")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    p.add_argument("--checkpoint-dir", type=Path, default=DEFAULT_CKPT)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tokenizer-minutes", type=float, default=13.0)
+    p.add_argument("--transformer-minutes", type=float, default=18.0)
+    p.add_argument(
+        "--tokenizer-max-steps", type=int, default=0, help="stop after N steps (0 = time)"
+    )
+    p.add_argument("--transformer-max-steps", type=int, default=0)
+    p.add_argument("--tokenizer-init", type=Path, help="tokenizer checkpoint, used as is")
+    p.add_argument("--transformer-init", type=Path, help="transformer checkpoint to start from")
+    p.add_argument("--tokenizer-batch", type=int, default=32)
+    p.add_argument("--transformer-batch", type=int, default=64)
+    p.add_argument("--window", type=int, default=128, help="frames per model window")
+    p.add_argument("--d-model", type=int, default=192)
+    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--heads", type=int, default=6)
+    p.add_argument("--codes", type=int, default=512)
+    p.add_argument("--tiny", action="store_true", help="tiny architecture (smoke runs)")
+    p.add_argument("--limit", type=int, default=0, help="clips per archive (0 = all; smoke runs)")
+    p.add_argument("--eval-gaps", type=int, default=50, help="gaps per length (0 = no evaluation)")
+    p.add_argument("--no-bf16", action="store_true")
+    p.set_defaults(func=run_motion)
+
+
+def register_motion_eval(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("motion-eval", help="in-betweening errors of a shipped motion model")
+    p.add_argument("--model", type=Path, default=DEFAULT_OUT)
+    p.add_argument("--data", type=Path, default=_default_data())
+    p.add_argument("--gaps", type=int, default=50, help="gaps per length")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--temperature", type=float, help="override the manifest's temperature")
+    p.add_argument("--steps", type=int, help="override the manifest's steps")
+    p.set_defaults(func=run_motion_eval)
+
+
+def run_motion(args: argparse.Namespace) -> int:
+    from engine.train import motion_card, motion_data, motion_eval, motion_export, motion_train
+    from engine.train.common import seed_everything, set_cpu_threads
+    from engine.train.motion_model import MotionConfig, tiny_config
+
+    set_cpu_threads(2)
+    seed_everything(args.seed)
+    command = "remask-train " + " ".join(shlex.quote(a) for a in args.argv)
+    cfg = (
+        tiny_config()
+        if args.tiny
+        else MotionConfig(
+            window=args.window,
+            codebook=args.codes,
+            d_model=args.d_model,
+            n_layers=args.layers,
+            n_heads=args.heads,
+        )
+    )
+    t0 = time.monotonic()
+    takes = motion_data.load_takes(args.data, args.limit or None)
+    train, valid = motion_data.split_takes(takes)
+    if not valid:  # a --limit smoke run may hold out nothing
+        valid = train[-1:]
+    print(
+        f"{len(train)} train takes ({sum(len(t.features) for t in train)} frames), "
+        f"{len(valid)} held-out takes, loaded in {time.monotonic() - t0:.0f}s",
+        flush=True,
+    )
+    if args.tokenizer_init:
+        tokenizer, tok_stats = motion_train.load_tokenizer(args.tokenizer_init)
+        cfg = tokenizer.cfg
+    else:
+        budget = motion_train.Budget(
+            args.tokenizer_minutes,
+            args.tokenizer_max_steps,
+            args.tokenizer_batch,
+            2e-3,
+            not args.no_bf16,
+        )
+        tokenizer, tok_stats = motion_train.train_tokenizer(
+            cfg, train, valid, budget, args.checkpoint_dir, seed=args.seed
+        )
+    train_tokens = motion_train.encode_takes(tokenizer, train)
+    valid_tokens = motion_train.encode_takes(tokenizer, valid, shifts=1)
+    init = None
+    if args.transformer_init:
+        init, _ = motion_train.load_transformer_checkpoint(args.transformer_init)
+    budget = motion_train.Budget(
+        args.transformer_minutes,
+        args.transformer_max_steps,
+        args.transformer_batch,
+        1e-3,
+        not args.no_bf16,
+    )
+    transformer, tr_stats = motion_train.train_transformer(
+        cfg, train_tokens, valid_tokens, budget, args.checkpoint_dir, seed=args.seed, init=init
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    parity = motion_export.export_all(tokenizer, transformer, args.out)
+    motion_card.write_skeleton(args.out, _first_rig(args.data))
+    motion_card.write_manifest(args.out, cfg)
+    stats = {
+        "tokenizer": tok_stats,
+        "transformer": tr_stats,
+        "onnx_parity": parity,
+        "train_takes": len(train),
+        "held_out_takes": len(valid),
+        "total_minutes": round((time.monotonic() - t0) / 60, 2),
+    }
+    print(json.dumps(stats, default=str), flush=True)
+    eval_table = "Not evaluated."
+    if args.eval_gaps:
+        results = motion_eval.evaluate(args.out, args.data, count=args.eval_gaps, seed=args.seed)
+        eval_table = motion_eval.table(results)
+        (args.out / "eval.json").write_text(json.dumps(results, indent=1) + "\n")
+        print(eval_table, flush=True)
+    motion_card.write_model_card(args.out, cfg, stats, command, eval_table)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _first_rig(data: Path):  # type: ignore[no-untyped-def]
+    from engine.train.motion_data import ARCHIVES, _archive_clips
+
+    return next(_archive_clips(Path(data) / ARCHIVES[0], 1))[1]
+
+
+def run_motion_eval(args: argparse.Namespace) -> int:
+    from engine.train import motion_eval
+
+    overrides: dict[str, object] = {}
+    if args.temperature is not None:
+        overrides["temperature"] = args.temperature
+    if args.steps is not None:
+        overrides["steps"] = args.steps
+    results = motion_eval.evaluate(
+        args.model, args.data, count=args.gaps, seed=args.seed, settings_overrides=overrides
+    )
+    print(json.dumps(results, indent=1))
+    print(motion_eval.table(results))
+    return 0

@@ -1,0 +1,154 @@
+"""Motion training data: Bandai-Namco BVH archives -> per-frame features, take split, windows.
+
+Clips are read straight from the ``.tar.xz`` archives under ``../shared/data/mocap``
+(nothing is copied into the repository), parsed with :func:`engine.media.bvh.parse_bvh`
+and turned into the canonical 132-wide features of :func:`engine.media.motion.clip_features`
+(Bandai is 30 fps and cm already, the model's rate and unit).
+
+The train/validation split is by take: a file goes to validation when the CRC32 of
+its file name falls in the held-out tenth, so no frame of a held-out take is ever
+trained on. Normalisation statistics come from the train takes only.
+"""
+
+from __future__ import annotations
+
+import tarfile
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from engine.media.bvh import Clip, parse_bvh
+from engine.media.motion import FEATURE_JOINTS, FEATURE_SIZE, clip_features
+from engine.media.skeleton import UPPER_JOINTS, map_skeleton
+
+FloatArray = npt.NDArray[np.float32]
+
+ARCHIVES: tuple[str, ...] = (
+    "mocap/bandai_namco_1_NC/bandai_namco_dataset1_174clips_bvh.tar.xz",
+    "mocap/bandai_namco_2_subset_NC/bandai_namco_dataset2_700clips_bvh.tar.xz",
+)
+FPS = 30.0
+FRAMES_PER_TOKEN = 4
+VALID_BUCKETS = 10
+"""A take is held out when ``crc32(file name) % VALID_BUCKETS == 0`` (about 10 %)."""
+
+
+def _feature_groups() -> tuple[list[int], list[int]]:
+    """Column indices of the 132 features for the lower and the upper body stream.
+
+    Lower: root velocity (2), root height, heading velocity, Hips 6D, legs, contacts.
+    Upper: Spine and everything above (6D each). Matches ``engine.media.skeleton`` parts.
+    """
+    lower, upper = [0, 1, 2, 3], []
+    for index, name in enumerate(FEATURE_JOINTS):
+        columns = list(range(4 + 6 * index, 10 + 6 * index))
+        (upper if name in UPPER_JOINTS else lower).extend(columns)
+    lower.extend([FEATURE_SIZE - 2, FEATURE_SIZE - 1])
+    return lower, upper
+
+
+LOWER_COLUMNS, UPPER_COLUMNS = _feature_groups()
+PART_ROWS: tuple[str, ...] = ("lower", "upper")
+"""Token stream rows, in order: row 0 is the lower body, row 1 the upper body."""
+
+
+def default_data_dir() -> Path:
+    return Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+
+
+@dataclass(frozen=True)
+class MotionTake:
+    """One clip's features ``float32 [F, 132]`` (cm, 30 fps) and its file name."""
+
+    name: str
+    features: FloatArray
+
+
+def is_validation(name: str) -> bool:
+    return zlib.crc32(Path(name).name.encode()) % VALID_BUCKETS == 0
+
+
+def _archive_clips(
+    path: Path, limit: int | None, keep: Callable[[str], bool] | None = None
+) -> Iterator[tuple[str, Clip]]:
+    with tarfile.open(path, "r:xz") as archive:
+        count = 0
+        for member in archive:
+            if not member.name.endswith(".bvh"):
+                continue
+            if keep is not None and not keep(Path(member.name).name):
+                continue
+            handle = archive.extractfile(member)
+            if handle is None:
+                continue
+            yield Path(member.name).name, parse_bvh(handle.read(), member.name)
+            count += 1
+            if limit is not None and count >= limit:
+                return
+
+
+def clip_to_take(name: str, clip: Clip) -> MotionTake:
+    features = clip_features(clip, map_skeleton(clip), cm_per_unit=1.0)
+    return MotionTake(name, features.to_array().astype(np.float32))
+
+
+def load_takes(data: Path, limit_per_archive: int | None = None) -> list[MotionTake]:
+    """All Bandai-Namco takes (sets 1 and 2), in archive order."""
+    takes = []
+    for relative in ARCHIVES:
+        path = Path(data) / relative
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing (expected the staged Bandai-Namco data)")
+        takes.extend(clip_to_take(n, c) for n, c in _archive_clips(path, limit_per_archive))
+    return takes
+
+
+def held_out_clips(data: Path) -> list[tuple[str, Clip]]:
+    """The raw clips of the validation takes (for evaluation through the real codec path)."""
+    found = []
+    for relative in ARCHIVES:
+        found.extend(_archive_clips(Path(data) / relative, None, is_validation))
+    return found
+
+
+def split_takes(takes: Sequence[MotionTake]) -> tuple[list[MotionTake], list[MotionTake]]:
+    train = [t for t in takes if not is_validation(t.name)]
+    valid = [t for t in takes if is_validation(t.name)]
+    return train, valid
+
+
+def feature_stats(takes: Sequence[MotionTake]) -> tuple[FloatArray, FloatArray]:
+    """Per-feature mean and std over all frames (std floored so constant columns stay finite)."""
+    stacked = np.concatenate([t.features for t in takes]).astype(np.float64)
+    mean = stacked.mean(axis=0)
+    std = np.maximum(stacked.std(axis=0), 1e-2)
+    return mean.astype(np.float32), std.astype(np.float32)
+
+
+def pad_edge_hold(features: FloatArray, frames: int) -> FloatArray:
+    """Extend to at least ``frames`` frames by holding the last pose (root velocities 0)."""
+    missing = frames - len(features)
+    if missing <= 0:
+        return features
+    tail = np.repeat(features[-1:], missing, axis=0)
+    tail[:, [0, 1, 3]] = 0.0
+    return np.concatenate([features, tail]).astype(np.float32)
+
+
+def random_windows(
+    takes: Sequence[MotionTake], frames: int, count: int, rng: np.random.Generator
+) -> FloatArray:
+    """``count`` random windows ``[count, frames, 132]``; takes weighted by length."""
+    lengths = np.array([max(len(t.features), frames) for t in takes], dtype=np.float64)
+    picks = rng.choice(len(takes), size=count, p=lengths / lengths.sum())
+    out = np.empty((count, frames, FEATURE_SIZE), dtype=np.float32)
+    for row, pick in enumerate(picks):
+        clip = pad_edge_hold(takes[pick].features, frames)
+        start = int(rng.integers(0, len(clip) - frames + 1))
+        out[row] = clip[start : start + frames]
+        out[row, 0, [0, 1, 3]] = 0.0  # the codec computes features on the window: no velocity at 0
+    return out

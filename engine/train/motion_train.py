@@ -1,0 +1,366 @@
+"""Training loops of the motion tokenizer and transformer (time-budgeted, bf16 autocast, 2 threads).
+
+Masks the tokenizer's decoder learns to work with (``known`` [B, T, 2]):
+nothing known (generation from scratch), a span of 8-80 frames unknown for both
+parts (in-betweening), or one part unknown over a span or the whole window while
+the other is kept (part edits). The transformer trains on token windows with
+MaskGIT cosine-rate masks, in-betweening spans of 15-60 frames, part masks and
+full masks.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812
+
+from engine.train.common import count_params, maybe_bf16
+from engine.train.motion_data import (
+    FRAMES_PER_TOKEN,
+    MotionTake,
+    feature_stats,
+    pad_edge_hold,
+    random_windows,
+)
+from engine.train.motion_model import MotionConfig, MotionTokenizer, MotionTransformer
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Budget:
+    minutes: float
+    max_steps: int = 0
+    batch: int = 32
+    lr: float = 1e-3
+    bf16: bool = True
+    checkpoint_every_s: float = 180.0
+
+    def done(self, step: int, elapsed: float) -> bool:
+        if self.max_steps:
+            return step >= self.max_steps
+        return elapsed >= self.minutes * 60.0
+
+    def progress(self, step: int, elapsed: float) -> float:
+        if self.max_steps:
+            return step / self.max_steps
+        return min(elapsed / max(self.minutes * 60.0, 1e-9), 1.0)
+
+
+def _lr(base: float, step: int, progress: float, warmup: int = 100) -> float:
+    return (
+        base
+        * min(1.0, (step + 1) / warmup)
+        * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+    )
+
+
+# ----------------------------------------------------------------------------- tokenizer
+
+
+def known_masks(batch: int, frames: int, rng: np.random.Generator) -> np.ndarray:
+    """float32 [B, T, 2]: which frames' lower/upper features the decoder may read."""
+    known = np.ones((batch, frames, 2), dtype=np.float32)
+    for row in range(batch):
+        kind = rng.random()
+        span = int(rng.integers(8, min(80, frames - 2) + 1))
+        start = int(rng.integers(0, frames - span + 1))
+        if kind < 0.25:
+            known[row] = 0.0
+        elif kind < 0.75:
+            known[row, start : start + span] = 0.0
+        else:
+            part = int(rng.integers(0, 2))
+            if rng.random() < 0.4:
+                known[row, :, part] = 0.0
+            else:
+                known[row, start : start + span, part] = 0.0
+    return known
+
+
+def tokenizer_loss(
+    model: MotionTokenizer, windows: torch.Tensor, known: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Total loss, reconstruction L1 (normalised units), tokens."""
+    recon, commit, tokens = model(windows, known)
+    target = model.norm(windows)
+    recon = recon.float()
+    l1 = F.smooth_l1_loss(recon, target, beta=0.1)
+    vel = F.l1_loss(recon[:, 1:] - recon[:, :-1], target[:, 1:] - target[:, :-1])
+    return l1 + 0.5 * vel + 0.25 * commit, l1, tokens
+
+
+def train_tokenizer(
+    cfg: MotionConfig,
+    train: Sequence[MotionTake],
+    valid: Sequence[MotionTake],
+    budget: Budget,
+    checkpoint_dir: Path | None,
+    log: Log = print,
+    seed: int = 0,
+) -> tuple[MotionTokenizer, dict[str, object]]:
+    rng = np.random.default_rng(seed)
+    model = MotionTokenizer(cfg)
+    model.norm.set(*feature_stats(train))
+    opt = torch.optim.AdamW(model.parameters(), lr=budget.lr, weight_decay=0.0)
+    valid_windows = torch.from_numpy(
+        random_windows(valid, cfg.window, 64, np.random.default_rng(1))
+    )
+    valid_known = torch.from_numpy(known_masks(64, cfg.window, np.random.default_rng(2)))
+    start, last_ckpt, step = time.monotonic(), time.monotonic(), 0
+    model.train()
+    while not budget.done(step, time.monotonic() - start):
+        progress = budget.progress(step, time.monotonic() - start)
+        for group in opt.param_groups:
+            group["lr"] = _lr(budget.lr, step, progress)
+        windows = torch.from_numpy(random_windows(train, cfg.window, budget.batch, rng))
+        known = torch.from_numpy(known_masks(budget.batch, cfg.window, rng))
+        with maybe_bf16(budget.bf16):
+            loss, l1, _ = tokenizer_loss(model, windows, known)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        if step % 50 == 0:
+            log(
+                f"tokenizer step {step} t={(time.monotonic() - start) / 60:.1f}min "
+                f"l1 {l1.item():.4f}"
+            )
+        if checkpoint_dir and time.monotonic() - last_ckpt > budget.checkpoint_every_s:
+            save(checkpoint_dir / "tokenizer.pt", model, cfg, {"step": step})
+            last_ckpt = time.monotonic()
+    model.eval()
+    stats = evaluate_tokenizer(model, valid_windows, valid_known)
+    stats.update(
+        steps=step, minutes=round((time.monotonic() - start) / 60, 2), params=count_params(model)
+    )
+    log(f"tokenizer done {stats}")
+    if checkpoint_dir:
+        save(checkpoint_dir / "tokenizer.pt", model, cfg, stats)
+    return model, stats
+
+
+@torch.no_grad()
+def evaluate_tokenizer(
+    model: MotionTokenizer, windows: torch.Tensor, known: torch.Tensor
+) -> dict[str, object]:
+    model.eval()
+    _, l1, _ = tokenizer_loss(model, windows, known)
+    _, l1_free, tokens = tokenizer_loss(model, windows, torch.zeros_like(known))
+    used = [int(torch.unique(tokens[:, r]).numel()) for r in range(2)]
+    return {
+        "valid_l1_masked_context": round(l1.item(), 4),
+        "valid_l1_tokens_only": round(l1_free.item(), 4),
+        "codes_used_valid": used,
+    }
+
+
+# ----------------------------------------------------------------------------- token data
+
+
+@torch.no_grad()
+def encode_takes(
+    tokenizer: MotionTokenizer, takes: Sequence[MotionTake], shifts: int = FRAMES_PER_TOKEN
+) -> list[np.ndarray]:
+    """Token sequences int64 [2, L_take] of every take, once per frame shift 0..shifts-1."""
+    tokenizer.eval()
+    out = []
+    window = tokenizer.cfg.window
+    for take in takes:
+        for shift in range(shifts):
+            feats = pad_edge_hold(take.features[shift:], window)
+            feats = feats[: len(feats) // FRAMES_PER_TOKEN * FRAMES_PER_TOKEN].copy()
+            feats[0, [0, 1, 3]] = 0.0
+            out.append(tokenizer.encode(torch.from_numpy(feats[None]))[0].numpy())
+    return out
+
+
+def token_windows(
+    sequences: Sequence[np.ndarray], length: int, count: int, rng: np.random.Generator
+) -> np.ndarray:
+    """``count`` random token windows int64 [count, 2, length]."""
+    weights = np.array([s.shape[1] for s in sequences], dtype=np.float64)
+    picks = rng.choice(len(sequences), size=count, p=weights / weights.sum())
+    out = np.empty((count, 2, length), dtype=np.int64)
+    for row, pick in enumerate(picks):
+        seq = sequences[pick]
+        start = int(rng.integers(0, seq.shape[1] - length + 1))
+        out[row] = seq[:, start : start + length]
+    return out
+
+
+def token_masks(batch: int, length: int, rng: np.random.Generator) -> np.ndarray:
+    """bool [B, 2, L]: True = masked (to predict)."""
+    masks = np.zeros((batch, 2, length), dtype=bool)
+    for row in range(batch):
+        kind = rng.random()
+        if kind < 0.3:  # MaskGIT cosine rate over both rows
+            rate = math.cos(rng.random() * math.pi / 2)
+            count = max(1, int(round(rate * 2 * length)))
+            flat = np.zeros(2 * length, dtype=bool)
+            flat[rng.choice(2 * length, count, replace=False)] = True
+            masks[row] = flat.reshape(2, length)
+        elif kind < 0.85:
+            gap = int(rng.integers(15, 61))
+            first = int(
+                rng.integers(0, length * FRAMES_PER_TOKEN - min(gap, length * FRAMES_PER_TOKEN - 1))
+            )
+            last = min(first + gap - 1, length * FRAMES_PER_TOKEN - 1)
+            tokens = slice(first // FRAMES_PER_TOKEN, last // FRAMES_PER_TOKEN + 1)
+            if kind < 0.65:
+                masks[row, :, tokens] = True
+            elif kind < 0.75:
+                masks[row, int(rng.integers(0, 2)), tokens] = True
+            else:
+                masks[row, int(rng.integers(0, 2))] = True
+        else:
+            masks[row] = True
+    return masks
+
+
+# ----------------------------------------------------------------------------- transformer
+
+
+def transformer_loss(
+    model: MotionTransformer, tokens: torch.Tensor, masks: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Masked cross-entropy and accuracy; tokens [B, 2, L], masks bool [B, 2, L]."""
+    flat_tokens = tokens.reshape(tokens.shape[0], -1)
+    flat_masks = masks.reshape(masks.shape[0], -1)
+    inputs = torch.where(flat_masks, torch.full_like(flat_tokens, model.mask_id), flat_tokens)
+    logits = model(inputs).float()
+    picked = logits[flat_masks]
+    target = flat_tokens[flat_masks]
+    loss = F.cross_entropy(picked, target)
+    accuracy = (picked.argmax(-1) == target).float().mean()
+    return loss, accuracy
+
+
+def train_transformer(
+    cfg: MotionConfig,
+    train_tokens: Sequence[np.ndarray],
+    valid_tokens: Sequence[np.ndarray],
+    budget: Budget,
+    checkpoint_dir: Path | None,
+    log: Log = print,
+    seed: int = 0,
+    init: MotionTransformer | None = None,
+) -> tuple[MotionTransformer, dict[str, object]]:
+    rng = np.random.default_rng(seed)
+    length = cfg.tokens_per_row
+    model = init if init is not None else MotionTransformer(cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=budget.lr, weight_decay=0.05, betas=(0.9, 0.98))
+    vrng = np.random.default_rng(3)
+    valid = (
+        torch.from_numpy(token_windows(valid_tokens, length, 256, vrng)),
+        torch.from_numpy(token_masks(256, length, vrng)),
+    )
+    start, last_ckpt, step = time.monotonic(), time.monotonic(), 0
+    best: tuple[float, dict[str, torch.Tensor]] | None = None
+    history = []
+    model.train()
+    while not budget.done(step, time.monotonic() - start):
+        progress = budget.progress(step, time.monotonic() - start)
+        for group in opt.param_groups:
+            group["lr"] = _lr(budget.lr, step, progress)
+        tokens = torch.from_numpy(token_windows(train_tokens, length, budget.batch, rng))
+        masks = torch.from_numpy(token_masks(budget.batch, length, rng))
+        with maybe_bf16(budget.bf16):
+            loss, _ = transformer_loss(model, tokens, masks)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        if step % 50 == 0:
+            log(
+                f"transformer step {step} t={(time.monotonic() - start) / 60:.1f}min "
+                f"loss {loss.item():.4f}"
+            )
+        if time.monotonic() - last_ckpt > budget.checkpoint_every_s:
+            best = _checkpoint(model, valid, best, step, start, history, checkpoint_dir, log)
+            last_ckpt = time.monotonic()
+    best = _checkpoint(model, valid, best, step, start, history, checkpoint_dir, log)
+    assert best is not None
+    model.load_state_dict(best[1])
+    model.eval()
+    loss, acc = evaluate_transformer(model, valid)
+    stats = {
+        "steps": step,
+        "minutes": round((time.monotonic() - start) / 60, 2),
+        "valid_masked_loss": round(loss, 4),
+        "valid_masked_accuracy": round(acc, 4),
+        "params": count_params(model),
+        "history": history,
+    }
+    log(f"transformer done {stats}")
+    if checkpoint_dir:
+        save(checkpoint_dir / "transformer.pt", model, cfg, stats)
+    return model, stats
+
+
+def _checkpoint(
+    model: MotionTransformer,
+    valid: tuple[torch.Tensor, torch.Tensor],
+    best: tuple[float, dict[str, torch.Tensor]] | None,
+    step: int,
+    start: float,
+    history: list[dict[str, float]],
+    directory: Path | None,
+    log: Log,
+) -> tuple[float, dict[str, torch.Tensor]]:
+    loss, acc = evaluate_transformer(model, valid)
+    model.train()
+    entry = {
+        "step": step,
+        "minutes": round((time.monotonic() - start) / 60, 2),
+        "valid_loss": round(loss, 4),
+        "valid_acc": round(acc, 4),
+    }
+    history.append(entry)
+    log(f"checkpoint {entry}")
+    if best is None or loss < best[0]:
+        best = (loss, {k: v.detach().clone() for k, v in model.state_dict().items()})
+        if directory:
+            save(directory / "transformer.pt", model, model.cfg, entry)
+    return best
+
+
+@torch.no_grad()
+def evaluate_transformer(
+    model: MotionTransformer, valid: tuple[torch.Tensor, torch.Tensor]
+) -> tuple[float, float]:
+    model.eval()
+    loss, acc = transformer_loss(model, *valid)
+    return float(loss), float(acc)
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+def save(path: Path, model: torch.nn.Module, cfg: MotionConfig, info: dict[str, object]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({"config": asdict(cfg), "state": model.state_dict(), "info": info}, tmp)
+    tmp.replace(path)
+
+
+def load_tokenizer(path: Path) -> tuple[MotionTokenizer, dict[str, object]]:
+    blob = torch.load(path, map_location="cpu", weights_only=False)
+    model = MotionTokenizer(MotionConfig.from_dict(blob["config"]))
+    model.load_state_dict(blob["state"])
+    return model.eval(), dict(blob["info"])
+
+
+def load_transformer_checkpoint(path: Path) -> tuple[MotionTransformer, dict[str, object]]:
+    blob = torch.load(path, map_location="cpu", weights_only=False)
+    model = MotionTransformer(MotionConfig.from_dict(blob["config"]))
+    model.load_state_dict(blob["state"])
+    return model.eval(), dict(blob["info"])
