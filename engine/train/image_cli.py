@@ -186,7 +186,9 @@ def run_image(args: argparse.Namespace) -> int:
         "maps": len(train_maps),
     }
     (args.checkpoint_dir / "run_info.json").write_text(json.dumps(info, indent=2, default=str))
-    image_card.write_model_card(args.out, vq_cfg, mg_cfg, info, rows, timing)
+    info["grid"] = grid
+    notes = image_card.comparison_notes(rows, info)
+    image_card.write_model_card(args.out, vq_cfg, mg_cfg, info, rows, timing, notes)
     print(f"wrote {args.out} ({image_export.folder_size_mb(args.out):.1f} MB of ONNX)")
     return 0
 
