@@ -291,7 +291,7 @@ class MotionEditor(MediumEditor):
             raise ValueError(f"the {manifest.name} model has no skeleton for new clips")
         rig: Clip = template()
         frames = int(getattr(codec, "window", 0) or round(4 * rig.fps))
-        return rig.with_motion(np.repeat(rig.motion[:1], frames, axis=0))
+        return rest_pose(rig, frames)
 
     def _report(self, title: str, message: str) -> None:
         show_error = getattr(self.window(), "show_error", None)
@@ -551,6 +551,19 @@ class MotionEditor(MediumEditor):
 
     def show_status(self, text: str) -> None:
         self.status.setText(text)
+
+
+def rest_pose(rig: Clip, frames: int) -> Clip:
+    """``frames`` frames of the rig's rest pose: rotations zero, position channels = offsets.
+
+    A position channel *replaces* its joint's offset, so zeros there (a rig read from
+    a skeleton file without motion) would fold every 6-channel joint onto its parent.
+    """
+    row = np.zeros(rig.n_channels)
+    for index, joint in enumerate(rig.joints):
+        columns = rig.channel_columns(index, "position")
+        row[columns] = [joint.offset["XYZ".index(axis)] for axis in joint.position_axes]
+    return rig.with_motion(np.repeat(row[None, :], frames, axis=0))
 
 
 def pose_thumbnail(points: SkeletonPoints, frames: Sequence[int]) -> QPixmap:

@@ -370,6 +370,10 @@ def test_new_clip_generates_a_whole_clip_from_the_welcome_page(
     document = editor.document
     assert document is not None and document.n_frames == COLUMNS * 4
     blank = document.clip.motion.copy()
+    hips = document.clip.joint_index("Hips")
+    spine = document.clip.joint_index("Spine")
+    assert blank[0, document.clip.channel_columns(hips, "position")].tolist() == [0, 90, 0]
+    assert blank[0, document.clip.channel_columns(spine, "position")].tolist() == [0, 10, 0]
     assert editor.strip.count >= 1
     editor.accept_variation(0)
     assert not np.array_equal(document.clip.motion, blank) and document.generated.all()
