@@ -24,10 +24,7 @@ from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from app.piano_roll_view import guard_immortals
 from engine.media.motion_document import FrameSpan, MotionDocument, part_columns
-
-guard_immortals()  # QPainter calls return None: PySide6 6.12 on Python 3.11 needs the guard
 
 ROWS: tuple[str, ...] = ("full", "upper", "lower")
 HEADER_WIDTH, RULER_HEIGHT, ROW_HEIGHT, ROW_GAP = 56, 22, 22, 3

@@ -16,8 +16,6 @@ cells over time; drag to paint a rectangle of cells), then the pitch rows.
 
 from __future__ import annotations
 
-import ctypes
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -42,30 +40,6 @@ from app.piano_roll_controller import RollDocument, RollNote, StepRange
 from engine.media.midi import N_VOICES, VOICES
 from engine.media.midi_grid import runs
 from engine.sampling.types import BoolArray
-
-IMMORTAL_RESERVE = 1 << 48
-
-
-def guard_immortals() -> None:
-    """Keep PySide6 6.12 from freeing ``None``, ``True`` and ``False`` on Python 3.11.
-
-    Why: the PySide6 6.12.0 wheels return ``None`` from void methods (``setPen``,
-    ``fillRect``, ``drawLine``...) and pass ``True``/``False`` to slots of a
-    ``Signal(bool)`` without taking a reference, which is right only on Python
-    >= 3.12, where these objects are immortal. On 3.11 every such call drops a
-    refcount by one; one repaint of the roll makes about a thousand calls, and
-    within seconds the interpreter aborts ("none_dealloc", "bool_dealloc").
-    Giving them a reserve no session can use up is what 3.12 does. Remove once
-    PySide6 is pinned to a fixed release or Python 3.11 is dropped.
-    """
-    if sys.version_info >= (3, 12):
-        return
-    for singleton in (None, True, False):
-        if sys.getrefcount(singleton) < IMMORTAL_RESERVE:
-            ctypes.c_ssize_t.from_address(id(singleton)).value += IMMORTAL_RESERVE
-
-
-guard_immortals()
 
 VOICE_COLORS = (QColor("#d9482b"), QColor("#e89a0c"), QColor("#1f9d63"), QColor("#2f74c9"))
 """Soprano red, alto amber, tenor green, bass blue: distinct in hue and in lightness."""
