@@ -53,7 +53,7 @@ MIN_CLIP_FRAMES = 8
 """Shortest clip the codec accepts (two tokens of context)."""
 _UNIT_COLUMNS = [0, 1, 2]  # root velocity x/z and height: clip units <-> cm
 _ROOT_VELOCITY_COLUMNS = [0, 1, 3]
-_FPS_TOLERANCE = 0.02
+_MIN_FPS, _MAX_FPS = 10.0, 240.0
 _IDENTITY_6D = np.array([1.0, 0.0, 0.0, 0.0, 1.0, 0.0])
 
 
@@ -267,53 +267,55 @@ class MotionCodec:
                 f"range {payload.first}..{payload.last} lies outside "
                 f"the clip's frames 0..{clip.n_frames - 1}"
             )
-        count = payload.last - payload.first + 1
-        if count > self.max_range_frames and count < clip.n_frames:
+        if not _MIN_FPS <= clip.fps <= _MAX_FPS:
             raise MotionError(
-                f"the range has {count} frames; "
-                f"one edit regenerates at most {self.max_range_frames} "
-                "(split the range into shorter edits)"
+                f"the clip runs at {clip.fps:.3g} fps; the motion codec handles "
+                f"{_MIN_FPS:g} to {_MAX_FPS:g} fps"
             )
-        if abs(clip.fps - self.fps) > _FPS_TOLERANCE * self.fps:
+        count = payload.last - payload.first + 1
+        most = int(math.floor(self.max_range_frames * self._ratio(clip)))
+        if count > most and count < clip.n_frames:
             raise MotionError(
-                f"the clip runs at {clip.fps:.3g} fps; the motion model needs {self.fps:g} fps"
+                f"the range has {count} frames; one edit regenerates at most {most} "
+                f"at {clip.fps:.3g} fps (split the range into shorter edits)"
             )
         try:
             return payload.skeleton_map or map_skeleton(clip)
         except SkeletonError as exc:
             raise MotionError(str(exc)) from None
 
+    def _ratio(self, clip: Clip) -> float:
+        """Clip frames per model frame (1.0 for a 30 fps clip, 2.0 for 60 fps)."""
+        return clip.fps / self.fps
+
     def _build_window(self, payload: MotionPayload) -> _Window:
         smap = self._check(payload)
-        clip = payload.clip
+        clip, ratio = payload.clip, self._ratio(payload.clip)
         cm = guess_cm_per_unit(clip, smap)
         prefilled = _prefill(payload, smap)
-        start = _window_start(payload.first, payload.last, clip.n_frames, self.window)
-        stop = min(start + self.window, clip.n_frames)
+        span = int(math.floor(self.window * ratio))  # clip frames one model window covers
+        start = _window_start(payload.first, payload.last, clip.n_frames, span)
+        stop = min(start + span, clip.n_frames)
         sub_clip = prefilled.with_motion(prefilled.motion[start:stop])
         features = clip_features(sub_clip, smap, cm_per_unit=cm)
-        model_features = features.to_array()
-        model_features[:, _UNIT_COLUMNS] *= cm
-        padded = _pad_edge_hold(model_features.astype(np.float32), self.window)
-        first, last = payload.first - start, payload.last - start
+        clip_rate = features.to_array()
+        clip_rate[:, _UNIT_COLUMNS] *= cm
+        model_rate = _resample(clip_rate, ratio, math.ceil(len(clip_rate) / ratio))
+        padded = _pad_edge_hold(model_rate.astype(np.float32), self.window)[: self.window]
+        # a model frame is edited when it lies strictly between the kept neighbours of the range
+        times = np.round(np.arange(self.window) * ratio, 3)  # 59.9988 fps is 60
+        inside = (times > payload.first - start - 1) & (times < payload.last - start + 1)
         known = np.ones((self.window, 2), dtype=np.float32)
         rows = _part_rows(payload.part)
-        known[first : last + 1, rows] = 0.0
+        known[np.ix_(inside, rows)] = 0.0
         tokens = self._run("encoder", {"features": padded[None]})[0].reshape(-1).astype(np.int64)
+        touched = inside.reshape(self.tokens_per_row, self.frames_per_token).any(axis=1)
         editable = np.zeros((2, self.tokens_per_row), dtype=bool)
-        editable[rows, first // self.frames_per_token : last // self.frames_per_token + 1] = True
+        editable[rows] = touched
         return _Window(
-            smap,
-            cm,
-            start,
-            stop - start,
-            sub_clip,
-            features,
-            padded,
-            known,
-            tokens,
+            smap, cm, start, stop - start, sub_clip, features, padded, known, tokens,
             editable.reshape(-1),
-        )
+        )  # fmt: skip
 
     # -- decoding ------------------------------------------------------------------
 
@@ -333,7 +335,8 @@ class MotionCodec:
         original = window.features.to_array()
         mixed = original.copy()
         columns = _part_columns(payload.part)
-        generated = decoded[: window.frames].astype(np.float64)
+        generated = _resample(decoded.astype(np.float64), 1.0 / self._ratio(payload.clip),
+                              window.frames)  # fmt: skip
         generated[:, _UNIT_COLUMNS] /= window.cm_per_unit
         mixed[np.ix_(np.arange(first, last + 1), columns)] = generated[first : last + 1][:, columns]
         if payload.part != "upper" and last + 1 < window.frames:
@@ -385,6 +388,21 @@ def _window_start(first: int, last: int, n_frames: int, window: int) -> int:
         return 0
     centre = (first + last + 1) // 2
     return int(min(max(centre - window // 2, 0), n_frames - window))
+
+
+def _resample(array: npt.NDArray[np.float64], step: float, count: int) -> npt.NDArray[np.float64]:
+    """``count`` rows of ``array`` sampled every ``step`` rows (linear); per-frame velocities
+    are scaled by ``step``. With ``step`` 1 the rows are copied exactly."""
+    if step == 1.0:
+        return np.array(array[:count], dtype=np.float64)
+    positions = np.minimum(np.arange(count) * step, len(array) - 1)
+    low = np.floor(positions).astype(np.intp)
+    high = np.minimum(low + 1, len(array) - 1)
+    weight = (positions - low)[:, None]
+    out = array[low] * (1.0 - weight) + array[high] * weight
+    out[:, _ROOT_VELOCITY_COLUMNS] *= step
+    out[:, -2:] = np.round(out[:, -2:])  # contacts stay 0/1
+    return np.asarray(out, dtype=np.float64)
 
 
 def _pad_edge_hold(features: FloatArray, frames: int) -> FloatArray:

@@ -210,12 +210,20 @@ def test_short_clip_is_padded_and_root_lands_on_kept_frames(codec, model_dir) ->
     assert np.abs(np.diff(result.motion[:, hips], axis=0)).max() < 10.0
 
 
-def test_other_rigs_are_edited_in_their_own_units(codec, model_dir) -> None:
-    clip = parse_bvh(cmu_like(40, seed=2))
-    clip = Clip(clip.joints, 1 / 30, clip.motion, clip.decimals)  # the CC sample is 60 fps
-    for result in _generate(codec, model_dir, MotionPayload(clip, 10, 20)):
+@pytest.mark.parametrize("text", [cmu_like(80, seed=2), reactidle_like(50, seed=1)])
+def test_other_rigs_rates_and_units_are_edited_in_place(codec, model_dir, text) -> None:
+    clip = parse_bvh(text)  # CC rig at 60 fps in cm, ReActIdle at 24 fps in metres
+    for result in _generate(codec, model_dir, MotionPayload(clip, 10, 25)):
         np.testing.assert_array_equal(result.motion[:10], clip.motion[:10])
-        np.testing.assert_array_equal(result.motion[21:], clip.motion[21:])
+        np.testing.assert_array_equal(result.motion[26:], clip.motion[26:])
+        assert np.isfinite(result.motion).all()
+
+
+def test_editable_tokens_follow_the_clip_rate(codec) -> None:
+    clip = parse_bvh(cmu_like(64, seed=2))  # 60 fps: a 32-frame model window spans 64 frames
+    problem = codec.encode(MotionPayload(clip, 16, 23, "lower"))
+    grid = problem.editable_mask.reshape(problem.grid_shape)
+    assert np.nonzero(grid[0])[0].tolist() == [2] and not grid[1].any()
 
 
 def test_preview_decodes_a_partial_step(codec, model_dir) -> None:
@@ -277,8 +285,10 @@ def test_bad_requests_raise_one_line_motion_errors(codec, payload_args, message)
 def test_short_clip_wrong_rate_and_unmappable_rig_are_refused(codec) -> None:
     with pytest.raises(MotionError, match="at least 8"):
         codec.encode(MotionPayload(parse_bvh(bandai_like(5)), 1, 2))
-    with pytest.raises(MotionError, match="24 fps"):
-        codec.encode(MotionPayload(parse_bvh(reactidle_like(40)), 1, 2))
+    slow = parse_bvh(bandai_like(40))
+    slow = Clip(slow.joints, 0.2, slow.motion)
+    with pytest.raises(MotionError, match="5 fps"):
+        codec.encode(MotionPayload(slow, 1, 2))
     from tests.engine.synthetic_bvh import names_bvh
 
     odd = parse_bvh(names_bvh([("a", None), ("b", "a")]))
