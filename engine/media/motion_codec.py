@@ -307,7 +307,7 @@ class MotionCodec:
         inside = (times > payload.first - start - 1) & (times < payload.last - start + 1)
         known = np.ones((self.window, 2), dtype=np.float32)
         rows = _part_rows(payload.part)
-        known[np.ix_(inside, rows)] = 0.0
+        known[np.ix_(inside, np.array(rows, dtype=np.intp))] = 0.0
         tokens = self._run("encoder", {"features": padded[None]})[0].reshape(-1).astype(np.int64)
         touched = inside.reshape(self.tokens_per_row, self.frames_per_token).any(axis=1)
         editable = np.zeros((2, self.tokens_per_row), dtype=bool)

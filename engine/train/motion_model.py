@@ -146,7 +146,8 @@ class EmaQuantizer(nn.Module):
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Quantised latents (straight-through), commitment loss, tokens."""
         z = z.float()
-        tokens = self.indices(z)
+        with torch.autocast("cpu", enabled=False):  # code distances need fp32, not bf16
+            tokens = self.indices(z)
         quant = self.lookup(tokens)
         if self.training:
             self._ema_update(z, tokens)
