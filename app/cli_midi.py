@@ -16,18 +16,18 @@ import logging
 from pathlib import Path
 
 from app.cli import CliError, Command
+from engine.jobs import GenerateRequest, Progress, run_model_windows
 from engine.media.midi import (
+    MidiCodec,
     MidiError,
-    RepaintProgress,
+    MidiPayload,
     Score,
     load_score,
     region_mask,
-    repaint,
     resolve_voices,
     save_score,
     time_grid,
 )
-from engine.media.midi_grid import TokenContract
 from engine.models import ModelManifest
 
 MEDIUM = "midi"
@@ -115,30 +115,31 @@ def _check_not_input(paths: list[Path], source: Path) -> None:
             raise CliError(f"{path}: would overwrite the input; choose another -o")
 
 
-def _report(progress: RepaintProgress) -> None:
+def _report(progress: Progress) -> None:
     step = progress.step
     _log.info(
-        "window %d/%d, step %d/%d",
-        progress.window_index + 1,
-        progress.window_count,
-        step.index,
-        step.total,
+        "window %d/%d, step %d/%d", progress.window + 1, progress.windows, step.index, step.total
     )
 
 
 def _repaint(args: argparse.Namespace, score: Score, manifest: ModelManifest) -> list[Score]:
+    """Every window of the region, through the runner the app's worker uses."""
     from engine.runtime import load_transformer
 
-    contract = TokenContract.from_medium_facts(manifest.medium_facts)
+    codec = MidiCodec.from_manifest(manifest)
+    contract = codec.model.contract
     selectors = [s for s in args.voices.split(",") if s.strip()] if args.voices else None
     mapping, voices = resolve_voices(score, selectors)
     mask = region_mask(time_grid(score, contract.steps_per_quarter), parse_bars(args.bars), voices)
+    payload = MidiPayload.of(score, mask, mapping, contract)
     overrides: dict[str, int] = {"seed": args.seed, "variations": args.variations}
     if args.steps is not None:
         overrides["steps"] = args.steps
     settings = manifest.default_settings(**overrides)
-    logits_fn = load_transformer(manifest).logits_fn()
-    return repaint(score, mask, logits_fn, manifest, settings, on_step=_report, mapping=mapping)
+    request = GenerateRequest(0, manifest.name, settings, payload, codec)
+    model = load_transformer(manifest)
+    scores, _tokens = run_model_windows(request, model, manifest.mask_id, _report, lambda: False)
+    return scores
 
 
 def run_repaint(args: argparse.Namespace) -> int:

@@ -7,12 +7,11 @@ quarter note, as in training). A longer region is repainted in successive
 windows, left to right: each keeps ``T/4`` steps of already generated (or
 original) music on its left as context and fills the rest of the window.
 
-Two ways in:
-
-* :class:`MidiCodec` is a :class:`engine.jobs.MediumCodec` for the app's
-  worker (one window: the usual case of a few bars);
-* :func:`repaint` runs any region, looping windows and calling
-  :func:`engine.sampling.sample` itself.
+:class:`MidiCodec` is an :class:`engine.jobs.WindowedCodec`: a variation's
+state is its token grid [4, n_steps] so far, and window k is cut from it, so
+it sees the music windows 0..k-1 generated for that variation. The app's
+worker, :func:`repaint` (scripts, the CLI) and tests all run it through the
+same runner, :func:`engine.jobs.run_windows`.
 
 Decoding turns tokens back into notes (equal consecutive pitches in a voice
 merge into one held note, rests end notes) and writes them with
@@ -22,7 +21,6 @@ is bit-exact.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -30,7 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from engine.jobs import Cancelled, TokenProblem
+from engine.jobs import GenerateRequest, Progress, TokenProblem, run_windows
 from engine.media.midi_edit import Interval, NewNote, apply_edit
 from engine.media.midi_grid import (
     N_VOICES,
@@ -44,8 +42,7 @@ from engine.media.midi_grid import (
 )
 from engine.media.midi_io import MidiError, Score
 from engine.media.midi_voices import VoiceMapping, map_voices
-from engine.sampling import sample
-from engine.sampling.types import BoolArray, LogitsFn, SamplerSettings, Step, TokenArray
+from engine.sampling.types import BoolArray, LogitsFn, SamplerSettings, TokenArray
 
 
 class MidiModelFacts(Protocol):
@@ -214,9 +211,10 @@ def write_window(
 
 
 class MidiCodec:
-    """The :class:`engine.jobs.MediumCodec` for MIDI: :class:`MidiPayload` in, :class:`Score` out.
+    """The :class:`engine.jobs.WindowedCodec` for MIDI: :class:`MidiPayload` in, :class:`Score` out.
 
-    Handles regions that fit one model window; :func:`repaint` handles any.
+    Windows come from :func:`plan_windows`; a variation's state is its token
+    grid int64 [4, n_steps] (read-only), starting as the score's own grid.
     """
 
     def __init__(self, model: ModelWindow) -> None:
@@ -233,22 +231,30 @@ class MidiCodec:
             self.model.contract.steps_per_quarter,
         )
 
-    def fits(self, payload: MidiPayload) -> bool:
-        return len(self.windows(payload)) == 1
+    def window_count(self, payload: MidiPayload) -> int:
+        return len(self.windows(payload))
 
-    def encode(self, payload: MidiPayload) -> TokenProblem:
-        windows = self.windows(payload)
-        if len(windows) != 1:
-            raise MidiError(
-                f"the region needs {len(windows)} windows of {self.model.steps} steps; "
-                "use engine.media.midi.repaint()"
-            )
-        return window_problem(payload.tokens, payload.cell_mask, windows[0], self.model)
+    def initial_state(self, payload: MidiPayload) -> TokenArray:
+        return payload.tokens
 
-    def decode(self, payload: MidiPayload, tokens: TokenArray) -> list[Score]:
-        grid_tokens = np.repeat(payload.tokens[None], tokens.shape[0], axis=0)
-        write_window(grid_tokens, self.windows(payload)[0], tokens, self.model)
-        return [decode_grid(payload, g, self.model.contract) for g in grid_tokens]
+    def encode_window(
+        self, payload: MidiPayload, states: Sequence[TokenArray], window: int
+    ) -> TokenProblem:
+        """Window ``window`` cut from each variation's grid: tokens [B, 4*T]."""
+        grids = np.stack(states)
+        return window_problem(grids, payload.cell_mask, self.windows(payload)[window], self.model)
+
+    def apply_window(
+        self, payload: MidiPayload, states: Sequence[TokenArray], window: int, tokens: TokenArray
+    ) -> list[TokenArray]:
+        """New grids with window ``window``'s final tokens [B, 4*T] written in."""
+        grids = np.stack(states)  # a copy: the given states stay as they were
+        write_window(grids, self.windows(payload)[window], tokens, self.model)
+        grids.flags.writeable = False
+        return list(grids)
+
+    def finish(self, payload: MidiPayload, states: Sequence[TokenArray]) -> list[Score]:
+        return [decode_grid(payload, grid, self.model.contract) for grid in states]
 
 
 # --------------------------------------------------------------------------- decoding
@@ -295,55 +301,7 @@ def decode_grid(payload: MidiPayload, grid_tokens: TokenArray, contract: TokenCo
     )
 
 
-# --------------------------------------------------------------------------- multi-window repaint
-
-
-@dataclass(frozen=True)
-class RepaintProgress:
-    """One sampler step of one window; ``step.tokens`` are that window's tokens [B, 4*T]."""
-
-    window_index: int  # 0-based
-    window_count: int
-    window: Window
-    step: Step
-
-
-def _window_settings(settings: SamplerSettings, index: int) -> SamplerSettings:
-    """Distinct but reproducible noise per window."""
-    return dataclasses.replace(settings, seed=settings.seed + 7919 * index)
-
-
-def sample_windows(
-    payload: MidiPayload,
-    logits_fn: LogitsFn,
-    model: ModelWindow,
-    settings: SamplerSettings,
-    on_step: Callable[[RepaintProgress], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-) -> TokenArray:
-    """Sample every window in turn; returns the full token grids [B, 4, n_steps]."""
-    windows = plan_windows(
-        region_columns(payload.cell_mask), model.steps, model.contract.steps_per_quarter
-    )
-    grids = np.repeat(payload.tokens[None], settings.variations, axis=0)
-    for index, window in enumerate(windows):
-        problem = window_problem(grids, payload.cell_mask, window, model)
-        final = problem.tokens
-        for step in sample(
-            logits_fn,
-            problem.tokens,
-            problem.editable_mask,
-            model.mask_id,
-            _window_settings(settings, index),
-            grid_shape=problem.grid_shape,
-        ):
-            if should_stop is not None and should_stop():
-                raise Cancelled()
-            if on_step is not None:
-                on_step(RepaintProgress(index, len(windows), window, step))
-            final = step.tokens
-        write_window(grids, window, final, model)
-    return grids
+# --------------------------------------------------------------------------- scripts
 
 
 def repaint(
@@ -352,19 +310,28 @@ def repaint(
     logits_fn: LogitsFn,
     manifest: MidiModelFacts,
     settings: SamplerSettings,
-    on_step: Callable[[RepaintProgress], None] | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     mapping: VoiceMapping | None = None,
 ) -> list[Score]:
     """Repaint the cells ``cell_mask`` [4, n_steps] of ``score``; one Score per variation.
 
-    Raises :class:`engine.jobs.Cancelled` when ``should_stop`` turns true
-    between steps (nothing is returned then; ``score`` is never changed).
+    Every window the region needs runs through :func:`engine.jobs.run_windows`
+    (``on_progress`` sees each step with its window). Raises
+    :class:`engine.jobs.Cancelled` when ``should_stop`` turns true between
+    steps (nothing is returned then; ``score`` is never changed).
     """
-    model = ModelWindow.from_manifest(manifest)
-    payload = MidiPayload.of(score, cell_mask, mapping, model.contract)
-    grids = sample_windows(payload, logits_fn, model, settings, on_step, should_stop)
-    return [decode_grid(payload, g, model.contract) for g in grids]
+    codec = MidiCodec.from_manifest(manifest)
+    payload = MidiPayload.of(score, cell_mask, mapping, codec.model.contract)
+    request = GenerateRequest(0, "", settings, payload, codec)
+    results, _ = run_windows(
+        request,
+        logits_fn,
+        codec.model.mask_id,
+        on_progress or (lambda _progress: None),
+        should_stop or (lambda: False),
+    )
+    return results
 
 
 def repaint_bars(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import mido
 import numpy as np
@@ -12,14 +13,13 @@ from hypothesis import assume, given
 from hypothesis import settings as settings_
 from hypothesis import strategies as st
 
-from engine.jobs import Cancelled, GenerateRequest, MediumCodec, run_generation
+from engine.jobs import Cancelled, Codec, GenerateRequest, Progress, run_generation
 from engine.media.midi import (
     UNMAPPED,
     MidiCodec,
     MidiError,
     MidiPayload,
     NoteRecord,
-    RepaintProgress,
     Score,
     TokenContract,
     map_voices,
@@ -176,11 +176,9 @@ def test_a_region_longer_than_the_window_runs_several_windows(
     manifest, logits_fn = model  # T = 32 steps = 2 bars of 4/4
     score = read_score(midi_bytes(chorale(0, bars=8)))
     mask = region_mask(time_grid(score), (2, 7), [0, 3])
-    seen: list[RepaintProgress] = []
-    results = repaint(score, mask, logits_fn, manifest, settings(), on_step=seen.append)
-    assert seen[-1].window_count > 1 and {p.window_index for p in seen} == set(
-        range(seen[-1].window_count)
-    )
+    seen: list[Progress] = []
+    results = repaint(score, mask, logits_fn, manifest, settings(), on_progress=seen.append)
+    assert seen[-1].windows > 1 and {p.window for p in seen} == set(range(seen[-1].windows))
     lo, hi = bar_tick(2), bar_tick(8)
     mapping = map_voices(score)
     outer_channels = {mapping.targets[0].channel, mapping.targets[3].channel}
@@ -190,12 +188,58 @@ def test_a_region_longer_than_the_window_runs_several_windows(
         assert non_note_events(result) == non_note_events(score)
 
 
+def test_each_window_is_cut_from_what_the_earlier_windows_generated_per_variation(
+    model: tuple[ModelManifest, LogitsFn],
+) -> None:
+    """Window k's context columns hold window k-1's final tokens, variation by variation."""
+    manifest, logits_fn = model
+    score = read_score(midi_bytes(chorale(1, bars=8)))  # type 1: one track per voice
+    payload = MidiPayload.of(score, region_mask(time_grid(score), (2, 7), [1, 2]))
+    problems: list[np.ndarray] = []
+    finals: list[np.ndarray] = []
+
+    class Recording(MidiCodec):
+        def encode_window(self, *args: Any) -> Any:
+            problem = super().encode_window(*args)
+            problems.append(problem.tokens.reshape(-1, 4, 32))
+            return problem
+
+        def apply_window(self, payload: Any, states: Any, window: int, tokens: Any) -> Any:
+            finals.append(tokens.reshape(-1, 4, 32))
+            return super().apply_window(payload, states, window, tokens)
+
+    codec = Recording(MidiCodec.from_manifest(manifest).model)
+    windows = codec.windows(payload)
+    request = GenerateRequest(1, manifest.name, settings(seed=8), payload, codec)
+    results, _ = run_generation(request, logits_fn, manifest.mask_id, lambda _: None, lambda: False)
+    assert len(windows) == len(problems) == len(finals) > 2
+    for k in range(1, len(windows)):
+        before, now = windows[k - 1], windows[k]
+        lo, hi = now.start, min(before.start + 32, now.edit_from)
+        assert hi > lo  # the windows overlap: window k sees music window k-1 wrote
+        np.testing.assert_array_equal(
+            problems[k][:, :, : hi - lo], finals[k - 1][:, :, lo - before.start : hi - before.start]
+        )
+    assert not np.array_equal(finals[0][0], finals[0][1])  # two variations, two contexts
+    targets = payload.mapping.targets
+    voice_of_track = {t.track: v for v, t in enumerate(targets) if t.track is not None}
+    for result, b in zip(results, range(2), strict=True):  # the decoded score holds every window
+        grid = _grid_of(result, voice_of_track, TokenContract())
+        for window, final in zip(windows, finals, strict=True):
+            cols = slice(window.edit_from, window.edit_to)
+            edited = final[b][:, window.edit_from - window.start : window.edit_to - window.start]
+            np.testing.assert_array_equal(
+                np.where(payload.cell_mask[:, cols], edited, payload.tokens[:, cols]),
+                grid[:, cols],
+            )
+
+
 def test_the_codec_runs_in_the_generic_worker_path(model: tuple[ModelManifest, LogitsFn]) -> None:
     manifest, logits_fn = model
     score = read_score(midi_bytes(chorale(1, bars=6)))
     mapping, voices = resolve_voices(score, ["soprano"])
     payload = MidiPayload.of(score, region_mask(time_grid(score), (4, 4), voices), mapping)
-    codec: MediumCodec = MidiCodec.from_manifest(manifest)
+    codec: Codec = MidiCodec.from_manifest(manifest)
     request = GenerateRequest(1, manifest.name, settings(), payload, codec)
     results, tokens = run_generation(
         request, logits_fn, manifest.mask_id, lambda _: None, lambda: False
@@ -205,9 +249,16 @@ def test_the_codec_runs_in_the_generic_worker_path(model: tuple[ModelManifest, L
     assert [note_keys(r.notes) for r in results] == [note_keys(r.notes) for r in direct]
     with pytest.raises(ValueError):
         payload.cell_mask[0, 0] = True  # the snapshot is frozen
+    # a region longer than the window takes the same worker path, window after window
     long = MidiPayload.of(score, region_mask(time_grid(score), (1, 6), voices), mapping)
-    with pytest.raises(MidiError, match="windows"):
-        codec.encode(long)
+    assert MidiCodec.from_manifest(manifest).window_count(long) > 1
+    request = GenerateRequest(2, manifest.name, settings(), long, codec)
+    results, tokens = run_generation(
+        request, logits_fn, manifest.mask_id, lambda _: None, lambda: False
+    )
+    assert tokens.shape == (2, 4 * 32)
+    direct = repaint(score, long.cell_mask, logits_fn, manifest, settings(), mapping=mapping)
+    assert [note_keys(r.notes) for r in results] == [note_keys(r.notes) for r in direct]
 
 
 def test_same_seed_same_music_and_cancel_between_steps(
