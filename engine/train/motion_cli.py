@@ -61,6 +61,7 @@ def register_motion_eval(sub: argparse._SubParsersAction) -> None:  # type: igno
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--temperature", type=float, help="override the manifest's temperature")
     p.add_argument("--steps", type=int, help="override the manifest's steps")
+    p.add_argument("--json", type=Path, help="also write the results here")
     p.set_defaults(func=run_motion_eval)
 
 
@@ -135,6 +136,10 @@ def run_motion(args: argparse.Namespace) -> int:
         "total_minutes": round((time.monotonic() - t0) / 60, 2),
     }
     print(json.dumps(stats, default=str), flush=True)
+    args.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    (args.checkpoint_dir / "stats.json").write_text(
+        json.dumps({"stats": stats, "command": command}, default=str, indent=1)
+    )
     eval_table = "Not evaluated."
     if args.eval_gaps:
         results = motion_eval.evaluate(args.out, args.data, count=args.eval_gaps, seed=args.seed)
@@ -164,5 +169,7 @@ def run_motion_eval(args: argparse.Namespace) -> int:
         args.model, args.data, count=args.gaps, seed=args.seed, settings_overrides=overrides
     )
     print(json.dumps(results, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps({"overrides": overrides, "results": results}, indent=1))
     print(motion_eval.table(results))
     return 0
