@@ -5,7 +5,7 @@ over a plain document object from ``engine.media``. The window only ever:
 
 - opens and exports files through it,
 - asks it for a generation payload and codec for the chosen model,
-- forwards live sampler steps and the final result to it,
+- forwards live sampler progress (window and step) and the final result to it,
 - forwards Undo/Redo to it,
 - listens to :attr:`MediumEditor.stateChanged` to enable Generate/Undo/Redo.
 
@@ -27,9 +27,8 @@ from typing import Any, ClassVar
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget
 
-from engine.jobs import GenerateResult, MediumCodec
+from engine.jobs import Codec, GenerateResult, Progress
 from engine.models import ModelManifest
-from engine.sampling.types import Step
 
 _log = logging.getLogger(__name__)
 
@@ -121,18 +120,32 @@ class MediumEditor(QWidget):
         """True when something is marked for regeneration (enables Generate)."""
 
     @abstractmethod
-    def make_generate_payload(self, manifest: ModelManifest) -> tuple[Any, MediumCodec]:
+    def make_generate_payload(self, manifest: ModelManifest) -> tuple[Any, Codec]:
         """An immutable snapshot of document + mask and the codec that turns it into tokens.
 
         Called on the GUI thread; the payload crosses to the engine thread, so
         copy arrays (never hand out live ones). ``manifest`` gives the model's
         token shape and medium facts. Raise ``ValueError("paint a mask first")``
         (or another one-line ValueError) when a generation makes no sense.
+
+        The codec is a :class:`~engine.jobs.MediumCodec` (one model window) or
+        an :class:`~engine.jobs.WindowedCodec` (an edit of several windows,
+        run in order by the worker as *one* request, each window seeing what
+        the earlier ones generated); either way exactly one result arrives.
         """
 
     @abstractmethod
-    def show_step(self, step: Step) -> None:
-        """Show a live preview of a sampler step as an overlay; never write the document."""
+    def show_step(self, progress: Progress) -> None:
+        """Show a live preview of one sampler step as an overlay; never write the document.
+
+        ``progress.step`` is the sampler's :class:`~engine.sampling.types.Step`
+        of window ``progress.window`` (0-based) of ``progress.windows``: its
+        ``tokens`` [B, N] are that window's tokens (mask id where undecided).
+        ``progress.problem`` is the window's encoded problem (the known tokens
+        of still-masked positions) and ``progress.states`` the per-variation
+        states the window started from, in the codec's own terms (what earlier
+        windows generated). A one-window codec gives window 0 of 1.
+        """
 
     @abstractmethod
     def clear_preview(self) -> None:

@@ -6,6 +6,12 @@ to :class:`EngineWorker` (living in the engine thread) through a queued signal.
 A newer request makes every older one stale: the worker stops it at its next
 step check, and the bridge drops anything a stale job still emits.
 
+One request is one whole edit, however many model windows its codec needs
+(:func:`engine.jobs.run_model_windows`); every sampler step arrives as an
+:class:`engine.jobs.Progress` (window index and count, the step, the window's
+problem), which the window forwards to the editor's live preview and the
+progress bar.
+
 Why the bridge exists (PySide6 pitfall): a lambda or a plain method connected
 to a signal that is emitted in the worker thread runs *in the worker thread*.
 Only a ``@Slot`` of a ``QObject`` living in the GUI thread is called there
@@ -26,13 +32,14 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from engine.jobs import (
     Cancelled,
+    Codec,
     GenerateRequest,
     GenerateResult,
-    MediumCodec,
-    run_model_generation,
+    Progress,
+    run_model_windows,
 )
 from engine.models import ModelManifest, ModelRegistry
-from engine.sampling.types import LogitsFn, SamplerSettings, Step
+from engine.sampling.types import LogitsFn, SamplerSettings
 
 _log = logging.getLogger(__name__)
 
@@ -115,7 +122,7 @@ class EngineWorker(QObject):
     :class:`EngineBridge` slots, never to lambdas (see the module docstring).
     """
 
-    stepReady = Signal(int, object)  # noqa: N815 - Qt signal naming  # generation, Step
+    stepReady = Signal(int, object)  # noqa: N815 - Qt signal naming  # generation, Progress
     resultReady = Signal(object)  # noqa: N815 - Qt signal naming  # GenerateResult
     failed = Signal(int, str)  # generation, one-line message
     cancelled = Signal(int)  # generation
@@ -164,11 +171,11 @@ class EngineWorker(QObject):
         manifest, model = self._load(request.model_name)
         self.modelLoaded.emit(manifest.name, model.provider)
         started = time.perf_counter()
-        variations, tokens = run_model_generation(
+        variations, tokens = run_model_windows(  # every window of the edit, in order
             request,
             model,
             manifest.mask_id,
-            on_step=lambda step: self.stepReady.emit(generation, step),
+            on_progress=lambda progress: self.stepReady.emit(generation, progress),
             should_stop=lambda: self._gate.is_stale(generation),
         )
         seconds = time.perf_counter() - started
@@ -191,7 +198,7 @@ class EngineBridge(QObject):
     inline and returns after its last signal (controller tests, scripts).
     """
 
-    stepReady = Signal(int, object)  # noqa: N815 - Qt signal naming  # generation, Step
+    stepReady = Signal(int, object)  # noqa: N815 - Qt signal naming  # generation, Progress
     finished = Signal(object)  # GenerateResult
     failed = Signal(int, str)  # generation, one-line message
     cancelled = Signal(int)  # generation
@@ -239,7 +246,7 @@ class EngineBridge(QObject):
     # -- commands (GUI thread) -----------------------------------------------------
 
     def request(
-        self, model_name: str, settings: SamplerSettings, payload: Any, codec: MediumCodec
+        self, model_name: str, settings: SamplerSettings, payload: Any, codec: Codec
     ) -> GenerateRequest:
         """A new immutable request with the next generation number (not submitted yet)."""
         return GenerateRequest(self._gate.issue(), model_name, settings, payload, codec)
@@ -253,7 +260,7 @@ class EngineBridge(QObject):
         self._runRequested.emit(request)
 
     def generate(
-        self, model_name: str, settings: SamplerSettings, payload: Any, codec: MediumCodec
+        self, model_name: str, settings: SamplerSettings, payload: Any, codec: Codec
     ) -> int:
         """Build and submit a request; return its generation number."""
         request = self.request(model_name, settings, payload, codec)
@@ -300,9 +307,9 @@ class EngineBridge(QObject):
     # -- worker signals, delivered in the GUI thread ----------------------------------
 
     @Slot(int, object)
-    def _on_step(self, generation: int, step: Step) -> None:
+    def _on_step(self, generation: int, progress: Progress) -> None:
         if generation == self._active and not self._gate.is_stale(generation):
-            self.stepReady.emit(generation, step)
+            self.stepReady.emit(generation, progress)
 
     @Slot(object)
     def _on_result(self, result: GenerateResult) -> None:

@@ -45,14 +45,13 @@ from PySide6.QtWidgets import (
 
 from app.editor_base import MEDIUM_EXTENSIONS, MediumEditor
 from app.image_canvas import ImageCanvas, Tool
-from engine.jobs import GenerateResult, MediumCodec
+from engine.jobs import GenerateResult, MediumCodec, Progress
 from engine.media.image import ImageCodec
 from engine.media.image_document import ImageDocument
 from engine.media.image_edit import WindowedEdit, heat_patch, preview_patch
 from engine.media.image_io import ImageError, LoadedImage
 from engine.media.image_mask import bounding_box
 from engine.models import ModelManifest
-from engine.sampling.types import Step
 
 _log = logging.getLogger(__name__)
 
@@ -527,12 +526,13 @@ class ImageEditor(MediumEditor):
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"model {manifest.name} cannot edit images: {exc}") from None
 
-    def show_step(self, step: Step) -> None:
+    def show_step(self, progress: Progress) -> None:
         """Decode this step into the hole (and the heat-map); the document is not touched.
 
         Drawn at once, every step: the decoder is a fraction of a sampler step,
         and the worker keeps sampling meanwhile.
         """
+        step = progress.step
         job = self.job
         if job is None or job.current is None:
             return

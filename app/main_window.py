@@ -44,9 +44,8 @@ from app.progress import GenerateBar
 from app.sampler_panel import SamplerPanel
 from app.settings_store import APPLICATION, ORGANIZATION, RecentFiles, WindowState, default_settings
 from app.welcome import WelcomePage, find_sample
-from engine.jobs import GenerateResult
+from engine.jobs import GenerateResult, Progress
 from engine.models import ModelRegistry
-from engine.sampling.types import Step
 
 _log = logging.getLogger(__name__)
 
@@ -414,10 +413,11 @@ class MainWindow(QMainWindow):
         )  # before submit: synchronous bridges finish inside it
         return self.bridge.generate(manifest.name, settings, payload, codec)
 
-    def _on_step(self, _generation: int, step: Step) -> None:
+    def _on_step(self, _generation: int, progress: Progress) -> None:
         if self._job_editor is not None:
-            self._job_editor.show_step(step)
-        self.generate_bar.show_step(step.index, step.total)
+            self._job_editor.show_step(progress)
+        step = progress.step
+        self.generate_bar.show_progress(progress.window, progress.windows, step.index, step.total)
 
     def _on_finished(self, result: GenerateResult) -> None:
         count = len(result.variations)

@@ -50,7 +50,7 @@ from app.motion_curves import MotionCurves
 from app.motion_timeline import MotionTimeline
 from app.motion_viewport import TINTS, MotionViewport, SkeletonPoints, skeleton_points
 from app.variations import VariationsStrip
-from engine.jobs import GenerateResult, MediumCodec
+from engine.jobs import GenerateResult, MediumCodec, Progress
 from engine.media.bvh import Clip
 from engine.media.motion_document import FrameSpan, MotionDocument, MotionPayload
 from engine.models import ModelManifest, ModelRegistry
@@ -452,10 +452,11 @@ class MotionEditor(MediumEditor):
         self.preview_updates = 0
         return payload, codec
 
-    def show_step(self, step: Step) -> None:
+    def show_step(self, progress: Progress) -> None:
         """Play the decoded pose sequence of this step (orange); the document stays as it is."""
         if self._job is None or self.document is None:
             return
+        step = progress.step
         payload, codec = self._job
         try:
             clip = preview_clip(codec, payload, step)

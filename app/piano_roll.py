@@ -9,9 +9,12 @@ of its own:
 * :class:`app.variations.VariationsStrip` - choose, accept or discard results;
 * :class:`app.audio.AudioPlayer` - plays synth renders (or says why it cannot).
 
-Generation uses :class:`engine.media.midi.MidiCodec`, which repaints regions
-that fit one model window (``window_steps``; 128 sixteenths = 8 bars of 4/4 for
-the shipped chorale model); a longer mask gets a one-line error.
+Generation uses :class:`engine.media.midi.MidiCodec`, a windowed codec: a
+region longer than the model window (``window_steps``; 128 sixteenths = 8 bars
+of 4/4 for the shipped chorale model) is repainted window after window, left
+to right, by the worker as one request; each window sees what the previous
+ones generated. The live preview draws the window being generated over what
+earlier windows wrote (first variation) and hatches what is still to come.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ from app.piano_roll_controller import (
 )
 from app.piano_roll_view import Overlay, PianoRollView, variation_pixmap, voice_color
 from app.variations import VariationsStrip
-from engine.jobs import GenerateResult, MediumCodec
+from engine.jobs import Codec, GenerateResult, Progress
 from engine.media.midi import (
     N_VOICES,
     MidiCodec,
@@ -67,7 +70,6 @@ from engine.media.midi import (
 from engine.media.midi_repaint import Window
 from engine.media.synth import SAMPLE_RATE, tick_seconds, write_wav
 from engine.models import ModelManifest
-from engine.sampling.types import Step
 
 PartChooser = Callable[[Sequence[Part]], Sequence[str] | None]
 """Given the parts of a file with more than four, the selectors of up to four (None: cancel)."""
@@ -91,7 +93,7 @@ class PianoRollEditor(MediumEditor):
         self.strip = VariationsStrip()
         self.player = AudioPlayer(self)
         self.status = QLabel()
-        self._job: tuple[MidiPayload, MidiCodec, Window] | None = None
+        self._job: tuple[MidiPayload, MidiCodec, list[Window]] | None = None
         self._result: GenerateResult | None = None
         self._previewed: Score | None = None
         self._step_times = np.zeros(1)
@@ -279,32 +281,34 @@ class PianoRollEditor(MediumEditor):
 
     # -- generation -----------------------------------------------------------------------
 
-    def make_generate_payload(self, manifest: ModelManifest) -> tuple[Any, MediumCodec]:
+    def make_generate_payload(self, manifest: ModelManifest) -> tuple[Any, Codec]:
+        """A snapshot of score and mask; any length: the codec plans the model windows."""
         if self.document is None or not self.document.has_mask():
             raise ValueError("paint a mask first")
-        codec = MidiCodec.from_manifest(manifest)
+        try:
+            codec = MidiCodec.from_manifest(manifest)
+        except MidiError as exc:
+            raise ValueError(f"model {manifest.name} cannot repaint MIDI: {exc}") from None
         payload = self.document.payload(codec.model.contract)
-        windows = codec.windows(payload)
-        if len(windows) != 1:
-            steps = codec.model.steps
-            raise ValueError(
-                f"the mask is longer than {manifest.name} repaints at once "
-                f"({steps} sixteenths, {steps // 16} bars of 4/4): mask fewer bars"
-            )
         self._forget_results()
-        self._job = (payload, codec, windows[0])
+        self._job = (payload, codec, codec.windows(payload))
         return payload, codec
 
-    def show_step(self, step: Step) -> None:
+    def show_step(self, progress: Progress) -> None:
         """Draw the notes decided so far (variation 0) over the document; hatch undecided cells."""
         if self._job is None or self.document is None:
             return
-        payload, codec, window = self._job
+        payload, codec, windows = self._job
         if payload.cell_mask.shape != self.document.mask.shape:
             return  # the piece changed length meanwhile: nothing sensible to overlay
-        preview = preview_from_tokens(payload, window, codec.model, step.tokens[0])
+        earlier = progress.states[0] if progress.states else None  # variation 0's grid so far
+        tokens = progress.step.tokens[0]
+        window = windows[progress.window]
+        preview = preview_from_tokens(payload, window, codec.model, tokens, earlier)
         self.view.overlay = Overlay(preview.notes, payload.cell_mask, preview.masked)
         self.view.viewport().update()
+        if progress.windows > 1:
+            self.show_status(f"Generating window {progress.window + 1} of {progress.windows}…")
 
     def clear_preview(self) -> None:
         self.view.overlay = None

@@ -328,21 +328,31 @@ class Preview:
 
 
 def preview_from_tokens(
-    payload: MidiPayload, window: Window, model: ModelWindow, tokens: TokenArray
+    payload: MidiPayload,
+    window: Window,
+    model: ModelWindow,
+    tokens: TokenArray,
+    grid_tokens: TokenArray | None = None,
 ) -> Preview:
     """Decode one variation's window tokens [4*T] (mask id where undecided) into preview notes.
 
-    Only region cells are drawn: the rest of the window is the original music.
+    ``grid_tokens`` [4, n_steps] is that variation's grid before this window
+    (what earlier windows generated; default the score's own grid). Region
+    cells after the window, which later windows will generate, count as
+    undecided. Only region cells are drawn: the rest is the original music.
     Equal neighbouring tokens merge into one held note, as the codec decodes them.
     """
-    grid_tokens = np.array(payload.tokens, copy=True)
-    inside = min(model.steps, grid_tokens.shape[1] - window.start)
-    grid_tokens[:, window.start : window.start + inside] = tokens.reshape(N_VOICES, -1)[:, :inside]
-    masked = payload.cell_mask & (grid_tokens == model.mask_id)
+    grid = np.array(payload.tokens if grid_tokens is None else grid_tokens, copy=True)
+    inside = min(model.steps, grid.shape[1] - window.start)
+    grid[:, window.start : window.start + inside] = tokens.reshape(N_VOICES, -1)[:, :inside]
+    later = payload.cell_mask.copy()
+    later[:, : window.edit_to] = False
+    grid[later] = model.mask_id
+    masked = payload.cell_mask & (grid == model.mask_id)
     notes = [
         note
         for voice in range(N_VOICES)
-        for note in _row_notes(grid_tokens[voice], payload.cell_mask[voice], voice, model.contract)
+        for note in _row_notes(grid[voice], payload.cell_mask[voice], voice, model.contract)
     ]
     return Preview(tuple(notes), masked)
 

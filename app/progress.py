@@ -1,4 +1,5 @@
-"""Generate / Cancel buttons and a progress bar that reads "step i / n"."""
+"""Generate / Cancel buttons and a progress bar that reads "step i / n" or
+"window w/W · step i/n" when the edit runs several model windows."""
 
 from __future__ import annotations
 
@@ -44,6 +45,18 @@ class GenerateBar(QWidget):
         self.progress.setRange(0, max(1, total))
         self.progress.setValue(index)
         self.progress.setFormat(f"step {index} / {total}")
+
+    def show_progress(self, window: int, windows: int, index: int, total: int) -> None:
+        """Step ``index`` of ``total`` in window ``window`` (0-based) of ``windows``.
+
+        The bar fills over the whole edit, each window an equal share.
+        """
+        if windows <= 1:
+            self.show_step(index, total)
+            return
+        self.progress.setRange(0, max(1, windows * total))
+        self.progress.setValue(window * total + index)
+        self.progress.setFormat(f"window {window + 1}/{windows} · step {index}/{total}")
 
     def reset(self, text: str) -> None:
         """Idle again (done, cancelled or failed), with a short word on how it ended."""

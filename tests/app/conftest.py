@@ -19,10 +19,9 @@ from PySide6.QtWidgets import QTableWidget, QTableWidgetItem, QVBoxLayout, QWidg
 
 from app.editor_base import MediumEditor
 from app.engine_worker import EngineBridge
-from engine.jobs import GenerateResult, MediumCodec
+from engine.jobs import Codec, GenerateResult, Progress
 from engine.media.tokens import TokenGridCodec, TokenGridDocument
 from engine.models import ModelManifest, ModelRegistry
-from engine.sampling.types import Step
 from tests.tinymodels import write_tiny_model
 
 GRID_SHAPE = (4, 8)
@@ -77,7 +76,7 @@ class TokenGridEditor(MediumEditor):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.document: TokenGridDocument | None = None
-        self.preview: Step | None = None
+        self.preview: Progress | None = None
         self.result: GenerateResult | None = None
         self.table = QTableWidget()
         self.table.cellClicked.connect(self._toggle_cell)
@@ -111,13 +110,14 @@ class TokenGridEditor(MediumEditor):
     def has_mask(self) -> bool:
         return self.document is not None and self.document.has_mask()
 
-    def make_generate_payload(self, manifest: ModelManifest) -> tuple[Any, MediumCodec]:
+    def make_generate_payload(self, manifest: ModelManifest) -> tuple[Any, Codec]:
         if self.document is None or not self.document.has_mask():
             raise ValueError("paint a mask first")
         return self.document.snapshot(), TokenGridCodec(manifest.shape, manifest.vocab_size)
 
-    def show_step(self, step: Step) -> None:
-        self.preview = step
+    def show_step(self, progress: Progress) -> None:
+        """A real editor draws ``progress.step.tokens`` (of window ``progress.window``)."""
+        self.preview = progress
 
     def clear_preview(self) -> None:
         self.preview = None

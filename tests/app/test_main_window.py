@@ -177,7 +177,7 @@ def test_cancel_button_stops_the_job(qtbot: Any, window: MainWindow, grid_file: 
     window.sampler.steps.setValue(4)
     bar = window.generate_bar
     window.bridge.stepReady.connect(
-        lambda _gen, step: bar.cancel_button.click() if step.index == 1 else None
+        lambda _gen, progress: bar.cancel_button.click() if progress.step.index == 1 else None
     )
     with qtbot.waitSignal(window.bridge.cancelled, timeout=TIMEOUT_MS):
         window.generate()

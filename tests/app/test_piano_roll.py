@@ -19,10 +19,19 @@ from app.piano_roll import PianoRollEditor
 from app.piano_roll_controller import RollDocument, render_range
 from app.piano_roll_view import PianoRollView
 from app.welcome import find_sample, samples_dir
-from engine.media.midi import MidiError, Score, load_score, read_score
+from engine.jobs import GenerateResult, WindowedCodec
+from engine.media.midi import MidiError, Score, load_score, map_voices, read_score
 from engine.media.synth import SAMPLE_RATE, Envelope
 from engine.models import ModelRegistry
-from tests.engine.midi_files import TPB, bar_tick, chorale, midi_bytes, note_keys, save
+from tests.engine.midi_files import (
+    TPB,
+    bar_tick,
+    chorale,
+    midi_bytes,
+    non_note_events,
+    note_keys,
+    save,
+)
 
 TIMEOUT_MS = 30_000
 WINDOW_STEPS = 32  # two 4/4 bars: the tiny model's window
@@ -107,6 +116,16 @@ def region_split(score: Score, voices: set[int], lo: int, hi: int) -> tuple[set[
         if v in voices and n.start < hi and n.end > lo
     }
     return inside, note_keys(score.notes) - inside
+
+
+def voice_keys(score: Score, outside_mask: bool) -> set[Key]:
+    """Keys of the soprano's (and unmapped) notes, or of the alto's, tenor's and bass's."""
+    voices = map_voices(score).note_voice
+    return {
+        n.key()
+        for n, v in zip(score.notes, voices, strict=True)
+        if (v in (1, 2, 3)) != outside_mask
+    }
 
 
 def generate(qtbot: Any, window: MainWindow, variations: int = 2) -> None:
@@ -234,7 +253,7 @@ def test_discard_restores_the_exact_previous_view(
     assert document.can_undo == steps and not editor.strip.isVisible()
 
 
-def test_generate_needs_a_mask_and_a_region_that_fits_the_window(
+def test_generate_needs_a_mask_but_no_longer_fits_one_window(
     qtbot: Any, window: MainWindow, chorale_file: Path
 ) -> None:
     editor, document = opened(window, chorale_file)
@@ -243,8 +262,69 @@ def test_generate_needs_a_mask_and_a_region_that_fits_the_window(
     with pytest.raises(ValueError, match="paint a mask first"):
         editor.make_generate_payload(manifest)
     editor.harmonize()  # the whole piece: 88 steps, more than the 32-step window
-    with pytest.raises(ValueError, match="mask fewer bars"):
-        editor.make_generate_payload(manifest)
+    payload, codec = editor.make_generate_payload(manifest)
+    assert isinstance(codec, WindowedCodec) and codec.window_count(payload) == 4
+
+
+@pytest.mark.parametrize(("window_steps", "windows"), [(WINDOW_STEPS, 6), (128, 2)])
+def test_harmonizing_the_whole_sample_runs_every_window_and_changes_only_masked_cells(
+    qtbot: Any, tmp_path: Path, qsettings: QSettings, window_steps: int, windows: int
+) -> None:
+    """Harmonize melody over the whole 148-step sample chorale, longer than the model window
+    (128 sixteenths is the shipped model's): one request runs every window in order; the
+    melody and everything else outside the mask stay bit-exact."""
+    from tests.engine.midi_files import tiny_chorale_model
+
+    tiny_chorale_model(tmp_path, steps=window_steps)
+    registry = ModelRegistry.discover([tmp_path])
+    engine = EngineBridge(registry)
+    editors: dict[str, Any] = {"image": None, "motion": None, "midi": PianoRollEditor}
+    main = MainWindow(registry, bridge=engine, editors=editors, settings=qsettings)
+    qtbot.addWidget(main)
+    try:
+        sample = find_sample((".mid", ".midi"))
+        assert sample is not None
+        editor, document = opened(main, sample)
+        original = document.score
+        assert document.grid.n_steps == 148 > window_steps
+        editor.harmonize_action.trigger()
+        assert not document.mask[0].any() and document.mask[1:].all()
+        seen: list[tuple[int, int, int, str, int]] = []
+        results: list[GenerateResult] = []
+
+        def record(generation: int, progress: Any) -> None:
+            overlay = editor.view.overlay
+            hatched = int(overlay.hatched.sum()) if overlay and overlay.hatched is not None else 0
+            bar = main.generate_bar.text()
+            seen.append((generation, progress.window, progress.windows, bar, hatched))
+
+        main.bridge.stepReady.connect(record)
+        main.bridge.finished.connect(results.append)
+        generate(qtbot, main, variations=2)
+        assert {count for *_, count, _, _ in seen} == {windows}
+        assert len({generation for generation, *_ in seen}) == 1  # one request for the whole edit
+        in_order = [w for _, w, *_ in seen]
+        assert in_order == sorted(in_order) and set(in_order) == set(range(windows))
+        assert all(bar.startswith(f"window {w + 1}/{windows} · step ") for _, w, _, bar, _ in seen)
+        assert all(hatched > 0 for _, w, _, _, hatched in seen if w < windows - 1)  # more to come
+        assert seen[-1][4] == 0  # everything decided at the very end
+        assert document.score is original and editor.strip.count == 2
+
+        (result,) = results
+        melody = voice_keys(original, outside_mask=True)
+        assert melody and len(result.variations) == 2
+        for score in result.variations:
+            assert voice_keys(score, outside_mask=True) == melody  # kept, and nothing new there
+            added = note_keys(score.notes) - note_keys(original.notes)
+            assert added and added <= voice_keys(score, outside_mask=False)
+            assert non_note_events(score) == non_note_events(original)
+        editor.accept_variation(1)
+        assert note_keys(document.score.notes) == note_keys(result.variations[1].notes)
+        main.undo()
+        assert document.score is original
+    finally:
+        main.close()
+        assert engine.shutdown(timeout_ms=20_000)
 
 
 def test_harmonize_melody_masks_exactly_the_lower_three_voices(

@@ -11,7 +11,7 @@ from PySide6.QtCore import QThread
 from PySide6.QtWidgets import QApplication
 
 from app.engine_worker import EngineBridge, GenerationGate, LoadedModel, one_line
-from engine.jobs import GenerateResult
+from engine.jobs import GenerateResult, Progress
 from engine.media.tokens import TokenGridCodec, TokenGridDocument
 from engine.models import ModelManifest, ModelRegistry
 from engine.runtime import load_transformer
@@ -46,9 +46,10 @@ class Recorder:
         self._note()
         self.cancels.append(generation)
 
-    def _step(self, generation: int, step: Step) -> None:
+    def _step(self, generation: int, progress: Progress) -> None:
         self._note()
-        self.steps.append((generation, step))
+        assert (progress.window, progress.windows) == (0, 1)  # a token grid is one window
+        self.steps.append((generation, progress.step))
 
     def _result(self, result: GenerateResult) -> None:
         self._note()
@@ -145,7 +146,7 @@ def test_cancel_mid_run_leaves_the_document_untouched(qtbot: Any, registry: Mode
         record = Recorder(bridge)
         doc = masked_document(slice(0, 8))
         tokens_before, mask_before = doc.token_grid.copy(), doc.editable_mask.copy()
-        bridge.stepReady.connect(lambda _gen, step: bridge.cancel() if step.index == 2 else None)
+        bridge.stepReady.connect(lambda _gen, p: bridge.cancel() if p.step.index == 2 else None)
         with qtbot.waitSignal(bridge.cancelled, timeout=TIMEOUT_MS) as blocker:
             generation = submit(bridge, registry, doc, steps=20)
         qtbot.wait(150)
