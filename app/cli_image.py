@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-from functools import partial
 from pathlib import Path
 
 from app.cli import CliError, Command
-from engine.jobs import GenerateRequest, run_model_generation
+from engine.jobs import GenerateRequest, Progress, run_model_windows
 from engine.media.image_io import EXPORT_FORMATS, ImageError, LoadedImage, load_image, save_image
 from engine.media.image_mask import load_mask
 from engine.models import ModelManifest
-from engine.sampling.types import Step
 
 MEDIUM = "image"
 PREFERRED_MODEL = "image-maskgit"
@@ -103,16 +101,19 @@ def _check_not_inputs(paths: list[Path], inputs: list[Path]) -> None:
             raise CliError(f"{path}: would overwrite an input; choose another -o")
 
 
-def _report(window: int, windows: int, step: Step) -> None:
-    _log.info("window %d/%d, step %d/%d", window + 1, windows, step.index, step.total)
+def _report(progress: Progress) -> None:
+    step = progress.step
+    _log.info(
+        "window %d/%d, step %d/%d", progress.window + 1, progress.windows, step.index, step.total
+    )
 
 
 def inpaint(
     image: LoadedImage, args: argparse.Namespace, manifest: ModelManifest
 ) -> list[LoadedImage]:
-    """Run every crop window of the edit in order and merge them into K variations."""
+    """Every crop window of the edit, in order, through the runner the app's worker uses."""
     from engine.media.image import ImageCodec
-    from engine.media.image_edit import WindowedEdit
+    from engine.media.image_edit import ImageEdit, ImageEditCodec
     from engine.runtime import load_transformer
 
     mask = load_mask(args.mask, (image.height, image.width))
@@ -120,20 +121,17 @@ def inpaint(
         codec = ImageCodec(manifest)
     except (KeyError, TypeError, ValueError) as exc:
         raise CliError(f"model {manifest.name} cannot edit images: {exc}") from None
-    edit = WindowedEdit.plan(codec, image, mask, args.strategy)
+    edit = ImageEdit.plan(codec, image, mask, args.strategy)
     overrides: dict[str, int] = {"seed": args.seed, "variations": args.variations}
     if args.steps is not None:
         overrides["steps"] = args.steps
     settings = manifest.default_settings(**overrides)
+    request = GenerateRequest(0, manifest.name, settings, edit, ImageEditCodec(codec))
     model = load_transformer(manifest)
-    while (payload := edit.current) is not None:
-        request = GenerateRequest(edit.index, manifest.name, settings, payload, codec)
-        report = partial(_report, edit.index, edit.count)
-        variations, _tokens = run_model_generation(
-            request, model, manifest.mask_id, on_step=report, should_stop=lambda: False
-        )
-        edit.add_results(variations)
-    return edit.variations()
+    variations, _tokens = run_model_windows(
+        request, model, manifest.mask_id, _report, should_stop=lambda: False
+    )
+    return variations
 
 
 def run_inpaint(args: argparse.Namespace) -> int:

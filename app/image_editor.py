@@ -6,12 +6,12 @@ gestures; this class applies them to the document and mirrors document
 events back into the canvas layers (only the changed box).
 
 Generation: :meth:`ImageEditor.make_generate_payload` snapshots picture and
-mask and plans the crop windows (:class:`engine.media.image_edit.WindowedEdit`).
-The worker runs one window per request, so when a plan has several windows
-the editor asks the window for the next request after each result (through
-its ``generate()``), and offers the merged variations only after the last.
-Steps are decoded on the GUI thread into a preview layer; the document is
-written only when a variation is accepted (one undo step).
+mask and plans the crop windows (:class:`engine.media.image_edit.ImageEdit`);
+:class:`engine.media.image_edit.ImageEditCodec` lets the worker run every
+window, in order, as one request, and the result holds whole-image
+variations. Steps are decoded on the GUI thread into a preview layer over the
+window being generated; the document is written only when a variation is
+accepted (one undo step).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QImage, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -45,10 +45,10 @@ from PySide6.QtWidgets import (
 
 from app.editor_base import MEDIUM_EXTENSIONS, MediumEditor
 from app.image_canvas import ImageCanvas, Tool
-from engine.jobs import GenerateResult, MediumCodec, Progress
+from engine.jobs import Codec, GenerateResult, Progress
 from engine.media.image import ImageCodec
 from engine.media.image_document import ImageDocument
-from engine.media.image_edit import WindowedEdit, heat_patch, preview_patch
+from engine.media.image_edit import ImageEdit, ImageEditCodec, heat_patch, preview_patch
 from engine.media.image_io import ImageError, LoadedImage
 from engine.media.image_mask import bounding_box
 from engine.models import ModelManifest
@@ -187,11 +187,12 @@ class ImageEditor(MediumEditor):
         self.mask_colour = QColor(DEFAULT_MASK_COLOUR)
         self.mask_opacity = 0.5
         self.feather_px = 2
-        self.job: WindowedEdit | None = None
+        self.job: ImageEdit | None = None
+        """The edit being generated or offered: snapshot and crop windows."""
+        self.job_codec: ImageCodec | None = None
         self.variations: list[LoadedImage] = []
         self.preview_updates = 0
         """Steps drawn so far (tests and the status line read it)."""
-        self._continuing = False
         self._build()
 
     # -- construction ------------------------------------------------------------------
@@ -499,26 +500,22 @@ class ImageEditor(MediumEditor):
     def has_mask(self) -> bool:
         return self.document is not None and self.document.has_mask()
 
-    def make_generate_payload(self, manifest: ModelManifest) -> tuple[Any, MediumCodec]:
-        """The next window of a running plan, or a new plan over a snapshot of picture + mask."""
-        job = self.job
-        if self._continuing and job is not None and job.current is not None:
-            return job.current, job.codec
+    def make_generate_payload(self, manifest: ModelManifest) -> tuple[Any, Codec]:
+        """A snapshot of picture + mask with its crop windows, run by the worker as one job."""
         if self.document is None or not self.document.has_mask():
             raise ValueError("paint a mask first")
         codec = self._codec(manifest)
         image, mask = self.document.snapshot()
         try:
-            job = WindowedEdit.plan(codec, image, mask)
+            job = ImageEdit.plan(codec, image, mask)
         except ImageError as exc:
             self.show_error("Cannot generate", str(exc))
             raise ValueError(str(exc)) from None
         self.discard_variations()
-        self.job = job
+        self.job, self.job_codec = job, codec
         self.preview_updates = 0
         self._show_progress()
-        assert job.current is not None
-        return job.current, codec
+        return job, ImageEditCodec(codec)
 
     def _codec(self, manifest: ModelManifest) -> ImageCodec:
         try:
@@ -527,69 +524,52 @@ class ImageEditor(MediumEditor):
             raise ValueError(f"model {manifest.name} cannot edit images: {exc}") from None
 
     def show_step(self, progress: Progress) -> None:
-        """Decode this step into the hole (and the heat-map); the document is not touched.
+        """Decode this step into its window's holes (and the heat-map); the document is untouched.
 
         Drawn at once, every step: the decoder is a fraction of a sampler step,
         and the worker keeps sampling meanwhile.
         """
-        step = progress.step
-        job = self.job
-        if job is None or job.current is None:
+        job, codec, step = self.job, self.job_codec, progress.step
+        if job is None or codec is None or self.variations:
             return
+        payload = job.windows[progress.window]
         try:
-            patch = preview_patch(job, step.tokens, step.still_masked)
+            known = progress.problem.tokens
+            patch = preview_patch(codec, payload, known, step.tokens, step.still_masked)
         except Exception:  # noqa: BLE001 - a preview must never break the generation
             _log.warning("live preview failed", exc_info=True)
             return
         self.canvas.set_preview(patch.rgba, patch.top, patch.left)
         if self.heat_box.isChecked():
-            heat = heat_patch(job, step.confidence)
+            heat = heat_patch(codec, payload, step.confidence)
             self.canvas.set_heat(heat.rgba, heat.top, heat.left, *heat.cell)
         self.preview_updates += 1
-        self.strip.status.setText(f"step {step.index}/{step.total}{self._window_note()}")
+        note = self._window_note(progress.window)
+        self.strip.status.setText(f"step {step.index}/{step.total}{note}")
 
-    def _window_note(self) -> str:
+    def _window_note(self, window: int) -> str:
         job = self.job
-        return f" · window {job.index + 1}/{job.count}" if job is not None and job.count > 1 else ""
+        return f" · window {window + 1}/{job.count}" if job is not None and job.count > 1 else ""
 
     def _show_progress(self) -> None:
         self.strip.list.clear()
-        self.strip.status.setText(f"generating{self._window_note()}…")
+        self.strip.status.setText(f"generating{self._window_note(0)}…")
         self.strip.setVisible(True)
 
     def clear_preview(self) -> None:
         """The job was cancelled or failed: drop plan and preview; the document is as it was."""
-        self.job = None
+        self.job = self.job_codec = None
         self.canvas.clear_preview()
         if not self.variations:
             self.strip.clear()
 
     def show_results(self, result: GenerateResult) -> None:
-        """Keep this window's results; ask for the next window, or offer the variations."""
-        job = self.job
-        if job is None or job.done:
+        """Offer the whole-image variations (every window merged by the worker's run)."""
+        if self.job is None or self.variations:
             return
-        job.add_results(list(result.variations))
-        if not job.done:
-            QTimer.singleShot(0, self._request_next_window)
-            return
-        self.variations = job.variations()
+        self.variations = list(result.variations)
         self.canvas.clear_preview()
         self.strip.show_variations(self.variations)
-
-    def _request_next_window(self) -> None:
-        """The worker takes one window per request: submit the next through the window."""
-        generate = getattr(self.window(), "generate", None)
-        generation = None
-        if callable(generate) and self.job is not None and not self.job.done:
-            self._continuing = True
-            try:
-                generation = generate()
-            finally:
-                self._continuing = False
-        if generation is None:
-            _log.warning("could not continue with the next window of the edit")
-            self.clear_preview()
 
     def select_variation(self, index: int) -> None:
         """Preview variation ``index`` over the picture (only its edited pixels)."""
@@ -622,7 +602,7 @@ class ImageEditor(MediumEditor):
         return np.logical_or.reduce(regions) if regions else np.zeros((0, 0), bool)
 
     def _forget_job(self) -> None:
-        self.job = None
+        self.job = self.job_codec = None
         self.variations = []
         self.canvas.clear_preview()
         self.strip.clear()

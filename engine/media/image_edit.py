@@ -1,32 +1,43 @@
 """One image edit across its crop windows, and what its live preview shows — no Qt.
 
 :class:`engine.media.image.ImageCodec` plans an edit as one window per group
-of holes. The worker (and the CLI) run one window per request, so
-:class:`WindowedEdit` walks the plan in order, keeps each window's K results
-and merges them into K whole-image variations. Every window starts from the
-same snapshot: the codec treats every masked pixel as unknown (pre-filled
-before encoding), so an earlier window's fill would not be seen as context
-anyway, and the K-th variation stays one coherent draw per window.
+of holes. :class:`ImageEdit` is the immutable payload of the whole edit (the
+snapshot and its planned windows) and :class:`ImageEditCodec` runs it as an
+:class:`engine.jobs.WindowedCodec`: the runner samples window after window,
+and a variation's state is its image so far, into which each window pastes
+only its own pixels (its ``fill_mask``). Every window encodes the same
+snapshot: the codec treats every masked pixel in a window's box as unknown
+(pre-filled before encoding), earlier fills included, so the windows are
+independent draws and the K-th variation is one coherent draw per window.
 
-:func:`preview_patch` and :func:`heat_patch` turn a sampler step into pixels
-for the canvas: the decoded window pasted into its holes, and per-token
-confidence on the token grid, placed in image coordinates.
+:func:`preview_patch` and :func:`heat_patch` turn a sampler step of a window
+into pixels for the canvas: the decoded window pasted into its holes, and
+per-token confidence on the token grid, placed in image coordinates.
 """
 
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from engine.jobs import TokenProblem
 from engine.media.image import ImageCodec, ImagePayload, Strategy, paste_window
-from engine.media.image_document import combine_windows, window_region
-from engine.media.image_io import BoolArray, LoadedImage, UInt8Array
+from engine.media.image_document import window_region
+from engine.media.image_io import BoolArray, LoadedImage, UInt8Array, with_edit
 from engine.sampling.types import TokenArray
 
-__all__ = ["HeatPatch", "PreviewPatch", "WindowedEdit", "heat_patch", "preview_patch"]
+__all__ = [
+    "HeatPatch",
+    "ImageEdit",
+    "ImageEditCodec",
+    "PreviewPatch",
+    "heat_patch",
+    "preview_patch",
+]
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -50,84 +61,88 @@ class HeatPatch:
     cell: tuple[float, float]
 
 
-@dataclass(eq=False)
-class WindowedEdit:
-    """The windows of one generation, run in order; results merge into whole variations."""
+@dataclass(frozen=True, eq=False)
+class ImageEdit:
+    """The payload of one edit: the picture snapshot and its crop windows, run in this order."""
 
-    codec: ImageCodec
     image: LoadedImage
-    payloads: list[ImagePayload]
-    results: list[list[LoadedImage]] = field(default_factory=list)
-    _known: dict[int, TokenArray] = field(default_factory=dict)
+    windows: tuple[ImagePayload, ...]
 
     @staticmethod
     def plan(
         codec: ImageCodec, image: LoadedImage, mask: BoolArray, strategy: Strategy = "regions"
-    ) -> WindowedEdit:
+    ) -> ImageEdit:
         """Check the mask (``ImageError`` when empty, full or mis-sized) and plan the windows."""
-        return WindowedEdit(codec, image, codec.payloads(image, mask, strategy))
-
-    @property
-    def index(self) -> int:
-        """The window now being generated (0-based); equals :attr:`count` when done."""
-        return len(self.results)
+        return ImageEdit(image, tuple(codec.payloads(image, mask, strategy)))
 
     @property
     def count(self) -> int:
-        return len(self.payloads)
+        return len(self.windows)
 
-    @property
-    def current(self) -> ImagePayload | None:
-        return self.payloads[self.index] if self.index < self.count else None
-
-    @property
-    def done(self) -> bool:
-        return self.index >= self.count
-
-    def add_results(self, variations: list[LoadedImage]) -> None:
-        """The current window's variations (from ``codec.decode``); moves to the next window."""
-        if self.done:
-            raise ValueError("every window of this edit already has its results")
-        if not variations:
-            raise ValueError("a window produced no variations")
-        self.results.append(list(variations))
+    def region(self, window: int) -> BoolArray:
+        """Window ``window``'s own pixels in full-image coordinates, bool [H, W]."""
+        crop = self.windows[window].crop
+        return window_region((self.image.height, self.image.width), crop.box, crop.fill_mask)
 
     def regions(self) -> list[BoolArray]:
-        """Each window's own pixels in full-image coordinates (disjoint)."""
-        shape = (self.image.height, self.image.width)
-        return [window_region(shape, p.crop.box, p.crop.fill_mask) for p in self.payloads]
+        """Each window's own pixels (disjoint); together, every pixel the edit may change."""
+        return [self.region(window) for window in range(self.count)]
 
-    def variations(self) -> list[LoadedImage]:
-        """Whole-image variations once every window is done."""
-        if not self.done:
-            raise ValueError(f"window {self.index + 1} of {self.count} is still missing")
-        return combine_windows(self.results, self.regions())
 
-    def known_tokens(self) -> TokenArray:
-        """The current window's encoded tokens [N] (pre-filled holes), encoded once on demand."""
-        payload = self.current
-        if payload is None:
-            raise ValueError("the edit is done")
-        if self.index not in self._known:
-            self._known[self.index] = self.codec.encode(payload).tokens
-        return self._known[self.index]
+class ImageEditCodec:
+    """The :class:`engine.jobs.WindowedCodec` for :class:`ImageEdit`: window k is crop window k.
+
+    A variation's state is its :class:`LoadedImage` so far (the snapshot at
+    first); ``apply_window`` decodes the window's B rows in one decoder call
+    and pastes row b into variation b's image, inside the window's region only.
+    """
+
+    def __init__(self, codec: ImageCodec) -> None:
+        self.codec = codec
+
+    def window_count(self, edit: ImageEdit) -> int:
+        return edit.count
+
+    def initial_state(self, edit: ImageEdit) -> LoadedImage:
+        return edit.image
+
+    def encode_window(
+        self, edit: ImageEdit, states: Sequence[LoadedImage], window: int
+    ) -> TokenProblem:
+        """The window over the snapshot, shared by all variations (tokens [N])."""
+        return self.codec.encode(edit.windows[window])
+
+    def apply_window(
+        self, edit: ImageEdit, states: Sequence[LoadedImage], window: int, tokens: TokenArray
+    ) -> list[LoadedImage]:
+        decoded = self.codec.decode(edit.windows[window], tokens)
+        region = edit.region(window)
+        return [with_edit(s, d.rgb, region) for s, d in zip(states, decoded, strict=True)]
+
+    def finish(self, edit: ImageEdit, states: Sequence[LoadedImage]) -> list[LoadedImage]:
+        return list(states)
 
 
 def preview_patch(
-    edit: WindowedEdit, tokens: TokenArray, still_masked: BoolArray, which: int = 0
+    codec: ImageCodec,
+    payload: ImagePayload,
+    known: TokenArray,
+    tokens: TokenArray,
+    still_masked: BoolArray,
+    which: int = 0,
 ) -> PreviewPatch:
-    """Decode variation ``which`` of a sampler step into the current window's holes.
+    """Decode variation ``which`` of a sampler step of window ``payload`` into its holes.
 
-    Still-masked tokens show the pre-fill (the encoded known tokens), so the
-    picture sharpens as tokens are decided; the document is never touched.
+    ``known`` are the window's encoded tokens, [N] or [B, N] (the problem the
+    sampler got: :attr:`engine.jobs.Progress.problem`); still-masked tokens
+    show them (the pre-fill), so the picture sharpens as tokens are decided.
+    The document is never touched.
     """
-    payload = edit.current
-    if payload is None:
-        raise ValueError("the edit is done")
-    row = np.where(still_masked[which], edit.known_tokens(), tokens[which])
-    pixels = _decode(edit.codec, row[None, :], payload)[0]
+    known_row = known if known.ndim == 1 else known[which]
+    row = np.where(still_masked[which], known_row, tokens[which])
+    pixels = _decode(codec, row[None, :], payload)[0]
     crop = payload.crop
-    filled = paste_window(payload.image.rgb, crop, pixels, edit.codec.feather_px)[crop.box]
+    filled = paste_window(payload.image.rgb, crop, pixels, codec.feather_px)[crop.box]
     alpha = np.where(crop.fill_mask, 255, 0).astype(np.uint8)
     rgba = np.concatenate([filled, alpha[:, :, None]], axis=2)
     return PreviewPatch(np.ascontiguousarray(rgba), crop.box[0].start, crop.box[1].start)
@@ -140,25 +155,24 @@ def _decode(codec: ImageCodec, tokens: TokenArray, payload: ImagePayload) -> UIn
     return codec.decode_pixels(tokens)  # an ImageCodec from before context-reading decoders
 
 
-def heat_patch(edit: WindowedEdit, confidence: FloatArray, which: int = 0) -> HeatPatch:
-    """Per-token confidence of the current window: red (unsure) to green (sure); kept tokens clear.
+def heat_patch(
+    codec: ImageCodec, payload: ImagePayload, confidence: FloatArray, which: int = 0
+) -> HeatPatch:
+    """Per-token confidence of window ``payload``: red (unsure) to green (sure); kept tokens clear.
 
     Tokens still masked (confidence 0) are drawn dark; tokens that lie wholly
     in the window's reflection padding are left out.
     """
-    payload = edit.current
-    if payload is None:
-        raise ValueError("the edit is done")
-    rows, cols = edit.codec.grid_shape
+    rows, cols = codec.grid_shape
     values = np.asarray(confidence[which], dtype=np.float32).reshape(rows, cols)
     rgba = _heat_colours(values)
-    rgba[~_inside_content(payload, rows, cols, edit.codec.patch)] = 0
+    rgba[~_inside_content(payload, rows, cols, codec.patch)] = 0
     crop = payload.crop
     fy = crop.box_shape[0] / crop.scaled_shape[0]
     fx = crop.box_shape[1] / crop.scaled_shape[1]
     top = crop.box[0].start - crop.pad[0] * fy
     left = crop.box[1].start - crop.pad[2] * fx
-    return HeatPatch(rgba, top, left, (edit.codec.patch * fy, edit.codec.patch * fx))
+    return HeatPatch(rgba, top, left, (codec.patch * fy, codec.patch * fx))
 
 
 def _heat_colours(values: FloatArray) -> UInt8Array:

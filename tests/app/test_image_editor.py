@@ -273,8 +273,20 @@ def test_several_windows_run_in_order_and_merge(
     mask = document.mask.copy()
     window.sampler.steps.setValue(3)
     window.sampler.variations.setValue(2)
-    window.generate()
+    seen: list[tuple[int, int, int, str]] = []
+    window.bridge.stepReady.connect(
+        lambda generation, progress: seen.append(
+            (generation, progress.window, progress.windows, editor.strip.status.text())
+        )
+    )
+    with qtbot.waitSignal(window.bridge.finished, timeout=TIMEOUT_MS) as finished:
+        generation = window.generate()
     assert editor.job is not None and editor.job.count == 2
+    assert finished.args[0].generation == generation  # one request ran both windows
+    assert {g for g, *_ in seen} == {generation} and {n for *_, n, _ in seen} == {2}
+    windows = [w for _, w, _, _ in seen]
+    assert windows == sorted(windows) and set(windows) == {0, 1}
+    assert all(text.endswith(f" · window {w + 1}/2") for _, w, _, text in seen)
     qtbot.waitUntil(lambda: len(editor.variations) == 2, timeout=TIMEOUT_MS)
     editor.accept_variation(0)
     assert np.array_equal(document.rgb[~mask], rgb[~mask])

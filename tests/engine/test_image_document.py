@@ -195,9 +195,9 @@ def test_combine_windows_takes_each_windows_own_region() -> None:
 # --------------------------------------------------------------------------- windows and preview
 
 
-def test_windowed_edit_preview_and_heat_map_sit_on_the_hole(tmp_path: Path) -> None:
+def test_image_edit_preview_and_heat_map_sit_on_the_hole(tmp_path: Path) -> None:
     from engine.media.image import ImageCodec
-    from engine.media.image_edit import WindowedEdit, heat_patch, preview_patch
+    from engine.media.image_edit import ImageEdit, heat_patch, preview_patch
     from engine.models import load_manifest
     from tests.engine.test_image_codec import write_image_model
 
@@ -206,27 +206,58 @@ def test_windowed_edit_preview_and_heat_map_sit_on_the_hole(tmp_path: Path) -> N
     mask = np.zeros((80, 300), dtype=np.bool_)
     mask[10:20, 10:20] = True
     mask[50:60, 250:270] = True
-    edit = WindowedEdit.plan(codec, image, mask)
-    assert edit.count == 2 and edit.index == 0
+    edit = ImageEdit.plan(codec, image, mask)
+    assert edit.count == 2
+    first = edit.windows[0]
     n = codec.grid_shape[0] * codec.grid_shape[1]
     tokens = np.zeros((1, n), dtype=np.int64)
     still = np.ones((1, n), dtype=np.bool_)
-    patch = preview_patch(edit, tokens, still)
-    crop = edit.payloads[0].crop
-    assert (patch.top, patch.left) == (crop.box[0].start, crop.box[1].start)
-    assert np.array_equal(patch.rgba[:, :, 3] > 0, crop.fill_mask)
+    known = codec.encode(first).tokens
+    patch = preview_patch(codec, first, known, tokens, still)
+    assert (patch.top, patch.left) == (first.crop.box[0].start, first.crop.box[1].start)
+    assert np.array_equal(patch.rgba[:, :, 3] > 0, first.crop.fill_mask)
+    batched = preview_patch(codec, first, known[None], tokens, still)  # known tokens [B, N]
+    assert np.array_equal(batched.rgba, patch.rgba)
     confidence = np.full((1, n), np.inf, dtype=np.float32)
     confidence[0, :3] = 0.5
-    heat = heat_patch(edit, confidence)
+    heat = heat_patch(codec, first, confidence)
     assert heat.rgba.shape[:2] == codec.grid_shape and heat.cell == (8.0, 8.0)
     assert (heat.rgba[..., 3] > 0).sum() <= 3
-    first = [with_edit(image, np.full_like(image.rgb, 9), mask)]
-    edit.add_results(first)
-    assert edit.index == 1 and not edit.done
-    edit.add_results([with_edit(image, np.full_like(image.rgb, 200), mask)])
-    [merged] = edit.variations()
-    assert (merged.rgb[10:20, 10:20] == 9).all() and (merged.rgb[50:60, 250:270] == 200).all()
-    assert np.array_equal(merged.rgb[~mask], image.rgb[~mask])
+
+
+def test_image_edit_codec_pastes_each_window_into_each_variation_exactly(tmp_path: Path) -> None:
+    from engine.media.image import ImageCodec
+    from engine.media.image_edit import ImageEdit, ImageEditCodec
+    from engine.models import load_manifest
+    from tests.engine.test_image_codec import PALETTE, write_image_model
+
+    codec = ImageCodec(load_manifest(write_image_model(tmp_path)), feather_px=0)
+    image = picture(80, 300)
+    mask = np.zeros((80, 300), dtype=np.bool_)
+    mask[10:20, 10:20] = True
+    mask[50:60, 250:270] = True
+    edit = ImageEdit.plan(codec, image, mask)
+    windowed = ImageEditCodec(codec)
+    assert windowed.window_count(edit) == 2
+    regions = edit.regions()
+    assert not (regions[0] & regions[1]).any() and np.array_equal(regions[0] | regions[1], mask)
+    n = codec.grid_shape[0] * codec.grid_shape[1]
+    rng = np.random.default_rng(3)
+    states = (windowed.initial_state(edit),) * 2
+    decoded = []
+    for window in range(2):
+        problem = windowed.encode_window(edit, states, window)
+        assert np.array_equal(problem.tokens, codec.encode(edit.windows[window]).tokens)
+        tokens = rng.integers(0, len(PALETTE), (2, n))
+        decoded.append(codec.decode(edit.windows[window], tokens))
+        states = tuple(windowed.apply_window(edit, states, window, tokens))
+    merged = windowed.finish(edit, states)
+    assert len(merged) == 2 and edit.image is image  # the snapshot itself is never written
+    for b, variation in enumerate(merged):
+        for window, region in enumerate(regions):
+            assert np.array_equal(variation.rgb[region], decoded[window][b].rgb[region])
+        assert np.array_equal(variation.rgb[~mask], image.rgb[~mask])
+    assert not np.array_equal(merged[0].rgb[mask], merged[1].rgb[mask])
 
 
 def test_preview_feeds_known_pixels_to_a_context_reading_decoder(tmp_path: Path) -> None:
@@ -234,7 +265,7 @@ def test_preview_feeds_known_pixels_to_a_context_reading_decoder(tmp_path: Path)
     import onnx
 
     from engine.media.image import ImageCodec
-    from engine.media.image_edit import WindowedEdit, preview_patch
+    from engine.media.image_edit import ImageEdit, preview_patch
     from engine.models import load_manifest
     from tests.engine.test_image_codec import write_image_model
 
@@ -243,7 +274,8 @@ def test_preview_feeds_known_pixels_to_a_context_reading_decoder(tmp_path: Path)
     codec = ImageCodec(load_manifest(folder))
     mask = np.zeros((64, 64), dtype=np.bool_)
     mask[20:30, 20:30] = True
-    edit = WindowedEdit.plan(codec, picture(64, 64), mask)
+    (window,) = ImageEdit.plan(codec, picture(64, 64), mask).windows
     n = codec.grid_shape[0] * codec.grid_shape[1]
-    patch = preview_patch(edit, np.zeros((1, n), np.int64), np.zeros((1, n), np.bool_))
+    known = codec.encode(window).tokens
+    patch = preview_patch(codec, window, known, np.zeros((1, n), np.int64), np.zeros((1, n), bool))
     assert patch.rgba.shape[2] == 4
