@@ -23,7 +23,7 @@ import torch
 from engine.models import ModelManifest, ModelRegistry
 from engine.runtime import load_transformer
 from engine.sampling import sample
-from engine.sampling.types import FloatArray, LogitsFn, SamplerSettings, TokenArray
+from engine.sampling.types import FloatArray, LogitsFn, TokenArray
 
 TORCH_LOADERS: dict[str, str] = {
     "midi": "engine.train.chorale:load_torch_model",
@@ -157,7 +157,7 @@ def default_model_names(registry: ModelRegistry) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="remask-bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--model", action="append", help="model name (default: every shipped model)")
+    parser.add_argument("--model", action="append", help="model name (default: all)")
     parser.add_argument("--runs", type=int, default=5, help="timed edits per path")
     args = parser.parse_args(argv)
     torch.set_num_threads(max(1, torch.get_num_threads()))

@@ -1,4 +1,4 @@
-"""`make bench` must keep running: one pass over a tiny exported chorale model (no timing asserts)."""
+"""`make bench` keeps running: one pass over a tiny chorale model (no timing asserts)."""
 
 from __future__ import annotations
 
