@@ -12,11 +12,19 @@ in the error). The input file is only read. Registered by ``app.cli`` through
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 
 from app.cli import CliError, Command
-from engine.jobs import GenerateRequest, Progress, run_model_windows
+from app.cli_common import (
+    add_common_arguments,
+    check_output_folders,
+    check_outputs_differ,
+    choose_model,
+    output_paths,
+    report_progress,
+    sampler_overrides,
+)
+from engine.jobs import GenerateRequest, run_model_windows
 from engine.media.midi import (
     MidiCodec,
     MidiError,
@@ -32,17 +40,6 @@ from engine.models import ModelManifest
 
 MEDIUM = "midi"
 PREFERRED_MODEL = "chorale-satb"
-_log = logging.getLogger(__name__)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
 
 
 def parse_bars(text: str) -> tuple[int, int]:
@@ -66,60 +63,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="comma-separated voices (soprano,alto,tenor,bass; default all) "
         "or, for files with more than 4 parts, track names/numbers",
     )
-    parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.mid")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--steps", type=_positive, default=None, help="sampler steps")
-    parser.add_argument(
-        "--variations", type=_positive, default=1, help="K > 1 writes OUT-1.mid .. OUT-K.mid"
-    )
-    parser.add_argument("--model", default=None, help=f"model name (default: {PREFERRED_MODEL})")
+    add_common_arguments(parser, "mid", PREFERRED_MODEL)
     parser.add_argument("--wav", action="store_true", help="also render each result to .wav")
-
-
-def choose_model(name: str | None) -> ModelManifest:
-    """The named model, else the shipped chorale model, else the only MIDI model."""
-    from engine.models import ModelRegistry
-
-    registry = ModelRegistry.discover()
-    if name is not None:
-        try:
-            manifest = registry.get(name)
-        except KeyError as exc:
-            raise CliError(str(exc.args[0])) from None
-        if manifest.medium != MEDIUM:
-            raise CliError(f"model {name!r} is for {manifest.medium}, not {MEDIUM}")
-        return manifest
-    candidates = registry.for_medium(MEDIUM)
-    for manifest in candidates:
-        if manifest.name == PREFERRED_MODEL:
-            return manifest
-    if len(candidates) == 1:
-        return candidates[0]
-    if not candidates:
-        raise CliError("no MIDI model installed (see 'remask models')")
-    names = ", ".join(m.name for m in candidates)
-    raise CliError(f"several MIDI models ({names}): choose one with --model")
-
-
-def output_paths(output: Path, variations: int) -> list[Path]:
-    """``OUT.mid`` for one variation, ``OUT-1.mid .. OUT-K.mid`` for K."""
-    if variations == 1:
-        return [output]
-    suffix = output.suffix or ".mid"
-    return [output.with_name(f"{output.stem}-{k}{suffix}") for k in range(1, variations + 1)]
-
-
-def _check_not_input(paths: list[Path], source: Path) -> None:
-    for path in paths:
-        if path.resolve() == source.resolve():
-            raise CliError(f"{path}: would overwrite the input; choose another -o")
-
-
-def _report(progress: Progress) -> None:
-    step = progress.step
-    _log.info(
-        "window %d/%d, step %d/%d", progress.window + 1, progress.windows, step.index, step.total
-    )
 
 
 def _repaint(args: argparse.Namespace, score: Score, manifest: ModelManifest) -> list[Score]:
@@ -132,24 +77,24 @@ def _repaint(args: argparse.Namespace, score: Score, manifest: ModelManifest) ->
     mapping, voices = resolve_voices(score, selectors)
     mask = region_mask(time_grid(score, contract.steps_per_quarter), parse_bars(args.bars), voices)
     payload = MidiPayload.of(score, mask, mapping, contract)
-    overrides: dict[str, int] = {"seed": args.seed, "variations": args.variations}
-    if args.steps is not None:
-        overrides["steps"] = args.steps
-    settings = manifest.default_settings(**overrides)
+    settings = manifest.default_settings(**sampler_overrides(args))
     request = GenerateRequest(0, manifest.name, settings, payload, codec)
     model = load_transformer(manifest)
-    scores, _tokens = run_model_windows(request, model, manifest.mask_id, _report, lambda: False)
+    scores, _tokens = run_model_windows(
+        request, model, manifest.mask_id, report_progress, lambda: False
+    )
     return scores
 
 
 def run_repaint(args: argparse.Namespace) -> int:
     """Handler of ``remask repaint``; MIDI problems become one-line CLI errors (exit 2)."""
-    paths = output_paths(args.output, args.variations)
-    _check_not_input(paths, args.input)
+    paths = output_paths(args.output, args.variations, ".mid")
+    check_outputs_differ(paths, [args.input])
+    check_output_folders(paths)
     parse_bars(args.bars)  # fail on a typo before loading a model
     try:
         score = load_score(args.input)
-        results = _repaint(args, score, choose_model(args.model))
+        results = _repaint(args, score, choose_model(args.model, MEDIUM, PREFERRED_MODEL))
     except MidiError as exc:
         raise CliError(str(exc)) from None
     for result, path in zip(results, paths, strict=True):

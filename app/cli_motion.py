@@ -18,6 +18,14 @@ from pathlib import Path
 from typing import Any, cast
 
 from app.cli import CliError, Command
+from app.cli_common import (
+    add_common_arguments,
+    check_output_folders,
+    check_outputs_differ,
+    choose_model,
+    output_paths,
+    sampler_overrides,
+)
 from engine.media.bvh import BvhError, Clip, read_bvh, write_bvh
 from engine.media.motion import MotionError, interpolate_range
 from engine.media.skeleton import PARTS, SkeletonError, SkeletonMap, map_skeleton
@@ -27,17 +35,8 @@ from engine.sampling.types import Step
 MEDIUM = "motion"
 PREFERRED_MODEL = "motion-mmm"
 METHODS = ("model", "interpolate")
+NO_MODEL_HINT = "--method interpolate gives the linear + SLERP baseline instead"
 _log = logging.getLogger(__name__)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
 
 
 def parse_frames(text: str) -> tuple[int, int]:
@@ -60,63 +59,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--frames", required=True, help="frames to regenerate, A-B (0-based, inclusive)"
     )
     parser.add_argument("--parts", choices=PARTS, default="full", help="body part (default full)")
-    parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.bvh")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--steps", type=_positive, default=None, help="sampler steps")
-    parser.add_argument(
-        "--variations", type=_positive, default=1, help="K > 1 writes OUT-1.bvh .. OUT-K.bvh"
-    )
-    parser.add_argument("--model", default=None, help=f"model name (default: {PREFERRED_MODEL})")
+    add_common_arguments(parser, "bvh", PREFERRED_MODEL)
     parser.add_argument(
         "--method",
         choices=METHODS,
         default="model",
         help="model (default) or interpolate: the linear position + SLERP rotation baseline",
     )
-
-
-def choose_model(name: str | None) -> ModelManifest:
-    """The named model, else the shipped motion model, else the only motion model."""
-    from engine.models import ModelRegistry
-
-    registry = ModelRegistry.discover()
-    if name is not None:
-        try:
-            manifest = registry.get(name)
-        except KeyError as exc:
-            raise CliError(str(exc.args[0])) from None
-        if manifest.medium != MEDIUM:
-            raise CliError(f"model {name!r} is for {manifest.medium}, not {MEDIUM}")
-        return manifest
-    candidates = registry.for_medium(MEDIUM)
-    for manifest in candidates:
-        if manifest.name == PREFERRED_MODEL:
-            return manifest
-    if len(candidates) == 1:
-        return candidates[0]
-    if not candidates:
-        raise CliError(
-            "no motion model installed (see 'remask models'); "
-            "--method interpolate gives the linear + SLERP baseline instead"
-        )
-    names = ", ".join(m.name for m in candidates)
-    raise CliError(f"several motion models ({names}): choose one with --model")
-
-
-def output_paths(output: Path, variations: int) -> list[Path]:
-    """``OUT.bvh`` for one variation, ``OUT-1.bvh .. OUT-K.bvh`` for K."""
-    if variations == 1:
-        return [output]
-    suffix = output.suffix or ".bvh"
-    return [output.with_name(f"{output.stem}-{k}{suffix}") for k in range(1, variations + 1)]
-
-
-def _check_outputs(paths: list[Path], source: Path) -> None:
-    for path in paths:
-        if path.resolve() == source.resolve():
-            raise CliError(f"{path}: would overwrite the input; choose another -o")
-        if not path.parent.is_dir():
-            raise CliError(f"{path.parent}: no such folder")
 
 
 def _load(path: Path) -> tuple[Clip, SkeletonMap]:
@@ -140,14 +89,10 @@ def _generate(args: argparse.Namespace, clip: Clip, smap: SkeletonMap) -> list[C
     from engine.jobs import GenerateRequest, run_model_generation
     from engine.runtime import load_transformer
 
-    manifest = choose_model(args.model)
+    manifest = choose_model(args.model, MEDIUM, PREFERRED_MODEL, NO_MODEL_HINT)
     codec, payload = _codec_and_payload(manifest, clip, smap, args)
-    overrides: dict[str, Any] = {"seed": args.seed, "variations": args.variations}
-    if args.steps is not None:
-        overrides["steps"] = args.steps
-    request = GenerateRequest(
-        1, manifest.name, manifest.default_settings(**overrides), payload, codec
-    )
+    settings = manifest.default_settings(**sampler_overrides(args))
+    request = GenerateRequest(1, manifest.name, settings, payload, codec)
     model = load_transformer(manifest)
     clips, _tokens = run_model_generation(request, model, manifest.mask_id, _report, lambda: False)
     return [_checked_clip(result, clip) for result in clips]
@@ -175,8 +120,9 @@ def _checked_clip(result: object, source: Clip) -> Clip:
 
 def run_inbetween(args: argparse.Namespace) -> int:
     """Handler of ``remask inbetween``; motion problems become one-line CLI errors (exit 2)."""
-    paths = output_paths(args.output, args.variations)
-    _check_outputs(paths, args.input)
+    paths = output_paths(args.output, args.variations, ".bvh")
+    check_outputs_differ(paths, [args.input])
+    check_output_folders(paths)
     parse_frames(args.frames)  # fail on a typo before reading or loading anything
     try:
         clip, smap = _load(args.input)

@@ -1,0 +1,146 @@
+"""What ``remask inpaint``, ``remask repaint`` and ``remask inbetween`` share.
+
+The common arguments (``-o``, ``--seed``, ``--steps``, ``--variations``,
+``--model``) and what is done with them: picking the model, naming the K
+output files, refusing outputs that would overwrite an input or land in a
+missing folder, and logging sampler progress. Every problem is a
+:class:`app.cli.CliError` with the same one-line message whichever command
+hits it. Not a medium module: it defines no ``COMMANDS`` and ``app.cli`` does
+not load it as one. Imports no Qt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from app.cli import CliError
+
+if TYPE_CHECKING:
+    from engine.jobs import Progress
+    from engine.models import ModelManifest, ModelRegistry
+
+# How a medium is named in messages, where that differs from its manifest value.
+MEDIUM_LABELS = {"midi": "MIDI"}
+_log = logging.getLogger(__name__)
+
+
+def positive_int(text: str) -> int:
+    """argparse ``type`` for a whole number of at least 1 (``--steps``, ``--variations``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def add_common_arguments(
+    parser: argparse.ArgumentParser,
+    extension: str,
+    preferred_model: str,
+    output_help: str | None = None,
+) -> None:
+    """Add ``-o/--output OUT.<extension>``, ``--seed``, ``--steps``, ``--variations``, ``--model``.
+
+    ``extension`` is written without the dot (``"png"``); it names the output
+    in the usage line and in the ``--variations`` help.
+    """
+    out = f"OUT.{extension}"
+    parser.add_argument("-o", "--output", type=Path, required=True, metavar=out, help=output_help)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--steps", type=positive_int, default=None, help="sampler steps")
+    parser.add_argument(
+        "--variations",
+        type=positive_int,
+        default=1,
+        help=f"K > 1 writes OUT-1.{extension} .. OUT-K.{extension}",
+    )
+    parser.add_argument("--model", default=None, help=f"model name (default: {preferred_model})")
+
+
+def sampler_overrides(args: argparse.Namespace) -> dict[str, int]:
+    """The model's default sampler settings to override: seed, variations, and steps if given."""
+    overrides = {"seed": int(args.seed), "variations": int(args.variations)}
+    if args.steps is not None:
+        overrides["steps"] = int(args.steps)
+    return overrides
+
+
+def choose_model(
+    name: str | None, medium: str, preferred: str, missing_hint: str = ""
+) -> ModelManifest:
+    """The named model, else ``preferred``, else the only model of ``medium``.
+
+    Raises :class:`CliError` when the named model is missing or for another
+    medium, when no model of ``medium`` is installed (``missing_hint``, if
+    given, is appended to that message), or when several are and none is
+    ``preferred``.
+    """
+    from engine.models import ModelRegistry
+
+    registry = ModelRegistry.discover()
+    if name is not None:
+        return _named_model(registry, name, medium)
+    candidates = registry.for_medium(medium)
+    for manifest in candidates:
+        if manifest.name == preferred:
+            return manifest
+    if len(candidates) == 1:
+        return candidates[0]
+    label = MEDIUM_LABELS.get(medium, medium)
+    if not candidates:
+        hint = f"; {missing_hint}" if missing_hint else ""
+        raise CliError(f"no {label} model installed (see 'remask models'){hint}")
+    names = ", ".join(m.name for m in candidates)
+    raise CliError(f"several {label} models ({names}): choose one with --model")
+
+
+def _named_model(registry: ModelRegistry, name: str, medium: str) -> ModelManifest:
+    try:
+        manifest = registry.get(name)
+    except KeyError as exc:
+        raise CliError(str(exc.args[0])) from None
+    if manifest.medium != medium:
+        raise CliError(f"model {name!r} is for {manifest.medium}, not {medium}")
+    return manifest
+
+
+def output_paths(output: Path, variations: int, default_suffix: str) -> list[Path]:
+    """``OUT.ext`` for one variation, ``OUT-1.ext .. OUT-K.ext`` for K.
+
+    ``default_suffix`` (with the dot) numbers the K files when ``output`` has
+    no suffix; a single output is written exactly where ``-o`` says.
+    """
+    if variations == 1:
+        return [output]
+    suffix = output.suffix or default_suffix
+    return [output.with_name(f"{output.stem}-{k}{suffix}") for k in range(1, variations + 1)]
+
+
+def check_outputs_differ(outputs: Sequence[Path], inputs: Sequence[Path]) -> None:
+    """Refuse an output that is one of the inputs (compared as resolved paths)."""
+    sources = {source.resolve() for source in inputs}
+    which = "the input" if len(inputs) == 1 else "an input"
+    for path in outputs:
+        if path.resolve() in sources:
+            raise CliError(f"{path}: would overwrite {which}; choose another -o")
+
+
+def check_output_folders(outputs: Sequence[Path]) -> None:
+    """Refuse outputs whose folder is missing, before any model is loaded or run."""
+    for path in outputs:
+        if not path.parent.is_dir():
+            raise CliError(f"{path.parent}: no such folder")
+
+
+def report_progress(progress: Progress) -> None:
+    """Log one sampler step of one window (shown with ``remask -v``)."""
+    step = progress.step
+    _log.info(
+        "window %d/%d, step %d/%d", progress.window + 1, progress.windows, step.index, step.total
+    )
