@@ -8,7 +8,7 @@ PIP    := $(PY) -m pip
 RUN_STAMP  := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test bench models sysdeps clean
+.PHONY: run test bench models sysdeps clean bundle
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ bench: $(TEST_STAMP)
 
 models: $(TEST_STAMP)
 	$(VENV)/bin/remask-train all
+
+# A one-folder PyInstaller build in dist/remask (see packaging/README.md).
+bundle: $(RUN_STAMP)
+	$(PY) -c "import PyInstaller" 2>/dev/null || $(PIP) install -q pyinstaller
+	$(VENV)/bin/pyinstaller --noconfirm --distpath dist --workpath build packaging/remask.spec
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

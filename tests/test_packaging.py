@@ -1,0 +1,116 @@
+"""The packaging files agree with the code they package (no build: these run in a second)."""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import re
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGING = ROOT / "packaging"
+DESKTOP_FILE = PACKAGING / "remask.desktop"
+SPEC_FILE = PACKAGING / "remask.spec"
+
+# Files whose app/ modules are imported by name (importlib), which PyInstaller cannot see:
+# app/cli.py (the medium subcommands, the GUI) and app/editor_base.py, whose EDITOR_CLASSES
+# app/main_window.py loads its editors from.
+LAZY_IMPORTERS = (ROOT / "app/cli.py", ROOT / "app/main_window.py", ROOT / "app/editor_base.py")
+MODULE_NAME = re.compile(r"app\.\w+")  # a module, or "module:attribute" as in EDITOR_CLASSES
+
+
+def desktop_entry() -> configparser.SectionProxy:
+    parser = configparser.ConfigParser(interpolation=None, delimiters=("=",))
+    parser.optionxform = str  # type: ignore[assignment,method-assign]  # keys are case-sensitive
+    parser.read_string(DESKTOP_FILE.read_text(encoding="utf-8"))
+    return parser["Desktop Entry"]
+
+
+def semicolon_list(value: str) -> list[str]:
+    return [item for item in value.split(";") if item]
+
+
+def string_constants(path: Path) -> set[str]:
+    nodes = ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+    return {n.value for n in nodes if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+
+
+def is_app_module(name: str) -> bool:
+    source = ROOT / f"{name.replace('.', '/')}.py"
+    return MODULE_NAME.fullmatch(name) is not None and source.is_file()
+
+
+def lazily_imported_app_modules() -> set[str]:
+    """Every string constant in LAZY_IMPORTERS that names an existing app/ module."""
+    names = {text.partition(":")[0] for path in LAZY_IMPORTERS for text in string_constants(path)}
+    return {name for name in names if is_app_module(name)}
+
+
+def console_scripts() -> dict[str, str]:
+    tomllib = pytest.importorskip("tomllib")
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    return dict(pyproject["project"]["scripts"])
+
+
+def test_desktop_entry_has_the_required_keys() -> None:
+    entry = desktop_entry()
+    assert entry["Type"] == "Application"
+    assert entry["Name"] == "remask"
+    assert entry["GenericName"] == "Masked editor"
+    assert entry["Icon"] == "remask"
+    assert entry["Terminal"] == "false"
+    assert {"Graphics", "2DGraphics", "Audio", "Midi"} <= set(semicolon_list(entry["Categories"]))
+    mime_types = set(semicolon_list(entry["MimeType"]))
+    for mime in ("image/png", "image/jpeg", "image/webp", "image/bmp", "image/tiff", "audio/midi"):
+        assert mime in mime_types
+
+
+def test_desktop_entry_runs_the_remask_console_script_with_files() -> None:
+    program, *arguments = desktop_entry()["Exec"].split()
+    assert console_scripts().get(program) == "app.cli:main"
+    assert arguments[-1] == "%F"
+
+
+def test_desktop_entry_icon_is_the_shipped_png() -> None:
+    assert (PACKAGING / f"{desktop_entry()['Icon']}.png").is_file()
+
+
+@pytest.mark.skipif(not shutil.which("desktop-file-validate"), reason="no desktop-file-utils")
+def test_desktop_entry_is_valid() -> None:
+    result = subprocess.run(
+        ["desktop-file-validate", str(DESKTOP_FILE)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_lazy_import_scan_finds_the_known_modules() -> None:
+    """Guards the scan itself: if it found nothing, the spec test below would pass vacuously."""
+    assert {"app.main_window", "app.cli_image", "app.image_editor"} <= lazily_imported_app_modules()
+
+
+def test_spec_lists_every_lazily_imported_app_module() -> None:
+    missing = lazily_imported_app_modules() - string_constants(SPEC_FILE)
+    assert not missing, f"add {sorted(missing)} to APP_LAZY_MODULES in packaging/remask.spec"
+
+
+def test_spec_entry_script_exists() -> None:
+    assert "remask_entry.py" in string_constants(SPEC_FILE)
+    assert (PACKAGING / "remask_entry.py").is_file()
+
+
+def test_icon_png_is_256_square() -> None:
+    with Image.open(PACKAGING / "remask.png") as icon:
+        assert icon.format == "PNG"
+        assert icon.size == (256, 256)
+
+
+def test_icon_svg_is_square_xml() -> None:
+    root = ET.parse(PACKAGING / "icon.svg").getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    assert root.get("viewBox") == "0 0 256 256"
