@@ -19,6 +19,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NoReturn
 
 from app import __version__
@@ -64,12 +65,17 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_models_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--strict", action="store_true", help="exit with status 2 if any model is broken")
+    parser.add_argument(
+        "--strict", action="store_true", help="exit with status 2 if any model is broken"
+    )
 
 
 def _format_table(rows: Sequence[Sequence[str]]) -> list[str]:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -96,25 +102,45 @@ def _models(args: argparse.Namespace) -> int:
 
 
 def _add_gui_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.epilog = "Other arguments are passed on to Qt (e.g. -platform offscreen)."
+    parser.usage = "remask gui [FILE ...] [Qt options]"
+    parser.epilog = (
+        "Existing files (image, MIDI, BVH) are opened; other arguments are passed on to Qt "
+        "(e.g. -platform offscreen)."
+    )
 
 
 def _gui(args: argparse.Namespace) -> int:
-    return run_gui(list(args.extra_args))
+    """Split the pass-through arguments: files to open, the rest for Qt."""
+    extra: list[str] = list(args.extra_args)
+    files = [Path(a) for a in extra if not a.startswith("-") and Path(a).is_file()]
+    qt_args = [a for a in extra if a.startswith("-") or not Path(a).is_file()]
+    return run_gui(qt_args, files)
 
 
-def run_gui(qt_args: Sequence[str] = ()) -> int:
+def run_gui(qt_args: Sequence[str] = (), files: Sequence[Path] = ()) -> int:
     """Start the window; ``app.main_window.run_gui`` gets a ``sys.argv``-style list."""
     try:
         main_window = importlib.import_module("app.main_window")
     except ImportError as exc:  # no PySide6, or no libGL/libEGL for it
         raise CliError(f"cannot start the GUI: {exc}", code=1) from None
-    return int(main_window.run_gui([PROG, *qt_args]))
+    return int(main_window.run_gui([PROG, *qt_args], files))
+
+
+def _files_mean_gui(arguments: list[str], commands: Sequence[Command]) -> list[str]:
+    """``remask photo.png`` (what a file manager runs) means ``remask gui photo.png``."""
+    names = {command.name for command in commands}
+    if arguments and arguments[0] not in names and Path(arguments[0]).is_file():
+        return ["gui", *arguments]
+    return arguments
 
 
 BUILTIN_COMMANDS: tuple[Command, ...] = (
-    Command("models", "list installed models and the execution provider", _add_models_arguments, _models),
-    Command("gui", "open the editor window (the default)", _add_gui_arguments, _gui, passthrough=True),
+    Command(
+        "models", "list installed models and the execution provider", _add_models_arguments, _models
+    ),
+    Command(
+        "gui", "open the editor window (the default)", _add_gui_arguments, _gui, passthrough=True
+    ),
 )
 
 
@@ -216,8 +242,9 @@ def _run(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace)
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``remask`` script; returns the exit status."""
-    arguments = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser([*BUILTIN_COMMANDS, *medium_commands()])
+    commands = [*BUILTIN_COMMANDS, *medium_commands()]
+    arguments = _files_mean_gui(list(sys.argv[1:] if argv is None else argv), commands)
+    parser = build_parser(commands)
     try:
         args, extra = parser.parse_known_args(arguments)
         if extra and not getattr(args, "passthrough", False):

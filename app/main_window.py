@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -46,6 +46,7 @@ from app.settings_store import APPLICATION, ORGANIZATION, RecentFiles, WindowSta
 from app.welcome import WelcomePage, find_sample
 from engine.jobs import GenerateResult, Progress
 from engine.models import ModelRegistry
+from engine.paths import bundle_root
 
 _log = logging.getLogger(__name__)
 
@@ -454,13 +455,32 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
-def run_gui(argv: Sequence[str]) -> int:
-    """Start the Qt application with ``argv`` (``sys.argv`` style) and return its exit status."""
+def app_icon_path() -> Path | None:
+    """The 256 px icon: ``packaging/`` in a checkout, beside the executable in a bundle."""
+    root = bundle_root()
+    for candidate in (root / "packaging" / "remask.png", root.parent / "remask.png"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def run_gui(argv: Sequence[str], files: Sequence[Path] = ()) -> int:
+    """Start the Qt application with ``argv`` (``sys.argv`` style), open ``files``, run it.
+
+    Files open after the window shows, each in the editor of its medium; a file that
+    fails to open gets the usual one-line error dialog and the others still open.
+    """
     app = QApplication.instance() or QApplication(list(argv) or [sys.argv[0]])
     assert isinstance(app, QApplication)
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
+    app.setDesktopFileName(APPLICATION)  # lets Wayland match the window to remask.desktop
+    icon = app_icon_path()
+    if icon is not None:
+        app.setWindowIcon(QIcon(str(icon)))
     window = MainWindow()
     app.aboutToQuit.connect(window.bridge.shutdown)  # quit() without closing the window
     window.show()
+    for path in files:
+        window.open_path(Path(path))
     return int(app.exec())

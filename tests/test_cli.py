@@ -91,7 +91,9 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.startswith("remask ")
 
 
-def test_strict_models_exits_2_on_broken(models_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_strict_models_exits_2_on_broken(
+    models_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert cli.main(["models"]) == 0
     break_model(models_dir)
     assert cli.main(["models", "--strict"]) == 2
@@ -99,7 +101,9 @@ def test_strict_models_exits_2_on_broken(models_dir: Path, capsys: pytest.Captur
     assert "tiny-midi" in captured.out and "remask: error: " in captured.err
 
 
-def test_models_with_nothing_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+def test_models_with_nothing_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
     monkeypatch.setenv("REMASK_MODELS_PATH", str(tmp_path / "empty"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     monkeypatch.setattr("engine.models.bundled_models_dir", lambda: tmp_path / "no-bundle")
@@ -107,19 +111,29 @@ def test_models_with_nothing_installed(tmp_path: Path, monkeypatch: pytest.Monke
     assert "no models found" in capsys.readouterr().err
 
 
-def test_bare_remask_opens_gui_lazily(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[list[str]] = []
+def test_bare_remask_opens_gui_lazily(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    calls: list[tuple[list[str], list[Path]]] = []
 
-    def run_gui(argv: list[str]) -> int:
-        calls.append(list(argv))
+    def run_gui(argv: list[str], files: list[Path] = ()) -> int:  # type: ignore[assignment]
+        calls.append((list(argv), list(files)))
         return 0
 
     fake = types.ModuleType("app.main_window")
     fake.run_gui = run_gui  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "app.main_window", fake)
+    song = tmp_path / "song.mid"
+    song.write_bytes(b"MThd")
     assert cli.main([]) == 0
     assert cli.main(["gui", "-platform", "offscreen"]) == 0
-    assert calls == [["remask"], ["remask", "-platform", "offscreen"]]
+    assert cli.main([str(song)]) == 0  # what a file manager runs: `remask %F`
+    assert cli.main(["gui", str(song), "-platform", "offscreen"]) == 0
+    assert calls == [
+        (["remask"], []),
+        (["remask", "-platform", "offscreen"], []),
+        (["remask"], [song]),
+        (["remask", "-platform", "offscreen"], [song]),
+    ]
+    assert cli.main([str(tmp_path / "missing.mid")]) == 2  # not a file: still a usage error
 
 
 def test_gui_import_failure_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
@@ -140,7 +154,11 @@ def _fake_command(error: Exception) -> cli.Command:
     ("error", "code", "text"),
     [
         (cli.CliError("no such voice 7"), 2, "remask: error: no such voice 7"),
-        (FileNotFoundError(2, "No such file or directory", "x.mid"), 2, "x.mid: No such file or directory"),
+        (
+            FileNotFoundError(2, "No such file or directory", "x.mid"),
+            2,
+            "x.mid: No such file or directory",
+        ),
         (RuntimeError("bug"), 1, "remask: error: internal error: RuntimeError: bug"),
     ],
 )
@@ -154,7 +172,9 @@ def test_handler_errors_become_one_line(
     assert text in err and err.count("\n") == 1
 
 
-def test_medium_modules_add_commands(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: Any) -> None:
+def test_medium_modules_add_commands(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: Any
+) -> None:
     plugin = types.ModuleType("remask_test_cli_plugin")
     plugin.COMMANDS = [_fake_command(cli.CliError("x"))]  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "remask_test_cli_plugin", plugin)
@@ -166,7 +186,8 @@ def test_medium_modules_add_commands(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     err = capsys.readouterr().err
     assert "remask_test_cli_absent" not in err  # not written yet: silently skipped
     assert (
-        "remask: warning: remask_test_cli_broken not loaded" in err and "remask_not_a_real_dependency" in err
+        "remask: warning: remask_test_cli_broken not loaded" in err
+        and "remask_not_a_real_dependency" in err
     )
     with pytest.raises(ValueError, match="two subcommands"):
         cli.build_parser([*commands, *commands])
