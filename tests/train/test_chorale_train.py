@@ -18,6 +18,12 @@ from engine.train.common import maybe_bf16, seed_everything  # noqa: E402
 STEPS = 16
 
 
+@pytest.fixture(autouse=True)
+def _one_thread() -> None:
+    """Tiny models: one thread; two OpenMP threads crawl when the cores are busy."""
+    torch.set_num_threads(1)
+
+
 def _pieces() -> list[cd.IntGrid]:
     """A handful of real chorales when the shared data is staged, else synthetic ones."""
     try:
@@ -71,7 +77,6 @@ def test_batches_respect_padding_and_masks() -> None:
 
 def test_loss_decreases_on_fixed_batch() -> None:
     seed_everything(0)
-    torch.set_num_threads(2)
     model = chorale.ChoraleTransformer(chorale.tiny_config(STEPS))
     rng = np.random.default_rng(1)
     batch = cd.training_batch(cd.WindowSampler(_pieces(), STEPS), rng, 16)
@@ -90,7 +95,7 @@ def test_loss_decreases_on_fixed_batch() -> None:
 
 
 def test_train_loop_runs_a_few_steps() -> None:
-    settings = chorale.TrainSettings(max_steps=3, batch=4, warmup_steps=2, threads=2)
+    settings = chorale.TrainSettings(max_steps=3, batch=4, warmup_steps=2, threads=1)
     pieces = _pieces()
     model, stats = chorale.train(
         chorale.tiny_config(STEPS), pieces, pieces, settings, log=lambda s: None
