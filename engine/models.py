@@ -71,7 +71,7 @@ class ModelError(Exception):
 
 @dataclass(frozen=True)
 class ModelManifest:
-    """A validated manifest. ``files`` maps a role (transformer, encoder, ...) to a file in ``folder``."""
+    """A validated manifest. ``files`` maps a role (transformer, encoder, ...) to a file."""
 
     name: str
     medium: str
@@ -94,7 +94,9 @@ class ModelManifest:
     def path(self, role: str) -> Path:
         """The file playing ``role``; KeyError names the roles this model has."""
         if role not in self.files:
-            raise KeyError(f"model {self.name!r} has no {role!r} file (has: {', '.join(self.files)})")
+            raise KeyError(
+                f"model {self.name!r} has no {role!r} file (has: {', '.join(self.files)})"
+            )
         return self.folder / self.files[role]
 
     @property
@@ -178,7 +180,9 @@ def _read_json(file: Path) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ModelError(file, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        raise ModelError(
+            file, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
     if not isinstance(data, dict):
         raise ModelError(file, "must contain a JSON object")
     return data
@@ -212,7 +216,9 @@ def _read_tokens(top: _Section) -> tuple[int, int, tuple[int, ...]]:
         top.fail(f"tokens.mask_id {mask_id} is inside the vocabulary [0, {vocab_size})")
     if mask_id < 0:
         top.fail(f"tokens.mask_id must be >= vocab_size {vocab_size}, got {mask_id}")
-    if not shape or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
+    if not shape or not all(
+        isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape
+    ):
         top.fail(f"tokens.shape must be a non-empty list of positive integers, got {shape}")
     return vocab_size, mask_id, tuple(shape)
 
@@ -232,7 +238,9 @@ def _sampling_value(section: _Section, key: str) -> Any:
     else:
         value = section.text(key)
     if key in _SAMPLER_CHOICES and value not in _SAMPLER_CHOICES[key]:
-        section.fail(f"{section.where(key)} {value!r} is not one of {', '.join(_SAMPLER_CHOICES[key])}")
+        section.fail(
+            f"{section.where(key)} {value!r} is not one of {', '.join(_SAMPLER_CHOICES[key])}"
+        )
     if key in _SAMPLER_MINIMUM and value < _SAMPLER_MINIMUM[key]:
         section.fail(f"{section.where(key)} must be at least {_SAMPLER_MINIMUM[key]}, got {value}")
     return value
@@ -289,13 +297,19 @@ def _check_tokens_input(file: Path, inputs: Mapping[str, Any], name: str, length
     if node is None:
         raise ModelError(file, f"has no input {name!r} (io.tokens); inputs: {', '.join(inputs)}")
     if node.type != "tensor(int64)" or len(node.shape) != 2:
-        raise ModelError(file, f"input {name!r} is {node.type} rank {len(node.shape)}, expected int64 [B, N]")
+        raise ModelError(
+            file, f"input {name!r} is {node.type} rank {len(node.shape)}, expected int64 [B, N]"
+        )
     n = node.shape[1]
     if isinstance(n, int) and n != length:
-        raise ModelError(file, f"input {name!r} has N = {n} but tokens.shape multiplies to {length}")
+        raise ModelError(
+            file, f"input {name!r} has N = {n} but tokens.shape multiplies to {length}"
+        )
 
 
-def _check_condition_input(file: Path, inputs: Mapping[str, Any], tokens: str, condition: str | None) -> None:
+def _check_condition_input(
+    file: Path, inputs: Mapping[str, Any], tokens: str, condition: str | None
+) -> None:
     extra = [n for n in inputs if n not in (tokens, condition)]
     if extra:
         raise ModelError(file, f"input {extra[0]!r} is not declared in the manifest io")
@@ -303,14 +317,18 @@ def _check_condition_input(file: Path, inputs: Mapping[str, Any], tokens: str, c
         return
     node = inputs.get(condition)
     if node is None:
-        raise ModelError(file, f"has no input {condition!r} (io.condition); inputs: {', '.join(inputs)}")
+        raise ModelError(
+            file, f"has no input {condition!r} (io.condition); inputs: {', '.join(inputs)}"
+        )
     if node.type != "tensor(int64)" or len(node.shape) != 1:
         raise ModelError(
             file, f"input {condition!r} is {node.type} rank {len(node.shape)}, expected int64 [B]"
         )
 
 
-def _check_logits_output(file: Path, outputs: Mapping[str, Any], name: str, vocab_size: int) -> None:
+def _check_logits_output(
+    file: Path, outputs: Mapping[str, Any], name: str, vocab_size: int
+) -> None:
     node = outputs.get(name)
     if node is None:
         raise ModelError(file, f"has no output {name!r} (io.logits); outputs: {', '.join(outputs)}")
@@ -377,7 +395,7 @@ def load_manifest(folder: Path) -> ModelManifest:
 
 
 def default_model_dirs() -> list[Path]:
-    """Bundled models, then the user's, then ``REMASK_MODELS_PATH``; later folders win on name clashes."""
+    """Bundled models, then the user's, then ``REMASK_MODELS_PATH``; later folders win clashes."""
     return [bundled_models_dir(), user_models_dir(), *env_models_dirs()]
 
 
@@ -392,7 +410,7 @@ def _model_folders(directory: Path) -> list[Path]:
 
 @dataclass
 class ModelRegistry:
-    """Models found on disk, by name. A broken model is one line in ``errors``; the rest still load."""
+    """Models found on disk, by name. A broken model is one line in ``errors``; the rest load."""
 
     models: dict[str, ModelManifest] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)

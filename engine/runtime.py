@@ -82,7 +82,9 @@ def choose_providers(prefer_gpu: bool = True) -> list[str]:
     """
     device = _device_setting()
     if not prefer_gpu or device == "cpu":
-        _log.info("GPU not used: %s", "caller asked for CPU" if not prefer_gpu else f"{DEVICE_ENV}=cpu")
+        _log.info(
+            "GPU not used: %s", "caller asked for CPU" if not prefer_gpu else f"{DEVICE_ENV}=cpu"
+        )
         return [CPU_PROVIDER]
     available = ort.get_available_providers()
     gpu = [p for p in (TENSORRT_PROVIDER, CUDA_PROVIDER) if p in available]
@@ -92,7 +94,9 @@ def choose_providers(prefer_gpu: bool = True) -> list[str]:
     if not _library_loads(_CUDA_DRIVER):
         _log.info("GPU not used: %s does not load (no NVIDIA driver or GPU)", _CUDA_DRIVER)
         return [CPU_PROVIDER]
-    if TENSORRT_PROVIDER in gpu and (device == "cuda" or not any(map(_library_loads, _TENSORRT_LIBS))):
+    if TENSORRT_PROVIDER in gpu and (
+        device == "cuda" or not any(map(_library_loads, _TENSORRT_LIBS))
+    ):
         gpu.remove(TENSORRT_PROVIDER)
     return [*gpu, CPU_PROVIDER]
 
@@ -104,7 +108,9 @@ def _provider_specs(providers: Sequence[str]) -> list[ProviderSpec]:
         if name == TENSORRT_PROVIDER:
             cache = user_cache_dir() / "tensorrt"
             cache.mkdir(parents=True, exist_ok=True)
-            specs.append((name, {"trt_engine_cache_enable": "True", "trt_engine_cache_path": str(cache)}))
+            specs.append(
+                (name, {"trt_engine_cache_enable": "True", "trt_engine_cache_path": str(cache)})
+            )
         else:
             specs.append(name)
     return specs
@@ -258,7 +264,9 @@ class Transformer:
     def session(self) -> ort.InferenceSession:
         return self._session
 
-    def logits(self, tokens: TokenArray, condition: np.ndarray[Any, Any] | None = None) -> FloatArray:
+    def logits(
+        self, tokens: TokenArray, condition: np.ndarray[Any, Any] | None = None
+    ) -> FloatArray:
         """Run the model once.
 
         ``tokens`` is int64 [B, N] (mask id where unknown). ``condition`` is
@@ -306,7 +314,9 @@ class Transformer:
         if not np.issubdtype(array.dtype, np.integer):
             raise ValueError(f"model {name!r}: tokens must be integers, got {array.dtype}")
         if self._graph_length is not None and array.shape[1] != self._graph_length:
-            raise ValueError(f"model {name!r}: expects N = {self._graph_length} tokens, got {array.shape[1]}")
+            raise ValueError(
+                f"model {name!r}: expects N = {self._graph_length} tokens, got {array.shape[1]}"
+            )
         if array.size and (array.min() < 0 or array.max() > self.manifest.mask_id):
             raise ValueError(
                 f"model {name!r}: token ids must lie in [0, {self.manifest.mask_id}] "
@@ -314,7 +324,9 @@ class Transformer:
             )
         return np.ascontiguousarray(array, dtype=np.int64)
 
-    def _check_condition(self, condition: np.ndarray[Any, Any] | None, batch: int) -> np.ndarray[Any, Any]:
+    def _check_condition(
+        self, condition: np.ndarray[Any, Any] | None, batch: int
+    ) -> np.ndarray[Any, Any]:
         if condition is None:
             return np.zeros((batch,), dtype=np.int64)
         array = np.asarray(condition)
@@ -341,7 +353,9 @@ class Transformer:
             if self.provider == CPU_PROVIDER:
                 raise
             path = self.manifest.path("transformer")
-            _log.warning("%s run on %s failed (%s); retrying on CPU", path, self.provider, _first_line(exc))
+            _log.warning(
+                "%s run on %s failed (%s); retrying on CPU", path, self.provider, _first_line(exc)
+            )
             _mark_gpu_broken(path)
             self._session = session_for(path, prefer_gpu=False)
             return list(self._session.run(outputs, feeds))

@@ -56,7 +56,10 @@ def test_help_lists_commands_without_loading_qt() -> None:
     done = remask("--help")
     assert done.returncode == 0, done.stderr
     assert "usage: remask" in done.stdout and "models" in done.stdout
-    probe = "import sys; from app import cli; cli.build_parser(cli.BUILTIN_COMMANDS); print('PySide6' in sys.modules)"
+    probe = (
+        "import sys; from app import cli; cli.build_parser(cli.BUILTIN_COMMANDS); "
+        "print('PySide6' in sys.modules)"
+    )
     loaded = subprocess.run(
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
     )

@@ -139,15 +139,21 @@ def bench_model(manifest: ModelManifest, runs: int, gflops: float) -> None:
     )
     flops = matmul_flops(manifest)
     share = flops / (step["onnx"].median_ms / 1e3) / 1e9 / gflops
-    print(f"\n{manifest.name} ({manifest.medium}, tokens {list(manifest.shape)}, "
-          f"{steps} steps per edit, provider {load_transformer(manifest).provider})")
+    print(
+        f"\n{manifest.name} ({manifest.medium}, tokens {list(manifest.shape)}, "
+        f"{steps} steps per edit, provider {load_transformer(manifest).provider})"
+    )
     print(f"  {'':10}{'onnx ms':>10}{'torch ms':>10}{'torch/onnx':>12}")
     for label, pair in (("per step", step), ("per edit", edit)):
         ratio = pair["torch"].median_ms / pair["onnx"].median_ms
-        print(f"  {label:10}{pair['onnx'].median_ms:10.1f}{pair['torch'].median_ms:10.1f}"
-              f"{ratio:11.2f}x")
-    print(f"  MatMul work per step {flops / 1e6:.1f} MFLOP -> "
-          f"{share * 100:.1f}% of this CPU's GEMM throughput")
+        print(
+            f"  {label:10}{pair['onnx'].median_ms:10.1f}{pair['torch'].median_ms:10.1f}"
+            f"{ratio:11.2f}x"
+        )
+    print(
+        f"  MatMul work per step {flops / 1e6:.1f} MFLOP -> "
+        f"{share * 100:.1f}% of this CPU's GEMM throughput"
+    )
 
 
 def default_model_names(registry: ModelRegistry) -> list[str]:
@@ -164,8 +170,10 @@ def main(argv: list[str] | None = None) -> int:
     registry = ModelRegistry.discover()
     names = args.model or default_model_names(registry)
     gflops = gemm_gflops()
-    print(f"CPU GEMM throughput (float32, torch, {torch.get_num_threads()} threads): "
-          f"{gflops:.1f} GFLOP/s")
+    print(
+        f"CPU GEMM throughput (float32, torch, {torch.get_num_threads()} threads): "
+        f"{gflops:.1f} GFLOP/s"
+    )
     for name in names:
         manifest = registry.get(name)
         if manifest.medium not in TORCH_LOADERS:

@@ -1,4 +1,4 @@
-"""Layer contracts: ``engine`` imports neither Qt nor torch (except ``engine/train``), never ``app``.
+"""Layer contracts: ``engine`` imports neither Qt nor torch (but ``engine/train``), nor ``app``.
 
 Checked twice: dynamically (what a fresh interpreter actually loads) and
 statically (every import statement, including lazy ones inside functions,
@@ -33,7 +33,7 @@ def module_name(path: Path) -> str:
 
 
 def loaded_after_importing(modules: list[str]) -> list[str]:
-    """Import ``modules`` in a fresh interpreter; return the forbidden top-level modules it loaded."""
+    """Import ``modules`` in a fresh interpreter; return the forbidden top-level modules loaded."""
     code = (
         "import importlib, json, sys\n"
         f"for name in {modules!r}:\n"
@@ -41,7 +41,12 @@ def loaded_after_importing(modules: list[str]) -> list[str]:
         f"print(json.dumps(sorted(m for m in {FORBIDDEN_AT_RUNTIME!r} if m in sys.modules)))\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     loaded: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -60,7 +65,7 @@ def test_every_engine_module_outside_train_loads_no_qt_or_torch() -> None:
 
 
 def imported_roots(path: Path) -> Iterator[tuple[int, str]]:
-    """(line, top-level package) for every import in a file, lazy and ``importlib`` ones included."""
+    """(line, top-level package) of every import in a file, lazy and ``importlib`` ones too."""
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
         if isinstance(node, ast.Import):
             yield from ((node.lineno, alias.name.split(".")[0]) for alias in node.names)
@@ -106,7 +111,10 @@ def test_only_app_imports_qt() -> None:
         ("import torch.nn as nn", ["torch"]),
         ("from PySide6.QtCore import Qt", ["PySide6"]),
         ("def f():\n    import app.cli", ["app"]),
-        ("import importlib\nimportlib.import_module('pyqtgraph.opengl')", ["importlib", "pyqtgraph"]),
+        (
+            "import importlib\nimportlib.import_module('pyqtgraph.opengl')",
+            ["importlib", "pyqtgraph"],
+        ),
         ("from . import runtime", []),
     ],
 )

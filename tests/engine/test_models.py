@@ -44,10 +44,17 @@ def load_error(folder: Path) -> str:
 
 
 def test_valid_manifest_loads_with_typed_fields(tmp_path: Path) -> None:
-    folder = write_tiny_model(tmp_path, medium="midi", vocab_size=12, shape=(4, 8), medium_facts={"fps": 4})
+    folder = write_tiny_model(
+        tmp_path, medium="midi", vocab_size=12, shape=(4, 8), medium_facts={"fps": 4}
+    )
     manifest = load_manifest(folder)
     assert (manifest.name, manifest.medium, manifest.folder) == ("tiny", "midi", folder)
-    assert (manifest.vocab_size, manifest.mask_id, manifest.shape, manifest.length) == (12, 12, (4, 8), 32)
+    assert (manifest.vocab_size, manifest.mask_id, manifest.shape, manifest.length) == (
+        12,
+        12,
+        (4, 8),
+        32,
+    )
     assert (manifest.tokens_input, manifest.logits_output, manifest.condition_input) == (
         "tokens",
         "logits",
@@ -90,18 +97,34 @@ def _set(section: str, key: str, value: Any) -> Callable[[Manifest], None]:
 
 MANIFEST_ERRORS: list[tuple[str, Callable[[Manifest], None], str]] = [
     ("missing key", lambda m: m.pop("tokens"), "missing key tokens"),
-    ("missing nested key", lambda m: m["tokens"].pop("vocab_size"), "missing key tokens.vocab_size"),
+    (
+        "missing nested key",
+        lambda m: m["tokens"].pop("vocab_size"),
+        "missing key tokens.vocab_size",
+    ),
     ("unknown top key", lambda m: m.update(sampleing={}), "unknown key sampleing"),
     ("unknown medium", lambda m: m.update(medium="video"), "medium 'video' is not one of"),
     ("unknown sampling key", _set("sampling", "sched_pow", 2), "unknown key sampling.sched_pow"),
-    ("bad schedule", _set("sampling", "schedule", "cubic"), "sampling.schedule 'cubic' is not one of"),
+    (
+        "bad schedule",
+        _set("sampling", "schedule", "cubic"),
+        "sampling.schedule 'cubic' is not one of",
+    ),
     ("bad steps", _set("sampling", "steps", 0), "sampling.steps must be at least"),
     ("string for int", _set("tokens", "vocab_size", "12"), "tokens.vocab_size must be an integer"),
     ("bool for int", _set("sampling", "steps", True), "sampling.steps must be an integer"),
-    ("mask inside vocab", _set("tokens", "mask_id", 3), "tokens.mask_id 3 is inside the vocabulary [0, 12)"),
+    (
+        "mask inside vocab",
+        _set("tokens", "mask_id", 3),
+        "tokens.mask_id 3 is inside the vocabulary [0, 12)",
+    ),
     ("bad shape", _set("tokens", "shape", [4, 0]), "tokens.shape must be"),
     ("schema version", lambda m: m.update(schema_version=2), "schema_version 2 is not supported"),
-    ("files escape", _set("files", "transformer", "../x.onnx"), "must be a path inside the model folder"),
+    (
+        "files escape",
+        _set("files", "transformer", "../x.onnx"),
+        "must be a path inside the model folder",
+    ),
     ("no transformer", lambda m: m.update(files={}), "missing key files.transformer"),
 ]
 
@@ -122,7 +145,10 @@ def test_broken_manifest_is_one_line_naming_it(
 def test_mask_id_error_reads_exactly(tmp_path: Path) -> None:
     folder = write_tiny_model(tmp_path)
     edit_manifest(folder, _set("tokens", "mask_id", 3))
-    assert load_error(folder) == f"{folder}/manifest.json: tokens.mask_id 3 is inside the vocabulary [0, 12)"
+    assert (
+        load_error(folder)
+        == f"{folder}/manifest.json: tokens.mask_id 3 is inside the vocabulary [0, 12)"
+    )
 
 
 @pytest.mark.parametrize("text", ["{", '{"name": "x",}', "[1, 2]", ""])
@@ -147,7 +173,9 @@ def test_corrupt_onnx_is_named(tmp_path: Path, damage: str) -> None:
     folder = write_tiny_model(tmp_path)
     onnx_file = folder / "transformer.onnx"
     data = onnx_file.read_bytes()
-    corrupt = {"random": os.urandom(2048), "truncated": data[: len(data) // 2], "empty": b""}[damage]
+    corrupt = {"random": os.urandom(2048), "truncated": data[: len(data) // 2], "empty": b""}[
+        damage
+    ]
     onnx_file.write_bytes(corrupt)
     message = load_error(folder)
     assert message.startswith(f"{onnx_file}: not a loadable ONNX model (")
@@ -170,13 +198,25 @@ GRAPH_ERRORS: list[tuple[str, dict[str, Any], Callable[[Manifest], None], str]] 
         "V = 12 but tokens.vocab_size is 13",
     ),
     ("length", {}, _set("tokens", "shape", [4, 4]), "N = 32 but tokens.shape multiplies to 16"),
-    ("condition absent", {}, _set("io", "condition", "condition"), "has no input 'condition' (io.condition)"),
-    ("condition undeclared", {"with_condition": True}, _set("io", "condition", None), "is not declared"),
+    (
+        "condition absent",
+        {},
+        _set("io", "condition", "condition"),
+        "has no input 'condition' (io.condition)",
+    ),
+    (
+        "condition undeclared",
+        {"with_condition": True},
+        _set("io", "condition", None),
+        "is not declared",
+    ),
 ]
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "change", "fragment"), [g[1:] for g in GRAPH_ERRORS], ids=[g[0] for g in GRAPH_ERRORS]
+    ("kwargs", "change", "fragment"),
+    [g[1:] for g in GRAPH_ERRORS],
+    ids=[g[0] for g in GRAPH_ERRORS],
 )
 def test_graph_disagreeing_with_manifest_names_the_onnx_file(
     tmp_path: Path, kwargs: dict[str, Any], change: Callable[[Manifest], None], fragment: str
@@ -206,8 +246,12 @@ def test_registry_keeps_good_models_when_one_is_broken(tmp_path: Path) -> None:
         registry.get("nope")
 
 
-def test_default_dirs_are_bundle_then_user_then_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("REMASK_MODELS_PATH", os.pathsep.join([str(tmp_path / "a"), "", str(tmp_path / "b")]))
+def test_default_dirs_are_bundle_then_user_then_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(
+        "REMASK_MODELS_PATH", os.pathsep.join([str(tmp_path / "a"), "", str(tmp_path / "b")])
+    )
     bundle = Path(engine.__file__).resolve().parent.parent / "assets" / "models"
     assert default_model_dirs() == [
         bundle,
@@ -222,11 +266,17 @@ def test_env_path_is_scanned_and_later_duplicates_win(
 ) -> None:
     first = write_tiny_model(tmp_path / "one", name="dup", medium="midi")
     second = write_tiny_model(tmp_path / "two", name="dup", medium="image")
-    single = write_tiny_model(tmp_path / "three", name="direct")  # a model folder itself on the path
+    single = write_tiny_model(
+        tmp_path / "three", name="direct"
+    )  # a model folder itself on the path
     paths = [tmp_path / "one", tmp_path / "missing", tmp_path / "two", single]
     monkeypatch.setenv("REMASK_MODELS_PATH", os.pathsep.join(map(str, paths)))
     registry = ModelRegistry.discover()
     assert registry.get("dup").folder == second
     assert registry.get("direct").folder == single
     assert registry.errors == []
-    assert len(registry.notes) == 1 and str(first) in registry.notes[0] and str(second) in registry.notes[0]
+    assert (
+        len(registry.notes) == 1
+        and str(first) in registry.notes[0]
+        and str(second) in registry.notes[0]
+    )

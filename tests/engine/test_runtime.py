@@ -36,7 +36,9 @@ def cond_manifest(tmp_path: Path) -> ModelManifest:
     return load_manifest(write_tiny_model(tmp_path, name="cond", with_condition=True))
 
 
-def fake_gpu_machine(monkeypatch: pytest.MonkeyPatch, driver: bool = True, tensorrt: bool = True) -> None:
+def fake_gpu_machine(
+    monkeypatch: pytest.MonkeyPatch, driver: bool = True, tensorrt: bool = True
+) -> None:
     """Pretend onnxruntime offers GPU providers and chosen libraries load."""
     offered = [TENSORRT_PROVIDER, CUDA_PROVIDER, CPU_PROVIDER]
     monkeypatch.setattr(ort, "get_available_providers", lambda: offered)
@@ -104,7 +106,9 @@ def test_session_options_do_not_spin() -> None:
 # --------------------------------------------------------------------------- session cache
 
 
-def test_session_cache_reuses_and_rebuilds_after_a_change(tmp_path: Path, manifest: ModelManifest) -> None:
+def test_session_cache_reuses_and_rebuilds_after_a_change(
+    tmp_path: Path, manifest: ModelManifest
+) -> None:
     path = manifest.path("transformer")
     first = runtime.session_for(path)
     assert runtime.session_for(str(path)) is first
@@ -169,13 +173,17 @@ def test_bad_tokens_get_clear_errors(manifest: ModelManifest, tokens: Any, messa
         runtime.load_transformer(manifest).logits(tokens)
 
 
-def test_bad_conditions_get_clear_errors(manifest: ModelManifest, cond_manifest: ModelManifest) -> None:
+def test_bad_conditions_get_clear_errors(
+    manifest: ModelManifest, cond_manifest: ModelManifest
+) -> None:
     with pytest.raises(ValueError, match="takes no condition"):
         runtime.load_transformer(manifest).logits_fn(1)
     with pytest.raises(ValueError, match="takes no condition"):
         runtime.load_transformer(manifest).logits(masked(manifest, 1), np.zeros(1, dtype=np.int64))
     with pytest.raises(ValueError, match=r"condition must be integer \[B=2\]"):
-        runtime.load_transformer(cond_manifest).logits(masked(cond_manifest, 2), np.zeros(3, np.int64))
+        runtime.load_transformer(cond_manifest).logits(
+            masked(cond_manifest, 2), np.zeros(3, np.int64)
+        )
 
 
 def test_warm_up_runs(manifest: ModelManifest) -> None:
@@ -188,7 +196,9 @@ def test_warm_up_runs(manifest: ModelManifest) -> None:
 def test_gpu_session_failure_falls_back_to_cpu(
     monkeypatch: pytest.MonkeyPatch, caplog: Any, manifest: ModelManifest
 ) -> None:
-    monkeypatch.setattr(runtime, "choose_providers", lambda prefer_gpu=True: [CUDA_PROVIDER, CPU_PROVIDER])
+    monkeypatch.setattr(
+        runtime, "choose_providers", lambda prefer_gpu=True: [CUDA_PROVIDER, CPU_PROVIDER]
+    )
     real_create = runtime._create_session
 
     def create(path: Path, providers: list[str]) -> Any:
@@ -220,7 +230,9 @@ class _FailingGpuSession:
         raise RuntimeError("CUDA error: out of memory")
 
 
-def test_gpu_run_failure_retries_on_cpu_and_stays_there(caplog: Any, manifest: ModelManifest) -> None:
+def test_gpu_run_failure_retries_on_cpu_and_stays_there(
+    caplog: Any, manifest: ModelManifest
+) -> None:
     path = manifest.path("transformer")
     transformer = runtime.Transformer(manifest, _FailingGpuSession(runtime.session_for(path)))
     assert transformer.provider == CUDA_PROVIDER
@@ -237,6 +249,8 @@ def test_cpu_run_errors_are_not_swallowed(manifest: ModelManifest) -> None:
         def get_providers(self) -> list[str]:
             return [CPU_PROVIDER]
 
-    transformer = runtime.Transformer(manifest, Broken(runtime.session_for(manifest.path("transformer"))))
+    transformer = runtime.Transformer(
+        manifest, Broken(runtime.session_for(manifest.path("transformer")))
+    )
     with pytest.raises(RuntimeError, match="out of memory"):
         transformer.logits(masked(manifest, 1))
