@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, NoReturn
 
-import onnxruntime as ort  # type: ignore[import-untyped]  # ships no py.typed
+import onnxruntime as ort
 
 from engine.paths import bundled_models_dir, env_models_dirs, user_models_dir
 from engine.runtime import CPU_PROVIDER

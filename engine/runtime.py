@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import onnxruntime as ort  # type: ignore[import-untyped]  # ships no py.typed
+import onnxruntime as ort
 
 from engine.paths import user_cache_dir
 from engine.sampling.types import FloatArray, LogitsFn, TokenArray
