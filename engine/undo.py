@@ -13,14 +13,20 @@ document can emit one change event and the view repaint only that region.
 It is generic over N-d numpy arrays: masks [H, W], pixels [H, W, C], note
 grids [voices, steps], motion frames [T, D]. Several named arrays of one
 document (for instance ``"pixels"`` and ``"mask"``) share one history.
+
+Each state of a history has a :attr:`UndoStack.revision`, a number unique in
+the process: remember it when the document is opened or saved, and the
+document is unchanged since then exactly when the revision is that number
+again (undoing back to it included). No edit path needs a "modified" flag.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -32,6 +38,13 @@ Bbox = tuple[slice, ...]
 
 DEFAULT_TARGET = "array"
 """Target name used when the stack is built over a single array."""
+
+_serials = itertools.count(1)
+
+
+def next_serial() -> int:
+    """A number never handed out before in this process: names one state of a history."""
+    return next(_serials)
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,8 @@ class UndoStep:
 
     label: str
     atoms: tuple[EditAtom, ...]
+    serial: int = field(default_factory=next_serial, compare=False)
+    """The revision of the state this step leads to (see :attr:`UndoStack.revision`)."""
 
     @property
     def nbytes(self) -> int:
@@ -173,6 +188,8 @@ class UndoStack:
         self._open_atoms: list[EditAtom] | None = None
         self._open_label = ""
         self._depth = 0
+        self._floor = next_serial()
+        """Revision of the state below the oldest stored step (the opened one at first)."""
         self.changed: list[Callable[[], None]] = []
         """Called after the history changes (enable/disable Undo and Redo actions)."""
 
@@ -259,6 +276,8 @@ class UndoStack:
             self._push(UndoStep("edit", (atom,)))
 
     def _push(self, step: UndoStep) -> None:
+        if len(self._undo) == self._undo.maxlen:  # the oldest step falls off
+            self._floor = self._undo[0].serial
         self._undo.append(step)
         self._redo.clear()  # a new edit forks history; the old future is gone
         self._notify()
@@ -293,9 +312,10 @@ class UndoStack:
         return touched
 
     def clear(self) -> None:
-        """Forget all history (after a new document is opened)."""
+        """Forget all history (after a new document is opened); the revision is a new one."""
         self._undo.clear()
         self._redo.clear()
+        self._floor = next_serial()
         self._notify()
 
     def _notify(self) -> None:
@@ -303,6 +323,16 @@ class UndoStack:
             callback()
 
     # -- inspection ------------------------------------------------------------------
+
+    @property
+    def revision(self) -> int:
+        """Names the current state: equal revisions mean the same applied steps, so equal arrays.
+
+        Undo and redo return to earlier revisions; a new edit makes one never seen
+        before; an open (unfinished) step does not count until it ends. Steps that
+        fell off a full stack cannot be undone, so their states are never reached again.
+        """
+        return self._undo[-1].serial if self._undo else self._floor
 
     @property
     def can_undo(self) -> bool:

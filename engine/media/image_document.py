@@ -146,6 +146,15 @@ class ImageDocument:
         return replace(image, rgb=image.rgb.copy(), high=high, alpha=alpha), self.mask.copy()
 
     @property
+    def revision(self) -> int:
+        """Names the current state (see :attr:`engine.undo.UndoStack.revision`).
+
+        Revisions are unique across eras, so undoing an extension back to the
+        smaller canvas returns the revision that canvas had.
+        """
+        return self._era.history.revision
+
+    @property
     def can_undo(self) -> bool:
         return self._era.history.can_undo or bool(self._past)
 

@@ -279,3 +279,16 @@ def test_preview_feeds_known_pixels_to_a_context_reading_decoder(tmp_path: Path)
     known = codec.encode(window).tokens
     patch = preview_patch(codec, window, known, np.zeros((1, n), np.int64), np.zeros((1, n), bool))
     assert patch.rgba.shape[2] == 4
+
+
+def test_revision_follows_undo_across_canvas_extensions() -> None:
+    document = ImageDocument(picture(20, 30))
+    opened = document.revision
+    document.fill_rectangle((1, 1), (2, 2))
+    painted = document.revision
+    document.extend_canvas(2, 2, 2, 2)
+    extended = document.revision
+    assert len({opened, painted, extended}) == 3
+    assert document.undo() and document.revision == painted
+    assert document.undo() and document.revision == opened
+    assert document.redo() and document.redo() and document.revision == extended

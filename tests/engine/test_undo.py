@@ -180,3 +180,76 @@ def test_any_edit_sequence_roundtrips(
     while stack.redo() is not None:
         pass
     np.testing.assert_array_equal(grid, history[-1])
+
+
+def test_revision_returns_when_undo_returns_to_a_state() -> None:
+    grid = np.zeros(6, np.int64)
+    stack = UndoStack(grid)
+    opened = stack.revision
+    stack.assign(1, (slice(0, 2),))
+    edited = stack.revision
+    assert edited != opened
+    stack.undo()
+    assert stack.revision == opened
+    stack.redo()
+    assert stack.revision == edited
+    stack.undo()
+    stack.assign(1, (slice(0, 2),))  # the same cells again, but a new step: a new revision
+    assert stack.revision not in (opened, edited)
+    with stack.step("stroke"):
+        stack.assign(5, (slice(4, 5),))
+        assert stack.revision != opened  # an open step counts once it ends
+    stack.assign(5, (slice(4, 5),))  # changes nothing: no step, same revision
+    revision = stack.revision
+    stack.clear()
+    assert stack.revision not in (opened, edited, revision)
+
+
+def test_revisions_are_unique_across_stacks() -> None:
+    first, second = UndoStack(np.zeros(3)), UndoStack(np.zeros(3))
+    assert first.revision != second.revision
+    first.assign(1.0, (slice(0, 1),))
+    second.assign(1.0, (slice(0, 1),))
+    assert first.revision != second.revision
+
+
+def test_a_state_whose_step_fell_off_is_never_reached_again() -> None:
+    grid = np.zeros(5, np.int64)
+    stack = UndoStack(grid, max_steps=2)
+    opened = stack.revision
+    seen = [opened]
+    for i in range(4):
+        stack.assign(i + 1, (slice(i, i + 1),))
+        seen.append(stack.revision)
+    while stack.undo():
+        pass
+    assert stack.revision == seen[2]  # the state after the last step that fell off
+    np.testing.assert_array_equal(grid, [1, 2, 0, 0, 0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    actions=st.lists(
+        st.one_of(
+            st.just("undo"), st.just("redo"), st.tuples(st.integers(0, 7), st.integers(1, 3))
+        ),
+        max_size=24,
+    ),
+    max_steps=st.integers(1, 4),
+)
+def test_equal_revisions_mean_equal_arrays(
+    actions: list[str | tuple[int, int]], max_steps: int
+) -> None:
+    grid = np.zeros(8, np.int64)
+    stack = UndoStack(grid, max_steps=max_steps)
+    states = {stack.revision: grid.copy()}
+    for action in actions:
+        if action == "undo":
+            stack.undo()
+        elif action == "redo":
+            stack.redo()
+        else:
+            cell, value = action
+            stack.assign(value, (slice(cell, cell + 1),))
+        expected = states.setdefault(stack.revision, grid.copy())
+        np.testing.assert_array_equal(grid, expected)
