@@ -7,7 +7,9 @@ over a plain document object from ``engine.media``. The window only ever:
 - asks it for a generation payload and codec for the chosen model,
 - forwards live sampler progress (window and step) and the final result to it,
 - forwards Undo/Redo to it,
-- listens to :attr:`MediumEditor.stateChanged` to enable Generate/Undo/Redo.
+- asks it whether the document has unsaved changes before the document is lost,
+- listens to :attr:`MediumEditor.stateChanged` to enable Generate/Undo/Redo and
+  to mark the window title of a modified document.
 
 Each medium's editor class is found by name in :data:`EDITOR_CLASSES` (module
 ``app.<something>``, class name); a module that does not exist yet leaves that
@@ -65,8 +67,8 @@ class MediumEditor(QWidget):
     be mixed into Shiboken's metaclass: it neither checks instantiation nor
     survives ``issubclass``. So ``__init__`` does the check itself.) Emit
     :attr:`stateChanged` whenever :meth:`has_document`, :meth:`has_mask`,
-    :meth:`can_undo`, :meth:`can_redo` or :meth:`document_name` may have
-    changed.
+    :meth:`can_undo`, :meth:`can_redo`, :meth:`is_modified` or
+    :meth:`document_name` may have changed.
     """
 
     stateChanged = Signal()  # noqa: N815 - Qt signal naming
@@ -112,6 +114,16 @@ class MediumEditor(QWidget):
     def document_name(self) -> str:
         """Shown in the window title; the opened file's name by default conventions."""
         return ""
+
+    @abstractmethod
+    def is_modified(self) -> bool:
+        """True when the document differs from when it was opened or last saved.
+
+        Saving is an export to the medium's own format (see each editor); a
+        render to another format (a MIDI score to .wav) is not. Derive it from
+        the undo history: remember the history's revision at open and save, so
+        undoing back to it makes the document clean again. False with no document.
+        """
 
     # -- generation ----------------------------------------------------------------
 

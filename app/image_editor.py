@@ -180,6 +180,8 @@ class ImageEditor(MediumEditor):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.document: ImageDocument | None = None
+        self._saved_revision = 0
+        """The document's revision when it was opened or last exported."""
         self.canvas = ImageCanvas()
         self.strip = VariationStrip()
         self.tools = QToolBar("Mask tools")
@@ -310,6 +312,7 @@ class ImageEditor(MediumEditor):
     def set_document(self, document: ImageDocument) -> None:
         self._forget_job()
         self.document = document
+        self._saved_revision = document.revision
         document.mask_changed.append(self._repaint_mask)
         document.image_changed.append(self._repaint_picture)
         document.reset.append(self._on_reset)
@@ -320,9 +323,15 @@ class ImageEditor(MediumEditor):
         self.stateChanged.emit()
 
     def export_path(self, path: Path) -> None:
+        """Any picture format saves the document (the mask is kept only while it is open)."""
         if self.document is None:
             raise ValueError("nothing to export: open an image first")
         self.document.export(path)
+        self._saved_revision = self.document.revision
+        self.stateChanged.emit()
+
+    def is_modified(self) -> bool:
+        return self.document is not None and self.document.revision != self._saved_revision
 
     def document_name(self) -> str:
         return self.document.name if self.document is not None else ""

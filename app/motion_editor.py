@@ -116,6 +116,8 @@ class MotionEditor(MediumEditor):
         self.codec_factory: CodecFactory = codec_factory or default_codec
         self.document: MotionDocument | None = None
         self.path: Path | None = None
+        self._saved_revision = 0
+        """The document's revision when it was opened (or made) or last exported."""
         self.viewport = MotionViewport(use_gl=use_gl)
         self.timeline = MotionTimeline()
         self.curves = MotionCurves()
@@ -269,10 +271,14 @@ class MotionEditor(MediumEditor):
 
         The model's window length sets the duration; the result arrives as variations like
         any edit, so accepting one is an undo step and the blank pose can be restored.
+        A modified clip is replaced only if the window's question allows it (False if not).
         """
         manifest = manifest or self.motion_model()
         if manifest is None:
             self.show_status("No motion model is installed: New clip needs one")
+            return False
+        may_discard = getattr(self.window(), "may_discard", None)
+        if callable(may_discard) and not may_discard([self]):
             return False
         try:
             self.set_document(MotionDocument.blank(self._blank_clip(manifest), "new clip.bvh"))
@@ -314,6 +320,7 @@ class MotionEditor(MediumEditor):
         self.pause()
         self._drop_job()
         self.document, self.path = document, path
+        self._saved_revision = document.history.revision
         document.motion_changed.append(self._on_motion_changed)
         document.mask_changed.append(self._on_mask_changed)
         document.history.changed.append(self.stateChanged.emit)
@@ -331,6 +338,14 @@ class MotionEditor(MediumEditor):
         if path.suffix.lower() not in self.export_extensions:
             raise ValueError(f"motion is exported as .bvh, not {path.suffix or 'no extension'}")
         self.document.export(path)
+        self._saved_revision = self.document.history.revision
+        self.stateChanged.emit()
+
+    def is_modified(self) -> bool:
+        """A new clip starts clean too: nothing is lost until a variation is accepted."""
+        if self.document is None:
+            return False
+        return self.document.history.revision != self._saved_revision
 
     def document_name(self) -> str:
         return self.document.name if self.document is not None else ""

@@ -89,6 +89,8 @@ class PianoRollEditor(MediumEditor):
         self.choose_parts: PartChooser = choose_parts or (lambda parts: ask_parts(parts, self))
         self.document: RollDocument | None = None
         self.path: Path | None = None
+        self._saved_revision = 0
+        """The document's revision when it was opened or last exported as MIDI."""
         self.view = PianoRollView()
         self.strip = VariationsStrip()
         self.player = AudioPlayer(self)
@@ -216,6 +218,7 @@ class PianoRollEditor(MediumEditor):
         self.player.stop()
         self._forget_results()
         self.document = document
+        self._saved_revision = document.revision
         document.listeners.append(self._on_document)
         self.view.set_document(document)
         self._update_step_times()
@@ -239,12 +242,17 @@ class PianoRollEditor(MediumEditor):
         self._step_times = tick_seconds(self.document.score, ticks)
 
     def export_path(self, path: Path) -> None:
-        """``.mid``/``.midi``: the score (an unedited file byte for byte); ``.wav``: a render."""
+        """``.mid``/``.midi``: the score (an unedited file byte for byte); ``.wav``: a render.
+
+        Only a MIDI export saves the document: a .wav cannot be opened again to edit.
+        """
         if self.document is None:
             raise ValueError("nothing to export: open a MIDI file first")
         suffix = Path(path).suffix.lower()
         if suffix in (".mid", ".midi"):
             save_score(self.document.score, path)
+            self._saved_revision = self.document.revision
+            self.stateChanged.emit()
         elif suffix == ".wav":
             audio, _ = render_range(self.document.score, self.document.grid)
             write_wav(path, audio, SAMPLE_RATE)
@@ -253,6 +261,9 @@ class PianoRollEditor(MediumEditor):
 
     def document_name(self) -> str:
         return self.path.name if self.path else ""
+
+    def is_modified(self) -> bool:
+        return self.document is not None and self.document.revision != self._saved_revision
 
     # -- mask -----------------------------------------------------------------------------
 

@@ -15,7 +15,9 @@ State, all owned by :class:`RollDocument`:
 History: a mask edit is stored as an :class:`engine.undo.EditAtom` (bbox diff);
 a note edit or an accepted variation swaps immutable scores, so a step keeps
 the two scores (they share every unchanged track) and the mask on both sides
-(its length follows the piece). One gesture is one step.
+(its length follows the piece). One gesture is one step. Each state has a
+:attr:`RollDocument.revision`, as in ``engine.undo``, so the editor can tell
+whether the document is back where it was opened or saved.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -49,7 +51,7 @@ from engine.media.synth import (
     tick_seconds,
 )
 from engine.sampling.types import BoolArray, TokenArray
-from engine.undo import EditAtom, diff_atom, full_bbox
+from engine.undo import EditAtom, diff_atom, full_bbox, next_serial
 
 VOICE_NAMES = ("Soprano", "Alto", "Tenor", "Bass")
 MAX_UNDO = 200
@@ -77,6 +79,7 @@ class RollNote:
 class _MaskStep:
     label: str
     atom: EditAtom
+    serial: int = field(default_factory=next_serial, compare=False)
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ class _ScoreStep:
     label: str
     before: tuple[Score, BoolArray]
     after: tuple[Score, BoolArray]
+    serial: int = field(default_factory=next_serial, compare=False)
 
 
 _Step = _MaskStep | _ScoreStep
@@ -124,6 +128,7 @@ class RollDocument:
         self.listeners: list[Listener] = []
         self._undo: deque[_Step] = deque(maxlen=MAX_UNDO)
         self._redo: deque[_Step] = deque(maxlen=MAX_UNDO)
+        self._floor = next_serial()  # the revision below the oldest stored step
         self._stroke_before: BoolArray | None = None
         self.selection: StepRange | None = None
         self._set_score(score)
@@ -272,9 +277,16 @@ class RollDocument:
     # -- history ------------------------------------------------------------------------
 
     def _push(self, step: _Step) -> None:
+        if len(self._undo) == self._undo.maxlen:  # the oldest step falls off
+            self._floor = self._undo[0].serial
         self._undo.append(step)
         self._redo.clear()
         self._emit("history")
+
+    @property
+    def revision(self) -> int:
+        """Names the current state, as :attr:`engine.undo.UndoStack.revision` does."""
+        return self._undo[-1].serial if self._undo else self._floor
 
     @property
     def can_undo(self) -> bool:

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QTableWidget, QTableWidgetItem, QVBoxLayout, QWidg
 
 from app.editor_base import MediumEditor
 from app.engine_worker import EngineBridge
+from app.unsaved import Choice
 from engine.jobs import Codec, GenerateResult, Progress
 from engine.media.tokens import TokenGridCodec, TokenGridDocument
 from engine.models import ModelManifest, ModelRegistry
@@ -27,6 +28,13 @@ from tests.tinymodels import write_tiny_model
 GRID_SHAPE = (4, 8)
 VOCAB = 12
 _MASK_COLOR = QColor(255, 200, 120)
+
+
+@pytest.fixture(autouse=True)
+def never_a_modal_unsaved_box(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A window closed (or a file opened) over edits discards them instead of showing a modal
+    box, which would block the run; tests of the question set ``window.confirm_discard``."""
+    monkeypatch.setattr("app.main_window.ask_unsaved", lambda _parent, _names: Choice.DISCARD)
 
 
 @pytest.fixture(scope="session")
@@ -78,6 +86,7 @@ class TokenGridEditor(MediumEditor):
         self.document: TokenGridDocument | None = None
         self.preview: Progress | None = None
         self.result: GenerateResult | None = None
+        self.saved_revision = 0
         self.table = QTableWidget()
         self.table.cellClicked.connect(self._toggle_cell)
         QVBoxLayout(self).addWidget(self.table)
@@ -88,6 +97,7 @@ class TokenGridEditor(MediumEditor):
 
     def set_document(self, document: TokenGridDocument) -> None:
         self.document = document
+        self.saved_revision = document.history.revision
         document.tokens_changed.append(lambda _box: self._refresh())
         document.mask_changed.append(lambda _box: self._refresh())
         document.history.changed.append(self.stateChanged.emit)
@@ -102,9 +112,17 @@ class TokenGridEditor(MediumEditor):
     def export_path(self, path: Path) -> None:
         assert self.document is not None
         np.save(path, self.document.token_grid)
+        self.saved_revision = self.document.history.revision
+        self.stateChanged.emit()
 
     def document_name(self) -> str:
         return "token grid"
+
+    def is_modified(self) -> bool:
+        """Back at the revision of the last open or export: undo can make it clean again."""
+        if self.document is None:
+            return False
+        return self.document.history.revision != self.saved_revision
 
     # generation
     def has_mask(self) -> bool:
