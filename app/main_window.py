@@ -5,13 +5,18 @@ The window knows no medium. It talks to each page's :class:`MediumEditor`
 :class:`EngineBridge` (generate, cancel, preload), and keeps the buttons and
 the status bar in step with both. Generation runs in the engine thread; the
 window only reacts to bridge signals, so the GUI never blocks.
+
+No edit is lost without a question: the title and the tabs mark modified
+documents, and closing the window, Quit, opening a file over a modified
+document or starting a new clip first asks :attr:`MainWindow.confirm_discard`
+(Export…, Discard or Cancel).
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
@@ -43,6 +48,7 @@ from app.engine_worker import EngineBridge, one_line
 from app.progress import GenerateBar
 from app.sampler_panel import SamplerPanel
 from app.settings_store import APPLICATION, ORGANIZATION, RecentFiles, WindowState, default_settings
+from app.unsaved import Choice, ask_unsaved
 from app.welcome import WelcomePage, find_sample
 from engine.jobs import GenerateResult, Progress
 from engine.models import ModelRegistry
@@ -83,6 +89,15 @@ class MediumPage(QStackedWidget):
         showing_editor = self.editor is not None and self.editor.has_document()
         self.setCurrentWidget(self.editor if showing_editor and self.editor else self.welcome)
 
+    def document_label(self) -> str:
+        """The open document's name for titles and questions ("" with none open)."""
+        if self.editor is None or not self.editor.has_document():
+            return ""
+        return self.editor.document_name() or f"untitled {self.title}"
+
+    def is_modified(self) -> bool:
+        return self.editor is not None and self.editor.is_modified()
+
 
 class MainWindow(QMainWindow):
     """remask's window.
@@ -116,6 +131,11 @@ class MainWindow(QMainWindow):
         self._window_state = WindowState(self._settings)
         self._job_editor: MediumEditor | None = None
         self.last_error = ""
+        self.confirm_discard: Callable[[list[str]], Choice] = lambda names: ask_unsaved(self, names)
+        """Asked with the names of modified documents before they are lost (close, Quit, Open
+        over one, New clip). The default is a modal box; tests set one that answers at once."""
+        self.ask_export_path: Callable[[MediumEditor], Path | None] = self._export_path_dialog
+        """Where to export an editor's document (None: the user cancelled); a file dialog."""
         self.tabs = QTabWidget()
         self.pages: dict[str, MediumPage] = {}
         self.sampler = SamplerPanel(self.registry)
@@ -255,8 +275,13 @@ class MainWindow(QMainWindow):
         self.export_action.setEnabled(has_document)
         self.undo_action.setEnabled(has_document and editor is not None and editor.can_undo())
         self.redo_action.setEnabled(has_document and editor is not None and editor.can_redo())
-        name = editor.document_name() if editor is not None and has_document else ""
-        self.setWindowTitle(f"{name} — remask" if name else "remask")
+        page = self.current_page()
+        name = page.document_label()
+        self.setWindowTitle(f"{name}[*] — remask" if name else "remask")
+        self.setWindowModified(bool(name) and page.is_modified())  # "[*]" shows as "*"
+        for other in self.pages.values():
+            star = " *" if other.is_modified() else ""
+            self.tabs.setTabText(self.tabs.indexOf(other), other.title + star)
 
     def _on_page_changed(self, _index: int = 0) -> None:
         self.sampler.set_medium(self.current_page().medium)
@@ -302,7 +327,11 @@ class MainWindow(QMainWindow):
         return ";;".join([*parts, "All files (*)"])
 
     def open_path(self, path: Path) -> bool:
-        """Open ``path`` in the editor of its medium; False (and a dialog) on any failure."""
+        """Open ``path`` in the editor of its medium.
+
+        False on any failure (and a dialog says why), or when that editor's
+        document has unsaved changes and the user keeps them (Cancel).
+        """
         extensions = {medium: page.extensions for medium, page in self.pages.items()}
         medium = medium_for_path(path, extensions)
         if medium is None:
@@ -312,6 +341,8 @@ class MainWindow(QMainWindow):
         page = self.pages[medium]
         if page.editor is None:
             return self._open_failed(path, f"the {page.title} editor is not part of this build yet")
+        if not self.may_discard([page.editor]):
+            return False
         try:
             page.editor.open_path(path)
         except Exception as exc:  # noqa: BLE001 - any reader error becomes one line for the user
@@ -351,14 +382,22 @@ class MainWindow(QMainWindow):
         editor = self.current_editor()
         if editor is None or not editor.has_document():
             return
-        folder = self._window_state.last_folder()
-        path, _ = QFileDialog.getSaveFileName(self, "Save / Export", folder, editor.export_filter())
-        if path:
-            self.export_to(Path(path))
+        path = self.ask_export_path(editor)
+        if path is not None:
+            self.export_to(path)
 
-    def export_to(self, path: Path) -> bool:
-        """Delegate to the current editor; False (and a dialog) on failure."""
-        editor = self.current_editor()
+    def _export_path_dialog(self, editor: MediumEditor) -> Path | None:
+        """A save dialog in the last folder, proposing (and titled with) the document's name."""
+        name = editor.document_name()
+        start = Path(self._window_state.last_folder()) / name
+        title = f"Save / Export {name}" if name else "Save / Export"
+        path, _ = QFileDialog.getSaveFileName(self, title, str(start), editor.export_filter())
+        return Path(path) if path else None
+
+    def export_to(self, path: Path, editor: MediumEditor | None = None) -> bool:
+        """Delegate to ``editor`` (default: the current one); False (and a dialog) on failure."""
+        if editor is None:
+            editor = self.current_editor()
         if editor is None:
             return False
         try:
@@ -379,6 +418,43 @@ class MainWindow(QMainWindow):
         )
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
+
+    # -- unsaved changes -----------------------------------------------------------------
+
+    def may_discard(self, editors: Iterable[MediumEditor]) -> bool:
+        """Ask before the documents of ``editors`` are lost; True when going ahead is fine.
+
+        Unmodified documents need no question. Export… exports each modified one
+        in turn (its page shown, :attr:`ask_export_path`); going ahead needs every
+        one saved, so a cancelled dialog or a failed export means Cancel.
+        """
+        pages = [self._page_of(editor) for editor in editors]
+        modified = [page for page in pages if page.is_modified()]
+        if not modified:
+            return True
+        choice = self.confirm_discard([page.document_label() for page in modified])
+        if choice is Choice.EXPORT:
+            return all(self._save(page) for page in modified)
+        return choice is Choice.DISCARD
+
+    def _save(self, page: MediumPage) -> bool:
+        """Export ``page``'s document; True only when it is no longer modified."""
+        editor = page.editor
+        assert editor is not None
+        self.show_medium(page.medium)
+        path = self.ask_export_path(editor)
+        if path is None or not self.export_to(path, editor):
+            return False
+        if editor.is_modified():  # exported, but not as a document (a MIDI score to .wav)
+            native = editor.export_extensions[0]
+            self.statusBar().showMessage(
+                f"{page.document_label()} is still unsaved: export it as {native}", 8000
+            )
+            return False
+        return True
+
+    def _page_of(self, editor: MediumEditor) -> MediumPage:
+        return next(page for page in self.pages.values() if page.editor is editor)
 
     # -- edit ----------------------------------------------------------------------------
 
@@ -449,7 +525,15 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
-        """Stop the engine thread before the window (and the bridge it owns) goes away."""
+        """Ask about unsaved changes (Cancel keeps the window), then stop the engine thread.
+
+        The thread stops before the window (and the bridge it owns) goes away: a
+        running generation is cancelled and the worker joined.
+        """
+        editors = [page.editor for page in self.pages.values() if page.editor is not None]
+        if not self.may_discard(editors):
+            event.ignore()
+            return
         self.bridge.shutdown()
         self._window_state.save(self.saveGeometry(), self.saveState())
         super().closeEvent(event)
