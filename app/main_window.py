@@ -293,7 +293,14 @@ class MainWindow(QMainWindow):
             self.bridge.preload(name)
         self._update_actions()
 
+    def _is_current_model(self, name: str) -> bool:
+        """Loads finish late: a model of the page the user has left must not claim the label."""
+        current = self.sampler.current_model()
+        return current is not None and current.name == name
+
     def _on_model_loaded(self, name: str, provider: str) -> None:
+        if not self._is_current_model(name):
+            return
         self.engine_label.setText(f"{name} · {short_provider(provider)}")
         self._set_engine_tooltip(f"model {name} runs on {provider}")
 
@@ -303,7 +310,8 @@ class MainWindow(QMainWindow):
         self.engine_label.setToolTip("\n".join(line for line in (first_line, *skipped) if line))
 
     def _on_model_failed(self, name: str, message: str) -> None:
-        self.engine_label.setText(f"{name} · not loaded")
+        if self._is_current_model(name):
+            self.engine_label.setText(f"{name} · not loaded")
         self.statusBar().showMessage(f"Model {name} cannot be loaded: {message}")
 
     # -- files ---------------------------------------------------------------------------

@@ -125,6 +125,17 @@ def test_status_bar_shows_provider_and_registry_errors(qtbot: Any, window: MainW
     assert "broken" in window.engine_label.toolTip()  # the unreadable manifest, listed once
 
 
+def test_a_late_load_of_another_pages_model_leaves_the_status_bar(
+    qtbot: Any, window: MainWindow
+) -> None:
+    window.show_medium("tokens")
+    qtbot.waitUntil(lambda: "CPU" in window.engine_label.text(), timeout=TIMEOUT_MS)
+    window.show_medium("image")  # no image model here
+    assert window.engine_label.text() == "no model"
+    window.bridge.modelLoaded.emit("tiny", "CPUExecutionProvider")  # the preload, finishing late
+    assert window.engine_label.text() == "no model"
+
+
 def test_registry_errors_reach_the_status_bar_once(
     qtbot: Any, registry: ModelRegistry, qsettings: QSettings
 ) -> None:
