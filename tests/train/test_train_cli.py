@@ -1,0 +1,42 @@
+"""`remask-train all` (`make models`) reruns exactly what each shipped model card says it ran."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from engine.train.cli import SHIPPED_RUNS, build_parser
+
+MODELS = Path(__file__).resolve().parents[2] / "assets" / "models"
+FOLDERS = {"chorale": "chorale-satb", "motion": "motion-mmm", "image": "image-maskgit"}
+
+
+def card_commands(folder: Path) -> list[list[str]]:
+    text = (folder / "MODEL_CARD.md").read_text()
+    return [shlex.split(m) for m in re.findall(r"remask-train ([a-z-]+ [^`\n]*)", text)]
+
+
+def flag_values(argv: list[str]) -> dict[str, float | str]:
+    """``--name value`` pairs; numbers compared as numbers (10 == 10.0)."""
+    pairs = dict(zip(argv[1::2], argv[2::2], strict=False))
+    return {k: float(v) if re.fullmatch(r"-?\d+(\.\d+)?", v) else v for k, v in pairs.items()}
+
+
+@pytest.mark.parametrize("run", SHIPPED_RUNS, ids=[run[0] for run in SHIPPED_RUNS])
+def test_each_shipped_run_parses_to_its_trainer(run: tuple[str, ...]) -> None:
+    args = build_parser().parse_args([*run, "--data", "/nowhere"])
+    assert args.func.__name__ == f"run_{run[0]}"
+
+
+@pytest.mark.parametrize("run", SHIPPED_RUNS, ids=[run[0] for run in SHIPPED_RUNS])
+def test_the_model_card_quotes_the_same_settings(run: tuple[str, ...]) -> None:
+    folder = MODELS / FOLDERS[run[0]]
+    if not (folder / "MODEL_CARD.md").exists():
+        pytest.skip(f"{folder.name} is not shipped yet")
+    ours = flag_values(list(run))
+    trained = [flag_values(argv) for argv in card_commands(folder) if argv[0] == run[0]]
+    assert trained, f"{folder.name}/MODEL_CARD.md quotes no 'remask-train {run[0]}' command"
+    assert any(all(c.get(k) == v for k, v in ours.items()) for c in trained), (ours, trained)
