@@ -10,7 +10,6 @@ attention across the 4 voices at one step (learned voice-pair bias) + a GELU MLP
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -19,16 +18,18 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F  # noqa: N812
 
 from engine.train import chorale_data as cd
 from engine.train.common import (
+    Ema,
     count_params,
     export_onnx,
     load_state_from_onnx,
+    masked_loss,
     maybe_bf16,
     seed_everything,
     set_cpu_threads,
+    warmup_cosine,
 )
 
 MODEL_NAME = "chorale-satb"
@@ -136,15 +137,6 @@ class ChoraleTransformer(nn.Module):
         return logits.reshape(-1, 4 * cfg.steps, cd.VOCAB_SIZE)
 
 
-def masked_loss(
-    logits: torch.Tensor, targets: torch.Tensor, loss_mask: torch.Tensor
-) -> torch.Tensor:
-    """Cross-entropy averaged over the masked cells of each example, then over the batch."""
-    nll = F.cross_entropy(logits.float().transpose(1, 2), targets, reduction="none")
-    per_example = (nll * loss_mask).sum(1) / loss_mask.sum(1).clamp(min=1)
-    return per_example.mean()
-
-
 @dataclass(frozen=True)
 class TrainSettings:
     minutes: float = 50.0
@@ -158,13 +150,6 @@ class TrainSettings:
     bf16: bool = True
     checkpoint_every_s: float = 300.0
     threads: int = 2
-
-
-def _lr_factor(step: int, progress: float, warmup: int) -> float:
-    """Linear warm-up, then cosine decay to 5 % over the (time) budget."""
-    if step < warmup:
-        return (step + 1) / warmup
-    return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
 
 
 def validation_set(
@@ -193,24 +178,6 @@ def evaluate_loss(
         correct += hit.sum().item()
     model.train(was_training)
     return float(np.mean(losses)), correct / mask.sum().item()
-
-
-class Ema:
-    """Exponential moving average of a module's parameters (exported when it validates better)."""
-
-    def __init__(self, model: nn.Module, decay: float) -> None:
-        self.decay = decay
-        self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-    @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
-        for k, v in model.state_dict().items():
-            if v.dtype.is_floating_point:
-                self.shadow[k].lerp_(v, 1.0 - self.decay)
-
-    def copy_to(self, model: nn.Module) -> nn.Module:
-        model.load_state_dict(self.shadow)
-        return model
 
 
 def train(
@@ -248,7 +215,7 @@ def train(
             break
         progress = step / settings.max_steps if settings.max_steps else elapsed / budget
         for group in opt.param_groups:
-            group["lr"] = settings.lr * _lr_factor(step, progress, settings.warmup_steps)
+            group["lr"] = settings.lr * warmup_cosine(step, progress, settings.warmup_steps)
         inputs, targets, mask = (
             torch.from_numpy(a) for a in cd.training_batch(sampler, rng, settings.batch)
         )

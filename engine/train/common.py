@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,3 +113,47 @@ def load_state_from_onnx(module: torch.nn.Module, path: Path) -> torch.nn.Module
     state = {name: torch.from_numpy(inits[aliases.get(name, name)].copy()) for name in names}
     module.load_state_dict(state, strict=True)
     return module
+
+
+def masked_loss(
+    logits: torch.Tensor, targets: torch.Tensor, loss_mask: torch.Tensor
+) -> torch.Tensor:
+    """Cross-entropy averaged over the masked cells of each example, then over the batch.
+
+    Per-example averaging keeps a lightly masked example from counting for less than a
+    heavily masked one, which matters when masking rates are drawn from (0, 1].
+    """
+    nll = torch.nn.functional.cross_entropy(
+        logits.float().transpose(1, 2), targets, reduction="none"
+    )
+    per_example = (nll * loss_mask).sum(1) / loss_mask.sum(1).clamp(min=1)
+    return per_example.mean()
+
+
+def warmup_cosine(step: int, progress: float, warmup: int, floor: float = 0.05) -> float:
+    """Learning-rate factor: linear warm-up, then cosine decay to ``floor`` over the budget.
+
+    ``progress`` is the fraction of the (time or step) budget spent, so a time-boxed run
+    still ends at the floor whatever its step rate.
+    """
+    if step < warmup:
+        return (step + 1) / warmup
+    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+
+class Ema:
+    """Exponential moving average of a module's parameters (exported when it validates better)."""
+
+    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        for k, v in model.state_dict().items():
+            if v.dtype.is_floating_point:
+                self.shadow[k].lerp_(v, 1.0 - self.decay)
+
+    def copy_to(self, model: torch.nn.Module) -> torch.nn.Module:
+        model.load_state_dict(self.shadow)
+        return model

@@ -14,7 +14,6 @@ Training mixes MaskGIT's cosine-schedule random masks with inpainting-shaped mas
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -27,12 +26,15 @@ from torch.nn import functional as F  # noqa: N812
 
 from engine.train import image_data as idata
 from engine.train.common import (
+    Ema,
     count_params,
     export_onnx,
     load_state_from_onnx,
+    masked_loss,
     maybe_bf16,
     seed_everything,
     set_cpu_threads,
+    warmup_cosine,
 )
 
 ONNX_FILE = "transformer.onnx"
@@ -128,14 +130,6 @@ class ImageMaskGIT(nn.Module):
 # --------------------------------------------------------------------------- training
 
 
-def masked_loss(
-    logits: torch.Tensor, targets: torch.Tensor, loss_mask: torch.Tensor
-) -> torch.Tensor:
-    """Cross-entropy over the masked tokens of each example, averaged per example then batch."""
-    nll = F.cross_entropy(logits.float().transpose(1, 2), targets, reduction="none")
-    return ((nll * loss_mask).sum(1) / loss_mask.sum(1).clamp(min=1)).mean()
-
-
 def training_batch(
     maps: Sequence[np.ndarray], rng: np.random.Generator, count: int, cfg: MaskGITConfig, patch: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -166,12 +160,6 @@ class TrainSettings:
     checkpoint_every_s: float = 180.0
 
 
-def _lr_factor(step: int, progress: float, warmup: int) -> float:
-    if step < warmup:
-        return (step + 1) / warmup
-    return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
-
-
 @torch.no_grad()
 def evaluate(
     model: nn.Module, valid: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
@@ -187,24 +175,6 @@ def evaluate(
         correct += ((logits.argmax(-1) == targets[i : i + 64]) & mask[i : i + 64]).sum().item()
     model.train(was_training)
     return float(np.mean(losses)), correct / float(mask.sum().item())
-
-
-class Ema:
-    """Exponential moving average of the parameters (exported when it validates better)."""
-
-    def __init__(self, model: nn.Module, decay: float) -> None:
-        self.decay = decay
-        self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-    @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
-        for k, v in model.state_dict().items():
-            if v.dtype.is_floating_point:
-                self.shadow[k].lerp_(v, 1.0 - self.decay)
-
-    def copy_to(self, model: nn.Module) -> nn.Module:
-        model.load_state_dict(self.shadow)
-        return model
 
 
 def train(
@@ -245,7 +215,7 @@ def train(
             break
         progress = step / settings.max_steps if settings.max_steps else elapsed / budget
         for group in opt.param_groups:
-            group["lr"] = settings.lr * _lr_factor(step, progress, settings.warmup_steps)
+            group["lr"] = settings.lr * warmup_cosine(step, progress, settings.warmup_steps)
         inputs, targets, mask = training_batch(train_maps, rng, settings.batch, cfg, patch)
         with maybe_bf16(settings.bf16):
             logits = model(inputs)

@@ -29,7 +29,13 @@ from torch import nn
 from torch.nn import functional as F  # noqa: N812
 
 from engine.train import image_data as idata
-from engine.train.common import count_params, maybe_bf16, seed_everything, set_cpu_threads
+from engine.train.common import (
+    count_params,
+    maybe_bf16,
+    seed_everything,
+    set_cpu_threads,
+    warmup_cosine,
+)
 
 
 @dataclass(frozen=True)
@@ -292,12 +298,6 @@ class VQTrainSettings:
     corrupt: float = 0.5  # max share of hole tokens swapped for random codes (30 % of items)
 
 
-def _lr_factor(step: int, progress: float, warmup: int) -> float:
-    if step < warmup:
-        return (step + 1) / warmup
-    return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
-
-
 def batch_of(
     images: Sequence[idata.UInt8Array], rng: np.random.Generator, count: int, size: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -374,7 +374,9 @@ def train_tokenizer(
             break
         progress = step / settings.max_steps if settings.max_steps else elapsed / budget
         for group in opt.param_groups:
-            group["lr"] = settings.lr * _lr_factor(step, progress, settings.warmup_steps)
+            group["lr"] = settings.lr * warmup_cosine(
+                step, progress, settings.warmup_steps, floor=0.1
+            )
         pixels, hole = batch_of(images, rng, settings.batch, settings.crop)
         with maybe_bf16(settings.bf16):
             pred, _, commit = model(pixels, hole, settings.corrupt)
