@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QImage, QKeySequence, QPixmap
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QActionGroup, QColor, QImage, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QColorDialog,
@@ -30,12 +30,8 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QMessageBox,
-    QPushButton,
     QSlider,
     QSpinBox,
     QToolBar,
@@ -45,6 +41,7 @@ from PySide6.QtWidgets import (
 
 from app.editor_base import MEDIUM_EXTENSIONS, MediumEditor
 from app.image_canvas import ImageCanvas, Tool
+from app.variations import VariationsStrip
 from engine.jobs import Codec, GenerateResult, Progress
 from engine.media.image import ImageCodec
 from engine.media.image_document import ImageDocument
@@ -65,7 +62,7 @@ def rgba_of(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate([rgb, opaque[:, :, None]], axis=2))
 
 
-def thumbnail(image: LoadedImage) -> QIcon:
+def thumbnail(image: LoadedImage) -> QPixmap:
     rgba = rgba_of(image.rgb, image.alpha)
     height, width = rgba.shape[:2]
     qimage = QImage(rgba.data, width, height, width * 4, QImage.Format.Format_RGBA8888).copy()
@@ -75,72 +72,7 @@ def thumbnail(image: LoadedImage) -> QIcon:
         Qt.AspectRatioMode.KeepAspectRatio,
         Qt.TransformationMode.SmoothTransformation,
     )
-    pixmap = QPixmap.fromImage(scaled)
-    icon = QIcon(pixmap)
-    icon.addPixmap(pixmap, QIcon.Mode.Selected)  # no selection tint: colours must stay true
-    return icon
-
-
-class VariationStrip(QWidget):
-    """Thumbnails of the generated variations with Accept and Discard.
-
-    (``app/variations.py``, a shared strip, had not landed when this was
-    written; this one is small and image-specific.)
-    """
-
-    selected = Signal(int)
-    accepted = Signal(int)
-    discarded = Signal()
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.list = QListWidget()
-        self.list.setViewMode(QListWidget.ViewMode.IconMode)
-        self.list.setFlow(QListWidget.Flow.LeftToRight)
-        self.list.setWrapping(False)
-        self.list.setIconSize(QSize(THUMBNAIL, THUMBNAIL))
-        self.list.setFixedHeight(THUMBNAIL + 36)
-        self.status = QLabel()
-        self.accept_button = QPushButton("Accept")
-        self.discard_button = QPushButton("Discard all")
-        self._build()
-
-    def _build(self) -> None:
-        buttons = QVBoxLayout()
-        buttons.addWidget(self.status)
-        buttons.addWidget(self.accept_button)
-        buttons.addWidget(self.discard_button)
-        buttons.addStretch(1)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.list, 1)
-        layout.addLayout(buttons)
-        self.list.currentRowChanged.connect(self._on_row)
-        self.list.itemDoubleClicked.connect(lambda _item: self._accept())
-        self.accept_button.clicked.connect(self._accept)
-        self.discard_button.clicked.connect(self.discarded.emit)
-
-    def show_variations(self, images: list[LoadedImage]) -> None:
-        self.list.blockSignals(True)
-        self.list.clear()
-        for number, image in enumerate(images, start=1):
-            self.list.addItem(QListWidgetItem(thumbnail(image), f"{number}"))
-        self.list.blockSignals(False)
-        self.status.setText(f"{len(images)} variation{'s' * (len(images) != 1)}")
-        self.setVisible(True)
-        self.list.setCurrentRow(0)
-
-    def clear(self) -> None:
-        self.list.clear()
-        self.setVisible(False)
-
-    def _on_row(self, row: int) -> None:
-        if row >= 0:
-            self.selected.emit(row)
-
-    def _accept(self) -> None:
-        if self.list.currentRow() >= 0:
-            self.accepted.emit(self.list.currentRow())
+    return QPixmap.fromImage(scaled)
 
 
 class ExtendDialog(QDialog):
@@ -183,7 +115,9 @@ class ImageEditor(MediumEditor):
         self._saved_revision = 0
         """The document's revision when it was opened or last exported."""
         self.canvas = ImageCanvas()
-        self.strip = VariationStrip()
+        self.strip = VariationsStrip()
+        self.status = QLabel()
+        """Generation progress and the variation count, under the strip."""
         self.tools = QToolBar("Mask tools")
         self.settings_bar = QToolBar("Mask settings")
         self.mask_colour = QColor(DEFAULT_MASK_COLOUR)
@@ -208,14 +142,16 @@ class ImageEditor(MediumEditor):
         layout.addWidget(self.settings_bar)
         layout.addWidget(self.canvas, 1)
         layout.addWidget(self.strip)
+        layout.addWidget(self.status)
+        # The canvas keeps its size whether or not variations are offered: no jump, same view.
+        self.strip.setFixedHeight(THUMBNAIL + 44)  # thumbnail, its label, margins
         policy = self.strip.sizePolicy()
-        policy.setRetainSizeWhenHidden(True)  # the canvas keeps its size: no jump, same view
+        policy.setRetainSizeWhenHidden(True)
         self.strip.setSizePolicy(policy)
-        self.strip.setVisible(False)
         self._connect_canvas()
         self.strip.selected.connect(self.select_variation)
-        self.strip.accepted.connect(self.accept_variation)
-        self.strip.discarded.connect(self.discard_variations)
+        self.strip.acceptRequested.connect(self.accept_variation)
+        self.strip.discardRequested.connect(self.discard_variations)
 
     def _build_tools(self) -> None:
         group = QActionGroup(self)
@@ -554,16 +490,15 @@ class ImageEditor(MediumEditor):
             self.canvas.set_heat(heat.rgba, heat.top, heat.left, *heat.cell)
         self.preview_updates += 1
         note = self._window_note(progress.window)
-        self.strip.status.setText(f"step {step.index}/{step.total}{note}")
+        self.status.setText(f"step {step.index}/{step.total}{note}")
 
     def _window_note(self, window: int) -> str:
         job = self.job
         return f" · window {window + 1}/{job.count}" if job is not None and job.count > 1 else ""
 
     def _show_progress(self) -> None:
-        self.strip.list.clear()
-        self.strip.status.setText(f"generating{self._window_note(0)}…")
-        self.strip.setVisible(True)
+        self.strip.clear()
+        self.status.setText(f"generating{self._window_note(0)}…")
 
     def clear_preview(self) -> None:
         """The job was cancelled or failed: drop plan and preview; the document is as it was."""
@@ -571,6 +506,7 @@ class ImageEditor(MediumEditor):
         self.canvas.clear_preview()
         if not self.variations:
             self.strip.clear()
+            self.status.clear()
 
     def show_results(self, result: GenerateResult) -> None:
         """Offer the whole-image variations (every window merged by the worker's run)."""
@@ -578,7 +514,9 @@ class ImageEditor(MediumEditor):
             return
         self.variations = list(result.variations)
         self.canvas.clear_preview()
-        self.strip.show_variations(self.variations)
+        count = len(self.variations)
+        self.strip.set_variations([thumbnail(image) for image in self.variations])
+        self.status.setText(f"{count} variation{'s' * (count != 1)}: pick one, then Accept")
 
     def select_variation(self, index: int) -> None:
         """Preview variation ``index`` over the picture (only its edited pixels)."""
@@ -615,6 +553,7 @@ class ImageEditor(MediumEditor):
         self.variations = []
         self.canvas.clear_preview()
         self.strip.clear()
+        self.status.clear()
 
     def _on_heat_toggled(self, on: bool) -> None:
         if not on:

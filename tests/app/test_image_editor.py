@@ -229,8 +229,8 @@ def test_generating_changes_only_masked_pixels_and_undo_restores_exactly(
     assert len(seen) >= 2
     assert seen == [(i, True, True) for i in range(1, len(seen) + 1)]  # every step, doc untouched
     assert np.array_equal(document.rgb, original)
-    assert editor.strip.isVisible() and editor.strip.list.count() == 2
-    editor.strip.list.setCurrentRow(1)
+    assert editor.strip.isVisible() and editor.strip.count == 2
+    editor.strip.buttons[1].click()
     assert editor.canvas.preview_visible
     editor.strip.accept_button.click()
     assert not editor.strip.isVisible() and not editor.canvas.preview_visible
@@ -276,7 +276,7 @@ def test_several_windows_run_in_order_and_merge(
     seen: list[tuple[int, int, int, str]] = []
     window.bridge.stepReady.connect(
         lambda generation, progress: seen.append(
-            (generation, progress.window, progress.windows, editor.strip.status.text())
+            (generation, progress.window, progress.windows, editor.status.text())
         )
     )
     with qtbot.waitSignal(window.bridge.finished, timeout=TIMEOUT_MS) as finished:
