@@ -24,7 +24,7 @@ import importlib
 import logging
 from abc import abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget
@@ -57,6 +57,42 @@ EDITOR_CLASSES: dict[str, str] = {
     "motion": "app.motion_editor:MotionEditor",
 }
 """``module:Class`` of each medium's editor; a missing module means "not written yet"."""
+
+
+class UndoableDocument(Protocol):
+    """A document that keeps its own undo history (image document, piano-roll document)."""
+
+    def undo(self) -> bool: ...
+
+    def redo(self) -> bool: ...
+
+    @property
+    def can_undo(self) -> bool: ...
+
+    @property
+    def can_redo(self) -> bool: ...
+
+
+class DocumentHistory:
+    """Undo/redo for an editor whose ``document`` keeps the history itself.
+
+    Mix in before :class:`MediumEditor`; the editor's views repaint from the
+    document's change events, so there is nothing editor-specific to do here.
+    """
+
+    document: UndoableDocument | None
+
+    def undo(self) -> bool:
+        return self.document is not None and self.document.undo()
+
+    def redo(self) -> bool:
+        return self.document is not None and self.document.redo()
+
+    def can_undo(self) -> bool:
+        return self.document is not None and self.document.can_undo
+
+    def can_redo(self) -> bool:
+        return self.document is not None and self.document.can_redo
 
 
 class MediumEditor(QWidget):

@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.editor_base import MEDIUM_EXTENSIONS, MediumEditor
+from app.editor_base import MEDIUM_EXTENSIONS, DocumentHistory, MediumEditor
 from app.image_canvas import ImageCanvas, Tool
 from app.variations import VariationsStrip
 from engine.jobs import Codec, GenerateResult, Progress
@@ -102,7 +102,7 @@ class ExtendDialog(QDialog):
         return left, top, right, bottom
 
 
-class ImageEditor(MediumEditor):
+class ImageEditor(DocumentHistory, MediumEditor):
     """Canvas, tool bar and variation strip over one :class:`ImageDocument`."""
 
     medium = "image"
@@ -558,17 +558,3 @@ class ImageEditor(MediumEditor):
     def _on_heat_toggled(self, on: bool) -> None:
         if not on:
             self.canvas.heat.setVisible(False)
-
-    # -- history --------------------------------------------------------------------------
-
-    def undo(self) -> bool:
-        return self.document is not None and self.document.undo()
-
-    def redo(self) -> bool:
-        return self.document is not None and self.document.redo()
-
-    def can_undo(self) -> bool:
-        return self.document is not None and self.document.can_undo
-
-    def can_redo(self) -> bool:
-        return self.document is not None and self.document.can_redo

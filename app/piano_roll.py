@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.audio import AudioPlayer
-from app.editor_base import MediumEditor
+from app.editor_base import DocumentHistory, MediumEditor
 from app.piano_roll_controller import (
     VOICE_NAMES,
     RollDocument,
@@ -75,7 +75,7 @@ PartChooser = Callable[[Sequence[Part]], Sequence[str] | None]
 """Given the parts of a file with more than four, the selectors of up to four (None: cancel)."""
 
 
-class PianoRollEditor(MediumEditor):
+class PianoRollEditor(DocumentHistory, MediumEditor):
     """Edit notes, paint what to repaint, audition and accept generated variations."""
 
     medium = "midi"
@@ -408,20 +408,6 @@ class PianoRollEditor(MediumEditor):
 
     def show_status(self, text: str) -> None:
         self.status.setText(text)
-
-    # -- history --------------------------------------------------------------------------
-
-    def undo(self) -> bool:
-        return self.document is not None and self.document.undo()
-
-    def redo(self) -> bool:
-        return self.document is not None and self.document.redo()
-
-    def can_undo(self) -> bool:
-        return self.document is not None and self.document.can_undo
-
-    def can_redo(self) -> bool:
-        return self.document is not None and self.document.can_redo
 
 
 def _swatch(color: QColor) -> QIcon:
