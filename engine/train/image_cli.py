@@ -108,9 +108,9 @@ def run_image(args: argparse.Namespace) -> int:
     rng = np.random.default_rng(args.seed + 99)
     monitor_crops = idata.random_crops(monitor_images, rng, 128, args.crop)
     vq_cfg = vq.tiny_config() if args.tiny else vq.VQConfig(codes=args.codes)
-    init = vq.load_tokenizer(args.vq_init)[0] if args.vq_init else None
+    init, init_stats = vq.load_tokenizer(args.vq_init) if args.vq_init else (None, {})
     if init is not None and args.vq_minutes <= 0 and not args.vq_max_steps:
-        tokenizer, vq_stats = init, vq.load_tokenizer(args.vq_init)[1]
+        tokenizer, vq_stats = init, init_stats
         vq_cfg = tokenizer.cfg
     else:
         vq_settings = vq.VQTrainSettings(
