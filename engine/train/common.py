@@ -141,6 +141,16 @@ def warmup_cosine(step: int, progress: float, warmup: int, floor: float = 0.05) 
     return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
 
 
+def optimizer_step(
+    opt: torch.optim.Optimizer, model: torch.nn.Module, loss: torch.Tensor, clip: float = 1.0
+) -> None:
+    """One update with the gradient norm clipped, as every trainer here does it."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    opt.step()
+
+
 class Ema:
     """Exponential moving average of a module's parameters (exported when it validates better)."""
 

@@ -32,6 +32,7 @@ from engine.train.common import (
     load_state_from_onnx,
     masked_loss,
     maybe_bf16,
+    optimizer_step,
     seed_everything,
     set_cpu_threads,
     warmup_cosine,
@@ -220,10 +221,7 @@ def train(
         with maybe_bf16(settings.bf16):
             logits = model(inputs)
         loss = masked_loss(logits, targets, mask)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        optimizer_step(opt, model, loss)
         ema.update(model)
         losses.append(loss.item())
         step += 1

@@ -32,6 +32,7 @@ from engine.train import image_data as idata
 from engine.train.common import (
     count_params,
     maybe_bf16,
+    optimizer_step,
     seed_everything,
     set_cpu_threads,
     warmup_cosine,
@@ -381,10 +382,7 @@ def train_tokenizer(
         with maybe_bf16(settings.bf16):
             pred, _, commit = model(pixels, hole, settings.corrupt)
         loss = reconstruction_loss(pred, pixels, hole, commit)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        optimizer_step(opt, model, loss)
         losses.append(loss.item())
         step += 1
         if step % 25 == 0:

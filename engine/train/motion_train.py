@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
 
-from engine.train.common import count_params, maybe_bf16
+from engine.train.common import count_params, maybe_bf16, optimizer_step, warmup_cosine
 from engine.train.motion_data import (
     FRAMES_PER_TOKEN,
     MotionTake,
@@ -51,14 +51,6 @@ class Budget:
         if self.max_steps:
             return step / self.max_steps
         return min(elapsed / max(self.minutes * 60.0, 1e-9), 1.0)
-
-
-def _lr(base: float, step: int, progress: float, warmup: int = 100) -> float:
-    return (
-        base
-        * min(1.0, (step + 1) / warmup)
-        * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
-    )
 
 
 # ----------------------------------------------------------------------------- tokenizer
@@ -118,15 +110,12 @@ def train_tokenizer(
     while not budget.done(step, time.monotonic() - start):
         progress = budget.progress(step, time.monotonic() - start)
         for group in opt.param_groups:
-            group["lr"] = _lr(budget.lr, step, progress)
+            group["lr"] = budget.lr * warmup_cosine(step, progress, 100, floor=0.1)
         windows = torch.from_numpy(random_windows(train, cfg.window, budget.batch, rng))
         known = torch.from_numpy(known_masks(budget.batch, cfg.window, rng))
         with maybe_bf16(budget.bf16):
             loss, l1, _ = tokenizer_loss(model, windows, known)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        optimizer_step(opt, model, loss)
         step += 1
         if step % 50 == 0:
             log(
@@ -269,15 +258,12 @@ def train_transformer(
     while not budget.done(step, time.monotonic() - start):
         progress = budget.progress(step, time.monotonic() - start)
         for group in opt.param_groups:
-            group["lr"] = _lr(budget.lr, step, progress)
+            group["lr"] = budget.lr * warmup_cosine(step, progress, 100, floor=0.1)
         tokens = torch.from_numpy(token_windows(train_tokens, length, budget.batch, rng))
         masks = torch.from_numpy(token_masks(budget.batch, length, rng))
         with maybe_bf16(budget.bf16):
             loss, _ = transformer_loss(model, tokens, masks)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        optimizer_step(opt, model, loss)
         step += 1
         if step % 50 == 0:
             log(
