@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import types
@@ -14,22 +13,10 @@ import pytest
 
 from app import cli
 from engine import runtime
+from tests.cli_run import remask
 from tests.tinymodels import write_tiny_model
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def remask(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m app.cli`` the way a user runs ``remask`` (a fresh interpreter)."""
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.fixture

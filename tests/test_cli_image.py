@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from engine import runtime
 from engine.media.image_io import LoadedImage, load_image, save_image
 from engine.media.image_mask import save_mask
+from tests.cli_run import cli_env, remask
 from tests.engine.test_image_codec import write_image_model
 
-ROOT = Path(__file__).resolve().parents[1]
 HEIGHT, WIDTH = 72, 200
 
 
@@ -29,11 +25,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def env(tmp_path: Path, models: Path) -> dict[str, str]:
-    return {
-        "REMASK_MODELS_PATH": str(models),
-        "XDG_DATA_HOME": str(tmp_path / "xdg"),
-        runtime.DEVICE_ENV: "cpu",
-    }
+    return cli_env(models, tmp_path)
 
 
 @pytest.fixture
@@ -46,18 +38,6 @@ def files(tmp_path: Path) -> tuple[Path, Path, np.ndarray, np.ndarray]:
     save_image(LoadedImage.from_rgb(rgb), image_path)
     save_mask(mask, mask_path)
     return image_path, mask_path, rgb, mask
-
-
-def remask(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_inpaint_writes_out_png_changing_only_the_mask(

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from app import cli
-from engine import runtime
 from engine.media.midi import read_score
+from tests.cli_run import cli_env, remask
 from tests.engine.midi_files import chorale, non_note_events, note_keys, save, tiny_chorale_model
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -22,26 +17,10 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """A REMASK_MODELS_PATH holding only the tiny chorale model; CPU only; no user models."""
     models = tmp_path / "models"
     tiny_chorale_model(models, steps=32)
-    values = {
-        "REMASK_MODELS_PATH": str(models),
-        "XDG_DATA_HOME": str(tmp_path / "xdg"),
-        runtime.DEVICE_ENV: "cpu",
-    }
+    values = cli_env(models, tmp_path)
     for key, value in values.items():
         monkeypatch.setenv(key, value)
     return values
-
-
-def remask(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_repaint_writes_out_mid_and_leaves_the_input_alone(

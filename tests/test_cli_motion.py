@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,13 +18,13 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from app import cli
-from engine import models, runtime
+from engine import models
 from engine.media.bvh import parse_bvh, read_bvh
 from engine.media.skeleton import map_skeleton
+from tests.cli_run import cli_env, remask
 from tests.engine.synthetic_bvh import bandai_like, names_bvh
 from tests.tinymodels import write_tiny_model
 
-ROOT = Path(__file__).resolve().parents[1]
 TOKENS_PER_ROW, VOCAB = 8, 8
 HAS_CODEC = importlib.util.find_spec("engine.media.motion_codec") is not None
 
@@ -125,11 +122,7 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def env(tmp_path: Path, model_dir: Path) -> dict[str, str]:
-    return {
-        "REMASK_MODELS_PATH": str(model_dir),
-        "XDG_DATA_HOME": str(tmp_path / "xdg"),
-        runtime.DEVICE_ENV: "cpu",
-    }
+    return cli_env(model_dir, tmp_path)
 
 
 @pytest.fixture
@@ -137,18 +130,6 @@ def walk(tmp_path: Path) -> Path:
     path = tmp_path / "walk.bvh"
     path.write_text(bandai_like(frames=60, seed=6))
     return path
-
-
-def remask(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def columns_of(path: Path, part: str) -> np.ndarray:
