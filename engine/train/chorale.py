@@ -22,8 +22,9 @@ from torch import nn
 from engine.train import chorale_data as cd
 from engine.train.common import (
     Ema,
+    config_from_dict,
     count_params,
-    export_onnx,
+    export_token_transformer,
     load_state_from_onnx,
     masked_loss,
     maybe_bf16,
@@ -51,8 +52,7 @@ class ChoraleConfig:
 
     @classmethod
     def from_dict(cls, raw: dict[str, object]) -> ChoraleConfig:
-        known = {k: raw[k] for k in cls.__dataclass_fields__ if k in raw}
-        return cls(**known)  # type: ignore[arg-type]
+        return config_from_dict(cls, raw)
 
 
 class Attention(nn.Module):
@@ -300,22 +300,7 @@ def load_checkpoint(path: Path) -> ChoraleTransformer:
 
 def export(model: ChoraleTransformer, out_dir: Path) -> Path:
     """Write ``out_dir/transformer.onnx`` (fp32) and check onnxruntime against torch."""
-    import onnxruntime as ort
-
-    model = model.float().eval()
-    path = out_dir / ONNX_FILE
-    example = torch.full((2, 4 * model.cfg.steps), cd.MASK_ID, dtype=torch.int64)
-    export_onnx(model, example, path, "tokens", "logits")
-    rng = np.random.default_rng(0)
-    probe = rng.integers(0, cd.MASK_ID + 1, (3, 4 * model.cfg.steps)).astype(np.int64)
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    got = session.run(["logits"], {"tokens": probe})[0]
-    with torch.no_grad():
-        want = model(torch.from_numpy(probe)).numpy()
-    err = float(np.abs(got - want).max())
-    if err > 1e-3:
-        raise RuntimeError(f"onnxruntime differs from torch by {err}")
-    return path
+    return export_token_transformer(model, out_dir / ONNX_FILE, 4 * model.cfg.steps, cd.MASK_ID)
 
 
 def medium_facts(cfg: ChoraleConfig) -> dict[str, object]:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import random
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import onnx
@@ -63,6 +65,40 @@ def export_onnx(
     )
     _record_param_aliases(module, path)
     onnx.checker.check_model(onnx.load(str(path)))
+
+
+def export_token_transformer(
+    model: torch.nn.Module, path: Path, length: int, mask_id: int, tolerance: float = 1e-3
+) -> Path:
+    """Export a masked transformer (int64 ``tokens`` [B, N] -> ``logits``) and prove it.
+
+    onnxruntime must reproduce torch on random tokens (mask id included) within
+    ``tolerance``, or the export raises instead of shipping a model that differs.
+    """
+    import onnxruntime as ort
+
+    model = model.float().eval()
+    export_onnx(
+        model, torch.full((2, length), mask_id, dtype=torch.int64), path, "tokens", "logits"
+    )
+    probe = np.random.default_rng(0).integers(0, mask_id + 1, (3, length)).astype(np.int64)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(["logits"], {"tokens": probe})[0]
+    with torch.no_grad():
+        want = model(torch.from_numpy(probe)).numpy()
+    err = float(np.abs(got - want).max())
+    if err > tolerance:
+        raise RuntimeError(f"onnxruntime differs from torch by {err}")
+    return path
+
+
+ConfigT = TypeVar("ConfigT")
+
+
+def config_from_dict(cls: type[ConfigT], raw: dict[str, object]) -> ConfigT:
+    """Rebuild an architecture dataclass from a manifest, ignoring keys it does not know."""
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    return cls(**{k: v for k, v in raw.items() if k in names})
 
 
 ALIAS_KEY = "remask.param_aliases"

@@ -27,8 +27,9 @@ from torch.nn import functional as F  # noqa: N812
 from engine.train import image_data as idata
 from engine.train.common import (
     Ema,
+    config_from_dict,
     count_params,
-    export_onnx,
+    export_token_transformer,
     load_state_from_onnx,
     masked_loss,
     maybe_bf16,
@@ -64,8 +65,7 @@ class MaskGITConfig:
 
     @classmethod
     def from_dict(cls, raw: dict[str, object]) -> MaskGITConfig:
-        known = {k: raw[k] for k in cls.__dataclass_fields__ if k in raw}
-        return cls(**known)  # type: ignore[arg-type]
+        return config_from_dict(cls, raw)
 
 
 def relative_index(grid: int, max_rel: int) -> torch.Tensor:
@@ -298,22 +298,7 @@ def load_checkpoint(path: Path) -> tuple[ImageMaskGIT, dict[str, object]]:
 
 def export(model: ImageMaskGIT, out_dir: Path) -> Path:
     """Write ``out_dir/transformer.onnx`` (fp32) and check onnxruntime against torch."""
-    import onnxruntime as ort
-
-    model = model.float().eval()
-    cfg = model.cfg
-    path = out_dir / ONNX_FILE
-    example = torch.full((2, cfg.length), cfg.mask_id, dtype=torch.int64)
-    export_onnx(model, example, path, "tokens", "logits")
-    probe = np.random.default_rng(0).integers(0, cfg.mask_id + 1, (3, cfg.length)).astype(np.int64)
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    got = session.run(["logits"], {"tokens": probe})[0]
-    with torch.no_grad():
-        want = model(torch.from_numpy(probe)).numpy()
-    err = float(np.abs(got - want).max())
-    if err > 1e-3:
-        raise RuntimeError(f"onnxruntime differs from torch by {err}")
-    return path
+    return export_token_transformer(model, out_dir / ONNX_FILE, model.cfg.length, model.cfg.mask_id)
 
 
 def load_torch_model(model_dir: Path | str) -> ImageMaskGIT:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,7 @@ import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
 from engine.media.motion import FEATURE_SIZE
-from engine.train.common import load_state_from_onnx
+from engine.train.common import config_from_dict, load_state_from_onnx
 from engine.train.motion_data import FRAMES_PER_TOKEN, LOWER_COLUMNS, UPPER_COLUMNS
 
 MODEL_NAME = "motion-mmm"
@@ -51,8 +51,7 @@ class MotionConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> MotionConfig:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})  # type: ignore[arg-type]
+        return config_from_dict(cls, data)
 
 
 def tiny_config() -> MotionConfig:
