@@ -10,10 +10,10 @@ attention across the 4 voices at one step (learned voice-pair bias) + a GELU MLP
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,18 +21,11 @@ from torch import nn
 
 from engine.train import chorale_data as cd
 from engine.train.common import (
-    Ema,
     config_from_dict,
-    count_params,
     export_token_transformer,
     load_state_from_onnx,
-    masked_loss,
-    maybe_bf16,
-    optimizer_step,
-    seed_everything,
-    set_cpu_threads,
-    warmup_cosine,
 )
+from engine.train.loop import Arrays, LoopSettings, masked_token_loss, train_loop
 
 MODEL_NAME = "chorale-satb"
 ONNX_FILE = "transformer.onnx"
@@ -138,124 +131,74 @@ class ChoraleTransformer(nn.Module):
         return logits.reshape(-1, 4 * cfg.steps, cd.VOCAB_SIZE)
 
 
-@dataclass(frozen=True)
-class TrainSettings:
-    minutes: float = 50.0
-    max_steps: int = 0  # 0 = until the time budget is spent
-    batch: int = 32
-    lr: float = 1e-3
-    weight_decay: float = 0.05
-    warmup_steps: int = 200
-    ema_decay: float = 0.999
-    seed: int = 0
-    bf16: bool = True
-    checkpoint_every_s: float = 300.0
-    threads: int = 2
+TRAIN_DEFAULTS = LoopSettings(
+    minutes=50.0, batch=32, lr=1e-3, warmup_steps=200, ema_decay=0.999, eval_every_s=300.0
+)
 
 
-def validation_set(
-    pieces: list[cd.IntGrid], steps: int, count: int = 256, seed: int = 1234
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def train_settings(**changes: Any) -> LoopSettings:
+    """The chorale defaults (``TRAIN_DEFAULTS``) with ``changes`` applied."""
+    return replace(TRAIN_DEFAULTS, **changes)
+
+
+def validation_windows(pieces: list[cd.IntGrid], steps: int, count: int = 256) -> Arrays:
     """A fixed batch of validation windows and masks (no transposition, no padding)."""
-    rng = np.random.default_rng(seed)
     sampler = cd.WindowSampler(pieces, steps, max_shift=0, pad_prob=0.0)
-    inputs, targets, mask = cd.training_batch(sampler, rng, count)
-    return torch.from_numpy(inputs), torch.from_numpy(targets), torch.from_numpy(mask)
-
-
-@torch.no_grad()
-def evaluate_loss(
-    model: nn.Module, valid: tuple[torch.Tensor, torch.Tensor, torch.Tensor], chunk: int = 64
-) -> tuple[float, float]:
-    """fp32 masked loss and masked-cell top-1 accuracy on a fixed batch."""
-    was_training = model.training
-    model.eval()
-    inputs, targets, mask = valid
-    losses, correct = [], 0.0
-    for i in range(0, len(inputs), chunk):
-        logits = model(inputs[i : i + chunk])
-        losses.append(masked_loss(logits, targets[i : i + chunk], mask[i : i + chunk]).item())
-        hit = (logits.argmax(-1) == targets[i : i + chunk]) & mask[i : i + chunk]
-        correct += hit.sum().item()
-    model.train(was_training)
-    return float(np.mean(losses)), correct / mask.sum().item()
+    return cd.training_batch(sampler, np.random.default_rng(1234), count)
 
 
 def train(
     cfg: ChoraleConfig,
     train_pieces: list[cd.IntGrid],
     valid_pieces: list[cd.IntGrid],
-    settings: TrainSettings,
+    settings: LoopSettings,
     checkpoint_dir: Path | None = None,
     log: Callable[[str], None] = print,
     init: nn.Module | None = None,
     command: str = "",
+    earlier_stages: Sequence[dict[str, object]] = (),
 ) -> tuple[ChoraleTransformer, dict[str, object]]:
-    """Train for ``settings.minutes`` (or ``max_steps``); return the better of raw/EMA weights."""
-    set_cpu_threads(settings.threads)
-    seed_everything(settings.seed)
+    """Train for ``settings.minutes`` (or ``max_steps``); return the best validated weights.
+
+    The best weights so far are saved as ``checkpoint_dir/best.pt`` at every improvement and
+    the returned ones as ``final.pt``. ``earlier_stages`` are the runs that made ``init``; the
+    stats list them and this run under ``stages`` (the model card quotes every command).
+    """
     model = ChoraleTransformer(cfg)
     if init is not None:
         model.load_state_dict(init.state_dict())
-    ema = Ema(model, settings.ema_decay)
-    opt = torch.optim.AdamW(
-        model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay, betas=(0.9, 0.98)
-    )
-    rng = np.random.default_rng(settings.seed)
     sampler = cd.WindowSampler(train_pieces, cfg.steps)
-    valid = validation_set(valid_pieces, cfg.steps)
-    budget = settings.minutes * 60.0
-    start = last_ckpt = time.monotonic()
-    step, history = 0, []
-    log(f"params {count_params(model):,}  config {asdict(cfg)}  settings {asdict(settings)}")
-    model.train()
-    while True:
-        elapsed = time.monotonic() - start
-        done_time = settings.max_steps == 0 and elapsed >= budget
-        if done_time or (settings.max_steps and step >= settings.max_steps):
-            break
-        progress = step / settings.max_steps if settings.max_steps else elapsed / budget
-        for group in opt.param_groups:
-            group["lr"] = settings.lr * warmup_cosine(step, progress, settings.warmup_steps)
-        inputs, targets, mask = (
-            torch.from_numpy(a) for a in cd.training_batch(sampler, rng, settings.batch)
-        )
-        with maybe_bf16(settings.bf16):
-            logits = model(inputs)
-        loss = masked_loss(logits, targets, mask)
-        optimizer_step(opt, model, loss)
-        ema.update(model)
-        step += 1
-        if step % 50 == 0:
-            log(f"step {step} t={elapsed / 60:.1f}min loss {loss.item():.4f}")
-        if (
-            checkpoint_dir is not None
-            and time.monotonic() - last_ckpt >= settings.checkpoint_every_s
-        ):
-            history.append(_checkpoint(model, ema, cfg, valid, step, elapsed, checkpoint_dir, log))
-            last_ckpt = time.monotonic()
-    elapsed = time.monotonic() - start
-    raw_loss, raw_acc = evaluate_loss(model, valid)
-    ema_model = ema.copy_to(ChoraleTransformer(cfg))
-    ema_loss, ema_acc = evaluate_loss(ema_model, valid)
-    use_ema = ema_loss < raw_loss
-    final = ema_model if use_ema else model
-    final.eval()
-    stats: dict[str, object] = {
-        "steps": step,
-        "train_minutes": round(elapsed / 60.0, 2),
-        "windows_seen": step * settings.batch,
-        "valid_masked_loss": round(min(raw_loss, ema_loss), 4),
-        "valid_masked_accuracy": round(ema_acc if use_ema else raw_acc, 4),
-        "weights": "ema" if use_ema else "raw",
-        "params": count_params(final),
-        "history": history,
-        "command": command,
-    }
-    log(f"final raw {raw_loss:.4f}/{raw_acc:.3f} ema {ema_loss:.4f}/{ema_acc:.3f} -> {stats}")
+
+    def make_batch(rng: np.random.Generator, count: int) -> Arrays:
+        return cd.training_batch(sampler, rng, count)
+
+    def on_best(module: nn.Module, entry: dict[str, object]) -> None:
+        if checkpoint_dir is not None:
+            _save(module, cfg, entry, checkpoint_dir / "best.pt")
+
+    valid = validation_windows(valid_pieces, cfg.steps)
+    final, stats = train_loop(model, make_batch, masked_token_loss, valid, settings, log, on_best)
+    stats["command"] = command
+    stats["stages"] = [*earlier_stages, stage_summary(stats)]
     if checkpoint_dir is not None:
         _save(final, cfg, stats, checkpoint_dir / "final.pt")
-    return final, stats
+    return final, stats  # type: ignore[return-value]
+
+
+def stage_summary(stats: dict[str, object]) -> dict[str, object]:
+    """What the card says of one training run (a stage; a later one may start from it)."""
+    settings = stats.get("settings") or {}
+    assert isinstance(settings, dict)
+    return {
+        "command": stats.get("command"),
+        "device": stats.get("device", "cpu"),
+        "minutes": stats.get("train_minutes"),
+        "steps": stats.get("steps"),
+        "windows": stats.get("windows_seen"),
+        "batch": settings.get("batch"),
+        "lr": settings.get("lr"),
+        "valid_loss": stats.get("valid_masked_loss"),
+    }
 
 
 def _save(model: nn.Module, cfg: ChoraleConfig, info: dict[str, object], path: Path) -> None:
@@ -263,26 +206,6 @@ def _save(model: nn.Module, cfg: ChoraleConfig, info: dict[str, object], path: P
     tmp = path.with_suffix(".tmp")
     torch.save({"config": asdict(cfg), "state": model.state_dict(), "info": info}, tmp)
     tmp.replace(path)
-
-
-def _checkpoint(
-    model: nn.Module,
-    ema: Ema,
-    cfg: ChoraleConfig,
-    valid: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
-    step: int,
-    elapsed: float,
-    directory: Path,
-    log: Callable[[str], None],
-) -> dict[str, object]:
-    raw = evaluate_loss(model, valid)
-    ema_model = ema.copy_to(ChoraleTransformer(cfg))
-    ema_stats = evaluate_loss(ema_model, valid)
-    info = {"step": step, "minutes": round(elapsed / 60, 2), "raw": raw, "ema": ema_stats}
-    _save(model, cfg, info, directory / "last_raw.pt")
-    _save(ema_model, cfg, info, directory / "last_ema.pt")
-    log(f"checkpoint {info}")
-    return info
 
 
 def checkpoint_info(path: Path) -> dict[str, object]:
@@ -301,6 +224,19 @@ def load_checkpoint(path: Path) -> ChoraleTransformer:
 def export(model: ChoraleTransformer, out_dir: Path) -> Path:
     """Write ``out_dir/transformer.onnx`` (fp32) and check onnxruntime against torch."""
     return export_token_transformer(model, out_dir / ONNX_FILE, 4 * model.cfg.steps, cd.MASK_ID)
+
+
+def torch_logits_fn(model: nn.Module, device: str) -> Callable[[np.ndarray], np.ndarray]:
+    """tokens -> fp32 logits with the torch module on ``device`` (the evaluator on a GPU)."""
+    target = torch.device(device)
+    model = model.float().eval().to(target)
+
+    @torch.no_grad()
+    def logits(tokens: np.ndarray) -> np.ndarray:
+        out = model(torch.from_numpy(np.ascontiguousarray(tokens, dtype=np.int64)).to(target))
+        return out.float().cpu().numpy()  # type: ignore[no-any-return]
+
+    return logits
 
 
 def medium_facts(cfg: ChoraleConfig) -> dict[str, object]:

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from engine.train import chorale_data as cd
-from engine.train.chorale import ChoraleConfig
+from engine.train.chorale import ChoraleConfig, stage_summary
 from engine.train.chorale_eval import NllResult
 
 DEFAULT_SAMPLING: dict[str, object] = {
@@ -43,7 +43,7 @@ def nll_table(result: NllResult | None) -> str:
     if result is not None:
         lines.append(
             f"| remask chorale-satb (this model) | JSB test split, 16th grid, orderless NADE, "
-            f"{result.orderings} random orderings, {result.group} cells revealed per call, "
+            f"{result.orderings} random orderings, {_per_call(result.group)}, "
             f"{result.windows} windows, {result.cells} cells | {result.nats_per_cell:.3f} "
             f"(± {result.std_per_cell_over_orderings:.3f} over orderings) | "
             f"{result.nats_per_frame:.3f} |"
@@ -62,6 +62,10 @@ def nll_table(result: NllResult | None) -> str:
 COCONET_FRAME_NLL = 0.57
 
 
+def _per_call(group: int) -> str:
+    return "one cell revealed per call" if group == 1 else f"{group} cells revealed per call"
+
+
 def comparison_text(result: NllResult | None) -> str:
     """Say plainly how far we are from Coconet and why the numbers are only roughly comparable."""
     if result is None:
@@ -78,10 +82,16 @@ def comparison_text(result: NllResult | None) -> str:
         f"{verdict}\n\n"
         "How comparable the two numbers are: both estimate -log p(test chorales) per sixteenth "
         "frame with random orderings on the same test split. Coconet was trained for many hours "
-        "on a GPU; this model for the minutes above on 2 CPU cores. Our estimate is pessimistic "
-        f"in three ways: {result.group} cells are revealed per model call (cells revealed "
-        "together do not condition on each other; earlier measurements here put the cost of 8 "
-        "at a time at ~0.02-0.03 nats per cell), orderings are averaged in log space rather than "
+        "on a GPU; this model for the minutes listed under Training. Our estimate is "
+        f"pessimistic in {'three ways' if result.group > 1 else 'two ways'}: "
+        + (
+            f"{result.group} cells are revealed per model call (cells revealed together do not "
+            "condition on each other; earlier measurements here put the cost of 8 at a time at "
+            "~0.02-0.03 nats per cell), "
+            if result.group > 1
+            else ""
+        )
+        + "orderings are averaged in log space rather than "
         "ensembled in probability space, and windows of the window length do not see the music "
         "on the other side of a window border. Coconet's figure was taken from Table 1 of the "
         "paper as quoted in an independent reimplementation's evaluation code (the paper's "
@@ -98,6 +108,7 @@ def write_model_card(
     result: NllResult | None,
     command: str,
     sampling_note: str = "",
+    evaluated_on: str = "the shipped ONNX file in fp32",
 ) -> Path:
     onnx_bytes = (out_dir / "transformer.onnx").stat().st_size
     train_command = str(stats.get("command") or command)
@@ -106,15 +117,15 @@ def write_model_card(
         if train_command == command
         else f"\nExported and evaluated from the run's final checkpoint with:\n\n    {command}\n"
     )
+    stages = list(stats.get("stages") or [stage_summary({**stats, "command": train_command})])
     text = CARD_TEMPLATE.format(
-        command=train_command,
-        export_line=export_line,
+        training=training_text(stages),
+        total_minutes=round(sum(float(s.get("minutes") or 0) for s in stages), 1),
+        export_line=export_line + (f"\n{stats['run_note']}\n" if stats.get("run_note") else ""),
+        evaluated_on=evaluated_on,
         sampling_note=sampling_note or "Not measured for this export.",
         params=f"{int(stats.get('params', 0)):,}",
         size_mb=onnx_bytes / 1e6,
-        minutes=stats.get("train_minutes"),
-        steps=stats.get("steps"),
-        windows=stats.get("windows_seen"),
         weights=stats.get("weights", "-"),
         valid_loss=stats.get("valid_masked_loss", "-"),
         valid_acc=stats.get("valid_masked_accuracy", "-"),
@@ -127,6 +138,32 @@ def write_model_card(
     path = out_dir / "MODEL_CARD.md"
     path.write_text(text)
     return path
+
+
+def _hardware(device: object) -> str:
+    return "2 CPU cores" if str(device) == "cpu" else f"one {device} GPU"
+
+
+def training_text(stages: list[dict[str, object]]) -> str:
+    """The commands that made the weights, in order, each with what it did and on what."""
+    if len(stages) == 1:
+        lines = ["Command (from the repository root):"]
+    else:
+        lines = [
+            "Commands (from the repository root), in order; each later one starts from the",
+            "weights of the one before it (`--init`):",
+        ]
+    for stage in stages:
+        lines += [
+            "",
+            f"    {stage.get('command')}",
+            "",
+            f"  {stage.get('minutes')} min on {_hardware(stage.get('device'))}: "
+            f"{stage.get('steps')} steps of batch {stage.get('batch')} "
+            f"({stage.get('windows')} windows), peak lr {stage.get('lr')}, "
+            f"validation masked loss {stage.get('valid_loss')} nats.",
+        ]
+    return "\n".join(lines)
 
 
 CARD_TEMPLATE = """# chorale-satb
@@ -153,9 +190,7 @@ Parameters: {params}; `transformer.onnx` (fp32, opset 17, dynamic batch): {size_
 manifest's `medium_facts.architecture` and the ONNX initializers (same weights).
 
 ## Training
-Command (from the repository root):
-
-    {command}
+{training}
 {export_line}
 - Data: JSB Chorales, `Jsb16thSeparated.npz` (Coconet's 16th-note version of the
   Boulanger-Lewandowski split, from czhuang/JSB-Chorales-dataset; the dataset repository has
@@ -167,10 +202,10 @@ Command (from the repository root):
 - Masks: 60 % Coconet/orderless-NADE (each cell masked with probability r ~ U(0,1]),
   25 % voice-subset spans over whole quarters, 15 % whole-bar blocks; loss = cross-entropy
   on masked cells, averaged per example.
-- AdamW (lr 1.5e-3, warm-up, cosine to 5 % over the time budget), batch 32, bf16 autocast,
-  2 CPU threads, EMA 0.999. Trained {minutes} min ({steps} steps, {windows} windows) on
-  2 CPU cores; exported weights: {weights}; validation masked loss {valid_loss} nats,
-  masked-cell accuracy {valid_acc}.
+- AdamW (warm-up, cosine to 5 % over each stage's time budget), bf16 autocast, EMA 0.999;
+  the raw or EMA weights with the lowest validation loss of any scoring are kept. Exported
+  weights: {weights}; validation masked loss {valid_loss} nats, masked-cell accuracy
+  {valid_acc}.
 
 ## Evaluation (JSB test split)
 Orderless-NADE estimate of -log p as in Coconet: every cell of a window is revealed in a
@@ -178,7 +213,7 @@ random order, the model predicts the next cells from the ones revealed so far, a
 -log p(true value). Test pieces (77) are cut into consecutive non-overlapping windows of
 {T} steps; the last window of a piece is right-padded with rests that are visible context
 and never scored, and windows do not see each other (a little pessimistic at window
-borders). Evaluated on the shipped ONNX file in fp32 ({eval_seconds} s).
+borders). Evaluated on {evaluated_on} ({eval_seconds} s).
 
 {table}
 
@@ -189,7 +224,7 @@ borders). Evaluated on the shipped ONNX file in fp32 ({eval_seconds} s).
 {sampling_note}
 
 ## Limits
-- Trained for minutes on 2 CPU cores; Coconet trained for many GPU hours. See the table.
+- Trained for {total_minutes} minutes in all; Coconet trained for many GPU hours. See the table.
 - The data has no bar lines: training windows start on any quarter note, so the beat
   embedding only knows the position within a quarter reliably.
 - 4 voices and pitches 28..93 only; no dynamics, no tempo, no repeated-note onsets.

@@ -73,10 +73,10 @@ def one_ordering(
         active = np.flatnonzero(((rank >= lo) & (rank < hi)).any(1))
         for i in range(0, len(active), batch):
             rows = active[i : i + batch]
-            logp = _log_softmax(logits_fn(current[rows]))
             reveal = (rank[rows] >= lo) & (rank[rows] < hi)
-            true_logp = np.take_along_axis(logp, windows[rows][..., None], axis=-1)[..., 0]
-            total -= float(true_logp[reveal].sum())
+            logp = _log_softmax(logits_fn(current[rows])[reveal])  # [revealed, V]
+            true_logp = np.take_along_axis(logp, windows[rows][reveal][:, None], axis=-1)
+            total -= float(true_logp.sum())
     return total
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import dataclasses
 import json
@@ -35,6 +36,25 @@ def maybe_bf16(enabled: bool) -> Iterator[None]:
     """bf16 autocast on CPU (1.7x faster training here); a no-op when disabled."""
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled):
         yield
+
+
+def add_device_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--device``, ``--workers`` and ``--eval-every`` for a transformer trainer's parser."""
+    parser.add_argument(
+        "--device", default="cpu", help="cpu, cuda or auto (cuda when torch sees a GPU)"
+    )
+    parser.add_argument("--workers", type=int, default=0, help="batch-making processes")
+    parser.add_argument(
+        "--eval-every", type=float, default=0.0, help="seconds between validations (0 = default)"
+    )
+
+
+def device_settings(args: argparse.Namespace) -> dict[str, object]:
+    """The ``LoopSettings`` fields set by ``add_device_arguments``; threads follow the device."""
+    settings: dict[str, object] = {"device": args.device, "workers": args.workers}
+    if args.eval_every > 0:
+        settings["eval_every_s"] = args.eval_every
+    return settings
 
 
 def count_params(module: torch.nn.Module) -> int:

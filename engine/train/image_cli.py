@@ -16,6 +16,8 @@ import shlex
 import time
 from pathlib import Path
 
+from engine.train.common import add_device_arguments, device_settings
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = REPO_ROOT / "assets" / "models" / "image-maskgit"
 DEFAULT_CKPT = Path("/tmp/remask-image-ckpt")
@@ -60,7 +62,43 @@ def register_image(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     )
     p.add_argument("--no-eval", action="store_true")
     p.add_argument("--no-bf16", action="store_true")
+    add_device_arguments(p)
     p.set_defaults(func=run_image)
+
+
+def register_image_tokens(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "image-tokens", help="token maps of the training photos, for image-transformer"
+    )
+    p.add_argument("--data", type=Path, default=_default_data(), help="data root or BSDS500 zip")
+    p.add_argument("--vq-init", type=Path, required=True, help="tokenizer checkpoint")
+    p.add_argument("--out", type=Path, required=True, help="the .npz to write")
+    p.add_argument("--flips", action="store_true", help="also tokenize mirrored photos")
+    p.add_argument("--half-shift", action="store_true", help="also photos moved by half a token")
+    p.add_argument("--limit", type=int, default=0, help="photos per split (0 = all)")
+    p.set_defaults(func=run_image_tokens)
+
+
+def register_image_transformer(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "image-transformer",
+        help="train only the masked transformer on cached token maps (a GPU run, say)",
+    )
+    p.add_argument("--tokens", type=Path, required=True, help="image-tokens output (.npz)")
+    p.add_argument("--checkpoint-dir", type=Path, required=True)
+    p.add_argument("--minutes", type=float, default=10.0)
+    p.add_argument("--max-steps", type=int, default=0)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--grid", type=int, default=16)
+    p.add_argument("--d-model", type=int, default=192)
+    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--heads", type=int, default=6)
+    p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-bf16", action="store_true")
+    add_device_arguments(p)
+    p.set_defaults(func=run_image_transformer)
 
 
 def register_image_eval(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -146,23 +184,28 @@ def run_image(args: argparse.Namespace) -> int:
             max_rel=grid - 1,
         )
     )
-    mg_init = mg.load_checkpoint(args.maskgit_init)[0] if args.maskgit_init else None
-    mg_settings = mg.TrainSettings(
-        minutes=args.maskgit_minutes,
-        max_steps=args.maskgit_max_steps,
-        batch=args.maskgit_batch,
-        seed=args.seed,
-        bf16=not args.no_bf16,
-    )
-    transformer, mg_stats = mg.train(
-        mg_cfg,
-        train_maps,
-        monitor_maps,
-        mg_settings,
-        vq_cfg.patch,
-        args.checkpoint_dir,
-        init=mg_init,
-    )
+    mg_init, mg_info = mg.load_checkpoint(args.maskgit_init) if args.maskgit_init else (None, {})
+    if mg_init is not None and args.maskgit_minutes <= 0 and not args.maskgit_max_steps:
+        # Export/evaluate a finished run (a GPU run of image-transformer, say) as it is.
+        transformer, mg_stats, mg_cfg = mg_init, mg_info, mg_init.cfg
+    else:
+        mg_settings = mg.train_settings(
+            minutes=args.maskgit_minutes,
+            max_steps=args.maskgit_max_steps,
+            batch=args.maskgit_batch,
+            seed=args.seed,
+            bf16=not args.no_bf16,
+            **device_settings(args),
+        )
+        transformer, mg_stats = mg.train(
+            mg_cfg,
+            train_maps,
+            monitor_maps,
+            mg_settings,
+            vq_cfg.patch,
+            args.checkpoint_dir,
+            init=mg_init,
+        )
     mg_stats["unigram_loss"] = round(mg.unigram_loss(train_maps, vq_cfg.codes), 4)
     args.out.mkdir(parents=True, exist_ok=True)
     image_export.export_all(tokenizer, transformer, args.out)
@@ -185,11 +228,84 @@ def run_image(args: argparse.Namespace) -> int:
         "maskgit": mg_stats,
         "maps": len(train_maps),
     }
+    args.checkpoint_dir.mkdir(parents=True, exist_ok=True)
     (args.checkpoint_dir / "run_info.json").write_text(json.dumps(info, indent=2, default=str))
     info["grid"] = grid
     notes = image_card.comparison_notes(rows, info)
     image_card.write_model_card(args.out, vq_cfg, mg_cfg, info, rows, timing, notes)
     print(f"wrote {args.out} ({image_export.folder_size_mb(args.out):.1f} MB of ONNX)")
+    return 0
+
+
+def run_image_tokens(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from engine.train import image_vq as vq
+
+    tokenizer, _ = vq.load_tokenizer(args.vq_init)
+    train_images, monitor_images, _ = _load_splits(args)
+    if args.half_shift:
+        half = tokenizer.cfg.patch // 2
+        train_images = train_images + [image[half:, half:] for image in train_images]
+    arrays: dict[str, np.ndarray] = {
+        "codes": np.array(tokenizer.cfg.codes),
+        "patch": np.array(tokenizer.cfg.patch),
+    }
+    for split, images, flips in (
+        ("train", train_images, args.flips),
+        ("monitor", monitor_images, False),
+    ):
+        for i, token_map in enumerate(vq.tokenize_images(tokenizer, images, flips=flips)):
+            arrays[f"{split}_{i}"] = token_map.astype(np.int16)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(args.out, **arrays)  # type: ignore[arg-type]
+    print(f"wrote {args.out}: {len(arrays) - 2} token maps")
+    return 0
+
+
+def load_token_maps(path: Path) -> tuple[list, list, int, int]:  # type: ignore[type-arg]
+    """(train maps, monitor maps, codes, patch) from an ``image-tokens`` file."""
+    import numpy as np
+
+    with np.load(path) as blob:
+        maps = {k: blob[k].astype(np.int64) for k in blob.files if "_" in k}
+        codes, patch = int(blob["codes"]), int(blob["patch"])
+
+    def split(name: str) -> list:  # type: ignore[type-arg]
+        count = sum(1 for k in maps if k.startswith(name + "_"))
+        return [maps[f"{name}_{i}"] for i in range(count)]
+
+    return split("train"), split("monitor"), codes, patch
+
+
+def run_image_transformer(args: argparse.Namespace) -> int:
+    from engine.train import image_maskgit as mg
+
+    train_maps, monitor_maps, codes, patch = load_token_maps(args.tokens)
+    print(f"{len(train_maps)} train maps, {len(monitor_maps)} monitor maps, {codes} codes")
+    cfg = mg.MaskGITConfig(
+        vocab_size=codes,
+        grid=args.grid,
+        d_model=args.d_model,
+        n_layers=args.layers,
+        n_heads=args.heads,
+        max_rel=args.grid - 1,
+        dropout=args.dropout,
+    )
+    settings = mg.train_settings(
+        minutes=args.minutes,
+        max_steps=args.max_steps,
+        batch=args.batch,
+        lr=args.lr,
+        seed=args.seed,
+        bf16=not args.no_bf16,
+        **device_settings(args),
+    )
+    model, stats = mg.train(cfg, train_maps, monitor_maps, settings, patch, args.checkpoint_dir)
+    stats["unigram_loss"] = round(mg.unigram_loss(train_maps, codes), 4)
+    stats["command"] = "remask-train " + " ".join(shlex.quote(a) for a in args.argv)
+    mg.save_transformer(model, stats, args.checkpoint_dir / "maskgit_final.pt")
+    print(json.dumps({k: v for k, v in stats.items() if k != "history"}, default=str))
     return 0
 
 

@@ -14,10 +14,10 @@ Training mixes MaskGIT's cosine-schedule random masks with inpainting-shaped mas
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,18 +26,11 @@ from torch.nn import functional as F  # noqa: N812
 
 from engine.train import image_data as idata
 from engine.train.common import (
-    Ema,
     config_from_dict,
-    count_params,
     export_token_transformer,
     load_state_from_onnx,
-    masked_loss,
-    maybe_bf16,
-    optimizer_step,
-    seed_everything,
-    set_cpu_threads,
-    warmup_cosine,
 )
+from engine.train.loop import Arrays, LoopSettings, masked_token_loss, train_loop
 
 ONNX_FILE = "transformer.onnx"
 
@@ -133,7 +126,7 @@ class ImageMaskGIT(nn.Module):
 
 def training_batch(
     maps: Sequence[np.ndarray], rng: np.random.Generator, count: int, cfg: MaskGITConfig, patch: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(inputs with mask ids, targets, loss mask) for ``count`` random windows, flattened [B, N]."""
     targets = idata.token_windows(maps, rng, count, cfg.grid).reshape(count, -1)
     masks = np.stack(
@@ -143,132 +136,50 @@ def training_batch(
         ]
     )
     inputs = np.where(masks, cfg.mask_id, targets)
-    return torch.from_numpy(inputs), torch.from_numpy(targets), torch.from_numpy(masks)
+    return inputs, targets, masks
 
 
-@dataclass(frozen=True)
-class TrainSettings:
-    minutes: float = 17.0
-    max_steps: int = 0
-    batch: int = 32
-    lr: float = 1e-3
-    weight_decay: float = 0.05
-    warmup_steps: int = 100
-    ema_decay: float = 0.995
-    seed: int = 0
-    bf16: bool = True
-    threads: int = 2
-    checkpoint_every_s: float = 180.0
+TRAIN_DEFAULTS = LoopSettings(
+    minutes=17.0, batch=32, lr=1e-3, warmup_steps=100, ema_decay=0.995, log_every=25
+)
 
 
-@torch.no_grad()
-def evaluate(
-    model: nn.Module, valid: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
-) -> tuple[float, float]:
-    """fp32 masked loss (nats) and masked-token top-1 accuracy on a fixed batch."""
-    was_training = model.training
-    model.eval()
-    inputs, targets, mask = valid
-    losses, correct = [], 0.0
-    for i in range(0, len(inputs), 64):
-        logits = model(inputs[i : i + 64])
-        losses.append(masked_loss(logits, targets[i : i + 64], mask[i : i + 64]).item())
-        correct += ((logits.argmax(-1) == targets[i : i + 64]) & mask[i : i + 64]).sum().item()
-    model.train(was_training)
-    return float(np.mean(losses)), correct / float(mask.sum().item())
+def train_settings(**changes: Any) -> LoopSettings:
+    """The image transformer's defaults (``TRAIN_DEFAULTS``) with ``changes`` applied."""
+    return replace(TRAIN_DEFAULTS, **changes)
 
 
 def train(
     cfg: MaskGITConfig,
     train_maps: Sequence[np.ndarray],
     valid_maps: Sequence[np.ndarray],
-    settings: TrainSettings,
+    settings: LoopSettings,
     patch: int = 8,
     checkpoint_dir: Path | None = None,
     log: Callable[[str], None] = print,
     init: ImageMaskGIT | None = None,
 ) -> tuple[ImageMaskGIT, dict[str, object]]:
-    """Train for ``settings.minutes`` (or ``max_steps``); return the better of raw/EMA weights."""
-    set_cpu_threads(settings.threads)
-    seed_everything(settings.seed)
+    """Train for ``settings.minutes`` (or ``max_steps``); return the best validated weights.
+
+    The best weights so far are saved as ``checkpoint_dir/maskgit_best.pt`` at every
+    improvement and the returned ones as ``maskgit_final.pt``.
+    """
     model = ImageMaskGIT(cfg)
     if init is not None:
         model.load_state_dict(init.state_dict())
-    ema = Ema(model, settings.ema_decay)
-    opt = torch.optim.AdamW(
-        model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay, betas=(0.9, 0.98)
-    )
-    rng = np.random.default_rng(settings.seed)
+
+    def make_batch(rng: np.random.Generator, count: int) -> Arrays:
+        return training_batch(train_maps, rng, count, cfg, patch)
+
+    def on_best(module: nn.Module, entry: dict[str, object]) -> None:
+        if checkpoint_dir is not None:
+            save_transformer(module, entry, checkpoint_dir / "maskgit_best.pt")
+
     valid = training_batch(valid_maps, np.random.default_rng(1234), 256, cfg, patch)
-    budget = settings.minutes * 60.0
-    start = last_ckpt = time.monotonic()
-    step, history, losses = 0, [], []
-    log(
-        f"transformer params {count_params(model):,} config {asdict(cfg)} "
-        f"settings {asdict(settings)}"
-    )
-    model.train()
-    while True:
-        elapsed = time.monotonic() - start
-        if (settings.max_steps and step >= settings.max_steps) or (
-            not settings.max_steps and elapsed >= budget
-        ):
-            break
-        progress = step / settings.max_steps if settings.max_steps else elapsed / budget
-        for group in opt.param_groups:
-            group["lr"] = settings.lr * warmup_cosine(step, progress, settings.warmup_steps)
-        inputs, targets, mask = training_batch(train_maps, rng, settings.batch, cfg, patch)
-        with maybe_bf16(settings.bf16):
-            logits = model(inputs)
-        loss = masked_loss(logits, targets, mask)
-        optimizer_step(opt, model, loss)
-        ema.update(model)
-        losses.append(loss.item())
-        step += 1
-        if step % 25 == 0:
-            log(f"maskgit step {step} t={elapsed / 60:.1f}min loss {np.mean(losses[-25:]):.4f}")
-        if (
-            checkpoint_dir is not None
-            and time.monotonic() - last_ckpt >= settings.checkpoint_every_s
-        ):
-            ema_model = ema.copy_to(ImageMaskGIT(cfg))
-            info = {
-                "step": step,
-                "minutes": round(elapsed / 60, 2),
-                "raw": evaluate(model, valid),
-                "ema": evaluate(ema_model, valid),
-            }
-            history.append(info)
-            save_transformer(ema_model, info, checkpoint_dir / "maskgit_last_ema.pt")
-            save_transformer(model, info, checkpoint_dir / "maskgit_last_raw.pt")
-            log(f"maskgit checkpoint {info}")
-            last_ckpt = time.monotonic()
-    elapsed = time.monotonic() - start
-    raw_loss, raw_acc = evaluate(model, valid)
-    ema_model = ema.copy_to(ImageMaskGIT(cfg))
-    ema_loss, ema_acc = evaluate(ema_model, valid)
-    use_ema = ema_loss < raw_loss
-    final = ema_model if use_ema else model
-    final.eval()
-    stats: dict[str, object] = {
-        "steps": step,
-        "train_minutes": round(elapsed / 60.0, 2),
-        "windows_seen": step * settings.batch,
-        "first_loss": round(float(np.mean(losses[:10])), 4) if losses else None,
-        "last_loss": round(float(np.mean(losses[-10:])), 4) if losses else None,
-        "valid_masked_loss": round(min(raw_loss, ema_loss), 4),
-        "valid_masked_accuracy": round(ema_acc if use_ema else raw_acc, 4),
-        "weights": "ema" if use_ema else "raw",
-        "params": count_params(final),
-        "history": history,
-    }
-    log(
-        f"maskgit final raw {raw_loss:.4f}/{raw_acc:.3f} "
-        f"ema {ema_loss:.4f}/{ema_acc:.3f} -> {stats}"
-    )
+    final, stats = train_loop(model, make_batch, masked_token_loss, valid, settings, log, on_best)
     if checkpoint_dir is not None:
         save_transformer(final, stats, checkpoint_dir / "maskgit_final.pt")
-    return final, stats
+    return final, stats  # type: ignore[return-value]
 
 
 def unigram_loss(maps: Sequence[np.ndarray], vocab_size: int) -> float:

@@ -13,6 +13,9 @@ import json
 import shlex
 import time
 from pathlib import Path
+from typing import Any
+
+from engine.train.common import add_device_arguments
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = REPO_ROOT / "assets" / "models" / "motion-mmm"
@@ -50,7 +53,40 @@ def register_motion(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--limit", type=int, default=0, help="clips per archive (0 = all; smoke runs)")
     p.add_argument("--eval-gaps", type=int, default=50, help="gaps per length (0 = no evaluation)")
     p.add_argument("--no-bf16", action="store_true")
+    add_device_arguments(p)
     p.set_defaults(func=run_motion)
+
+
+def register_motion_tokens(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "motion-tokens", help="token sequences of the training takes, for motion-transformer"
+    )
+    p.add_argument("--data", type=Path, default=_default_data(), help="data root (mocap/...)")
+    p.add_argument("--tokenizer-init", type=Path, required=True, help="tokenizer checkpoint")
+    p.add_argument("--out", type=Path, required=True, help="the .npz to write")
+    p.add_argument("--limit", type=int, default=0, help="clips per archive (0 = all)")
+    p.set_defaults(func=run_motion_tokens)
+
+
+def register_motion_transformer(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "motion-transformer",
+        help="train only the masked transformer on cached tokens (a GPU run, say)",
+    )
+    p.add_argument("--tokens", type=Path, required=True, help="motion-tokens output (.npz)")
+    p.add_argument("--checkpoint-dir", type=Path, required=True)
+    p.add_argument("--minutes", type=float, default=10.0)
+    p.add_argument("--max-steps", type=int, default=0)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--d-model", type=int, default=192)
+    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--heads", type=int, default=6)
+    p.add_argument("--dropout", type=float, default=0.1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-bf16", action="store_true")
+    add_device_arguments(p)
+    p.set_defaults(func=run_motion_transformer)
 
 
 def register_motion_eval(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -110,19 +146,26 @@ def run_motion(args: argparse.Namespace) -> int:
         )
     train_tokens = motion_train.encode_takes(tokenizer, train)
     valid_tokens = motion_train.encode_takes(tokenizer, valid, shifts=1)
-    init = None
+    init, init_stats = None, {}
     if args.transformer_init:
-        init, _ = motion_train.load_transformer_checkpoint(args.transformer_init)
-    budget = motion_train.Budget(
-        args.transformer_minutes,
-        args.transformer_max_steps,
-        args.transformer_batch,
-        1e-3,
-        not args.no_bf16,
-    )
-    transformer, tr_stats = motion_train.train_transformer(
-        cfg, train_tokens, valid_tokens, budget, args.checkpoint_dir, seed=args.seed, init=init
-    )
+        init, init_stats = motion_train.load_transformer_checkpoint(args.transformer_init)
+        cfg = same_tokenizer(cfg, init.cfg)
+    if init is not None and args.transformer_minutes <= 0 and not args.transformer_max_steps:
+        # Export/evaluate a finished run (a GPU run of motion-transformer, say) as it is.
+        transformer, tr_stats = init, init_stats
+    else:
+        budget = motion_train.Budget(
+            args.transformer_minutes,
+            args.transformer_max_steps,
+            args.transformer_batch,
+            1e-3,
+            not args.no_bf16,
+            device=args.device,
+            workers=args.workers,
+        )
+        transformer, tr_stats = motion_train.train_transformer(
+            cfg, train_tokens, valid_tokens, budget, args.checkpoint_dir, seed=args.seed, init=init
+        )
     args.out.mkdir(parents=True, exist_ok=True)
     parity = motion_export.export_all(tokenizer, transformer, args.out)
     motion_card.write_skeleton(args.out, _first_rig(args.data))
@@ -148,6 +191,86 @@ def run_motion(args: argparse.Namespace) -> int:
         print(eval_table, flush=True)
     motion_card.write_model_card(args.out, cfg, stats, command, eval_table)
     print(f"wrote {args.out}")
+    return 0
+
+
+def same_tokenizer(tokenizer_cfg: Any, transformer_cfg: Any) -> Any:
+    """The transformer checkpoint's config, checked to name the tokenizer it was trained on."""
+    tokenizer_fields = ("window", "codebook", "code_dim", "enc_channels", "dec_channels")
+    for name in tokenizer_fields:
+        if getattr(tokenizer_cfg, name) != getattr(transformer_cfg, name):
+            raise SystemExit(
+                f"transformer checkpoint has {name}={getattr(transformer_cfg, name)}, "
+                f"the tokenizer {getattr(tokenizer_cfg, name)}"
+            )
+    return transformer_cfg
+
+
+def run_motion_tokens(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    import numpy as np
+
+    from engine.train import motion_data, motion_train
+
+    tokenizer, _ = motion_train.load_tokenizer(args.tokenizer_init)
+    train, valid = motion_data.split_takes(motion_data.load_takes(args.data, args.limit or None))
+    arrays = {"config": np.array(json.dumps(asdict(tokenizer.cfg)))}
+    for split, takes, shifts in (("train", train, 4), ("valid", valid, 1)):
+        for i, seq in enumerate(motion_train.encode_takes(tokenizer, takes, shifts=shifts)):
+            arrays[f"{split}_{i}"] = seq.astype(np.int16)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(args.out, **arrays)  # type: ignore[arg-type]
+    print(f"wrote {args.out}: {len(arrays) - 1} token sequences")
+    return 0
+
+
+def load_token_sequences(path: Path) -> tuple[dict[str, object], list, list]:  # type: ignore[type-arg]
+    """(tokenizer config, train sequences, valid sequences) from a ``motion-tokens`` file."""
+    import numpy as np
+
+    with np.load(path) as blob:
+        seqs = {k: blob[k].astype(np.int64) for k in blob.files if k != "config"}
+        config = json.loads(str(blob["config"]))
+
+    def split(name: str) -> list:  # type: ignore[type-arg]
+        count = sum(1 for k in seqs if k.startswith(name + "_"))
+        return [seqs[f"{name}_{i}"] for i in range(count)]
+
+    return config, split("train"), split("valid")
+
+
+def run_motion_transformer(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from engine.train import motion_train
+    from engine.train.motion_model import MotionConfig
+
+    config, train_tokens, valid_tokens = load_token_sequences(args.tokens)
+    cfg = replace(
+        MotionConfig.from_dict(config),
+        d_model=args.d_model,
+        n_layers=args.layers,
+        n_heads=args.heads,
+        dropout=args.dropout,
+    )
+    print(f"{len(train_tokens)} train sequences, {len(valid_tokens)} held-out", flush=True)
+    budget = motion_train.Budget(
+        args.minutes,
+        args.max_steps,
+        args.batch,
+        args.lr,
+        not args.no_bf16,
+        device=args.device,
+        workers=args.workers,
+        **({"checkpoint_every_s": args.eval_every} if args.eval_every > 0 else {}),
+    )
+    model, stats = motion_train.train_transformer(
+        cfg, train_tokens, valid_tokens, budget, args.checkpoint_dir, seed=args.seed
+    )
+    stats["command"] = "remask-train " + " ".join(shlex.quote(a) for a in args.argv)
+    motion_train.save(args.checkpoint_dir / "transformer.pt", model, cfg, stats)
+    print(json.dumps({k: v for k, v in stats.items() if k != "history"}, default=str))
     return 0
 
 

@@ -15,12 +15,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
 
 from engine.train.common import count_params, maybe_bf16, optimizer_step, warmup_cosine
+from engine.train.loop import LoopSettings, Tensors, train_loop
 from engine.train.motion_data import (
     FRAMES_PER_TOKEN,
     MotionTake,
@@ -41,6 +43,8 @@ class Budget:
     lr: float = 1e-3
     bf16: bool = True
     checkpoint_every_s: float = 180.0
+    device: str = "cpu"  # the transformer's loop only; the tokenizer trains on the CPU
+    workers: int = 0
 
     def done(self, step: int, elapsed: float) -> bool:
         if self.max_steps:
@@ -242,90 +246,40 @@ def train_transformer(
     seed: int = 0,
     init: MotionTransformer | None = None,
 ) -> tuple[MotionTransformer, dict[str, object]]:
-    rng = np.random.default_rng(seed)
+    """Train on token windows; return the best validated weights (saved as transformer.pt)."""
     length = cfg.tokens_per_row
     model = init if init is not None else MotionTransformer(cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=budget.lr, weight_decay=0.05, betas=(0.9, 0.98))
     vrng = np.random.default_rng(3)
-    valid = (
-        torch.from_numpy(token_windows(valid_tokens, length, 256, vrng)),
-        torch.from_numpy(token_masks(256, length, vrng)),
+    valid = (token_windows(valid_tokens, length, 256, vrng), token_masks(256, length, vrng))
+
+    def make_batch(rng: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray]:
+        return token_windows(train_tokens, length, count, rng), token_masks(count, length, rng)
+
+    def on_best(module: torch.nn.Module, entry: dict[str, object]) -> None:
+        if checkpoint_dir:
+            save(checkpoint_dir / "transformer.pt", module, cfg, entry)
+
+    settings = LoopSettings(
+        minutes=budget.minutes,
+        max_steps=budget.max_steps,
+        batch=budget.batch,
+        lr=budget.lr,
+        lr_floor=0.1,
+        bf16=budget.bf16,
+        seed=seed,
+        eval_every_s=budget.checkpoint_every_s,
+        device=budget.device,
+        workers=budget.workers,
     )
-    start, last_ckpt, step = time.monotonic(), time.monotonic(), 0
-    best: tuple[float, dict[str, torch.Tensor]] | None = None
-    history = []
-    model.train()
-    while not budget.done(step, time.monotonic() - start):
-        progress = budget.progress(step, time.monotonic() - start)
-        for group in opt.param_groups:
-            group["lr"] = budget.lr * warmup_cosine(step, progress, 100, floor=0.1)
-        tokens = torch.from_numpy(token_windows(train_tokens, length, budget.batch, rng))
-        masks = torch.from_numpy(token_masks(budget.batch, length, rng))
-        with maybe_bf16(budget.bf16):
-            loss, _ = transformer_loss(model, tokens, masks)
-        optimizer_step(opt, model, loss)
-        step += 1
-        if step % 50 == 0:
-            log(
-                f"transformer step {step} t={(time.monotonic() - start) / 60:.1f}min "
-                f"loss {loss.item():.4f}"
-            )
-        if time.monotonic() - last_ckpt > budget.checkpoint_every_s:
-            best = _checkpoint(model, valid, best, step, start, history, checkpoint_dir, log)
-            last_ckpt = time.monotonic()
-    best = _checkpoint(model, valid, best, step, start, history, checkpoint_dir, log)
-    assert best is not None
-    model.load_state_dict(best[1])
-    model.eval()
-    loss, acc = evaluate_transformer(model, valid)
-    stats = {
-        "steps": step,
-        "minutes": round((time.monotonic() - start) / 60, 2),
-        "valid_masked_loss": round(loss, 4),
-        "valid_masked_accuracy": round(acc, 4),
-        "params": count_params(model),
-        "history": history,
-    }
-    log(f"transformer done {stats}")
+
+    def loss_fn(module: torch.nn.Module, batch: Tensors) -> tuple[torch.Tensor, torch.Tensor]:
+        return transformer_loss(cast(MotionTransformer, module), *batch)
+
+    final, stats = train_loop(model, make_batch, loss_fn, valid, settings, log, on_best)
+    stats["minutes"] = stats["train_minutes"]
     if checkpoint_dir:
-        save(checkpoint_dir / "transformer.pt", model, cfg, stats)
-    return model, stats
-
-
-def _checkpoint(
-    model: MotionTransformer,
-    valid: tuple[torch.Tensor, torch.Tensor],
-    best: tuple[float, dict[str, torch.Tensor]] | None,
-    step: int,
-    start: float,
-    history: list[dict[str, float]],
-    directory: Path | None,
-    log: Log,
-) -> tuple[float, dict[str, torch.Tensor]]:
-    loss, acc = evaluate_transformer(model, valid)
-    model.train()
-    entry = {
-        "step": step,
-        "minutes": round((time.monotonic() - start) / 60, 2),
-        "valid_loss": round(loss, 4),
-        "valid_acc": round(acc, 4),
-    }
-    history.append(entry)
-    log(f"checkpoint {entry}")
-    if best is None or loss < best[0]:
-        best = (loss, {k: v.detach().clone() for k, v in model.state_dict().items()})
-        if directory:
-            save(directory / "transformer.pt", model, model.cfg, entry)
-    return best
-
-
-@torch.no_grad()
-def evaluate_transformer(
-    model: MotionTransformer, valid: tuple[torch.Tensor, torch.Tensor]
-) -> tuple[float, float]:
-    model.eval()
-    loss, acc = transformer_loss(model, *valid)
-    return float(loss), float(acc)
+        save(checkpoint_dir / "transformer.pt", final, cfg, stats)
+    return final, stats  # type: ignore[return-value]
 
 
 # ----------------------------------------------------------------------------- checkpoints

@@ -13,7 +13,7 @@ ort = pytest.importorskip("onnxruntime")
 
 from engine.train import chorale, chorale_eval  # noqa: E402
 from engine.train import chorale_data as cd  # noqa: E402
-from engine.train.common import maybe_bf16, seed_everything  # noqa: E402
+from engine.train.common import masked_loss, maybe_bf16, seed_everything  # noqa: E402
 
 STEPS = 16
 
@@ -86,7 +86,7 @@ def test_loss_decreases_on_fixed_batch() -> None:
     for _ in range(20):
         with maybe_bf16(True):
             logits = model(inputs)
-        loss = chorale.masked_loss(logits, targets, mask)
+        loss = masked_loss(logits, targets, mask)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -95,7 +95,7 @@ def test_loss_decreases_on_fixed_batch() -> None:
 
 
 def test_train_loop_runs_a_few_steps() -> None:
-    settings = chorale.TrainSettings(max_steps=3, batch=4, warmup_steps=2, threads=1)
+    settings = chorale.train_settings(max_steps=3, batch=4, warmup_steps=2, threads=1)
     pieces = _pieces()
     model, stats = chorale.train(
         chorale.tiny_config(STEPS), pieces, pieces, settings, log=lambda s: None
@@ -209,3 +209,12 @@ def test_cli_trains_exports_and_reloads(tmp_path: Path) -> None:
     assert "remask-train chorale --data" in (out / "MODEL_CARD.md").read_text()
     module = chorale.load_torch_model(out)
     assert module.cfg.steps == 16 and module.cfg.n_layers == 1
+
+
+def test_torch_logits_fn_matches_the_module(tiny_model) -> None:
+    """The evaluator's torch path (used on a GPU) gives the module's own fp32 logits."""
+    tokens = np.random.default_rng(3).integers(0, cd.MASK_ID + 1, (2, 4 * STEPS))
+    got = chorale.torch_logits_fn(tiny_model, "cpu")(tokens)
+    with torch.no_grad():
+        want = tiny_model(torch.from_numpy(tokens)).numpy()
+    np.testing.assert_allclose(got, want, atol=1e-6, rtol=0)

@@ -21,6 +21,7 @@ from engine.train import image_eval, image_export  # noqa: E402
 from engine.train import image_maskgit as mg  # noqa: E402
 from engine.train import image_vq as vq  # noqa: E402
 from engine.train.common import seed_everything  # noqa: E402
+from engine.train.loop import evaluate, masked_token_loss  # noqa: E402
 
 GRID = 4
 WINDOW = GRID * 8
@@ -112,12 +113,15 @@ def test_transformer_training_lowers_the_loss() -> None:
     cols = np.arange(12)[None, :] // 3
     maps = [((rows + cols + k) % 6).astype(np.int64) for k in range(4)]
     cfg = mg.tiny_config(vocab_size=8, grid=GRID)
-    valid = mg.training_batch(maps, np.random.default_rng(5), 64, cfg, 8)
-    before = mg.evaluate(mg.ImageMaskGIT(cfg), valid)[0]
-    settings = mg.TrainSettings(max_steps=60, batch=16, lr=3e-3, warmup_steps=5, bf16=False)
+    valid = tuple(
+        torch.from_numpy(a) for a in mg.training_batch(maps, np.random.default_rng(5), 64, cfg, 8)
+    )
+    cpu = torch.device("cpu")
+    before = evaluate(mg.ImageMaskGIT(cfg), masked_token_loss, valid, cpu)[0]
+    settings = mg.train_settings(max_steps=60, batch=16, lr=3e-3, warmup_steps=5, bf16=False)
     model, stats = mg.train(cfg, maps, maps, settings, log=lambda s: None)
     assert stats["steps"] == 60
-    assert mg.evaluate(model, valid)[0] < before - 0.3
+    assert evaluate(model, masked_token_loss, valid, cpu)[0] < before - 0.3
 
 
 # --------------------------------------------------------------------------- export

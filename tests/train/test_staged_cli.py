@@ -1,0 +1,110 @@
+"""Staged training from the command line: token caches, transformer-only runs, `--init` chains.
+
+These are the commands a GPU run uses (`--device cuda` there); here they run on the CPU on
+synthetic data, a few steps each.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from engine.train import image_maskgit as mg  # noqa: E402
+from engine.train import motion_train  # noqa: E402
+from engine.train.cli import main  # noqa: E402
+from engine.train.image_cli import load_token_maps  # noqa: E402
+from engine.train.motion_model import tiny_config  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+def _image_tokens(path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    arrays = {"codes": np.array(16), "patch": np.array(8)}
+    for split, count in (("train", 3), ("monitor", 2)):
+        for i in range(count):
+            arrays[f"{split}_{i}"] = rng.integers(0, 16, (6, 7)).astype(np.int16)
+    np.savez_compressed(path, **arrays)
+    return path
+
+
+def test_image_transformer_trains_on_cached_token_maps(tmp_path: Path) -> None:
+    tokens = _image_tokens(tmp_path / "tokens.npz")
+    train, monitor, codes, patch = load_token_maps(tokens)
+    assert (len(train), len(monitor), codes, patch) == (3, 2, 16, 8)
+    assert train[0].dtype == np.int64
+    ckpt = tmp_path / "ckpt"
+    argv = ["image-transformer", "--tokens", str(tokens), "--checkpoint-dir", str(ckpt)]
+    argv += ["--max-steps", "3", "--batch", "4", "--grid", "4", "--d-model", "16"]
+    argv += ["--layers", "1", "--heads", "2", "--device", "cpu"]
+    assert main(argv) == 0
+    model, info = mg.load_checkpoint(ckpt / "maskgit_final.pt")
+    assert model.cfg.vocab_size == 16 and model.cfg.grid == 4
+    assert info["steps"] == 3 and str(info["command"]).startswith("remask-train image-transformer")
+    assert info["unigram_loss"] == pytest.approx(np.log(16), abs=0.2)
+
+
+def _motion_tokens(path: Path) -> Path:
+    cfg = tiny_config()
+    rng = np.random.default_rng(1)
+    arrays = {"config": np.array(json.dumps(asdict(cfg)))}
+    for split, count in (("train", 4), ("valid", 2)):
+        for i in range(count):
+            length = cfg.tokens_per_row + int(rng.integers(0, 5))
+            arrays[f"{split}_{i}"] = rng.integers(0, cfg.codebook, (2, length)).astype(np.int16)
+    np.savez_compressed(path, **arrays)
+    return path
+
+
+def test_motion_transformer_trains_on_cached_tokens(tmp_path: Path) -> None:
+    tokens = _motion_tokens(tmp_path / "tokens.npz")
+    ckpt = tmp_path / "ckpt"
+    argv = ["motion-transformer", "--tokens", str(tokens), "--checkpoint-dir", str(ckpt)]
+    argv += ["--max-steps", "3", "--batch", "4", "--d-model", "16", "--layers", "1"]
+    argv += ["--heads", "2", "--dropout", "0", "--device", "cpu"]
+    assert main(argv) == 0
+    model, info = motion_train.load_transformer_checkpoint(ckpt / "transformer.pt")
+    assert model.cfg.codebook == tiny_config().codebook and model.cfg.d_model == 16
+    assert info["steps"] == 3 and "motion-transformer" in str(info["command"])
+
+
+def _jsb(path: Path) -> Path:
+    """A Coconet-format npz: each split an object array of (L, 4) float MIDI pitches."""
+    rng = np.random.default_rng(2)
+
+    def piece() -> np.ndarray:
+        chord = np.array([72.0, 64.0, 55.0, 48.0]) + rng.integers(-2, 3, 4)
+        return np.repeat(chord[None], 48, axis=0) + np.repeat(rng.integers(-2, 3, (12, 4)), 4, 0)
+
+    splits = {name: np.empty(3, dtype=object) for name in ("train", "valid", "test")}
+    for array in splits.values():
+        for i in range(3):
+            array[i] = piece()
+    np.savez(path, **splits)
+    return path
+
+
+def test_chorale_stages_chain_and_the_card_lists_every_command(tmp_path: Path) -> None:
+    data = _jsb(tmp_path / "Jsb16thSeparated.npz")
+    common = ["--data", str(data), "--steps", "16", "--batch", "4", "--max-steps", "2"]
+    common += ["--no-eval", "--device", "cpu"]
+    first = ["chorale", *common, "--d-model", "16", "--layers", "1", "--heads", "2"]
+    first += ["--out", str(tmp_path / "one"), "--checkpoint-dir", str(tmp_path / "one-ckpt")]
+    assert main(first) == 0
+    second = ["chorale", *common, "--init", str(tmp_path / "one-ckpt" / "final.pt")]
+    second += ["--out", str(tmp_path / "two"), "--checkpoint-dir", str(tmp_path / "two-ckpt")]
+    assert main(second) == 0
+    info = torch.load(tmp_path / "two-ckpt" / "final.pt", weights_only=False)["info"]
+    assert [stage["steps"] for stage in info["stages"]] == [2, 2]
+    card = (tmp_path / "two" / "MODEL_CARD.md").read_text()
+    assert card.count("    remask-train chorale ") == 2
+    assert str(tmp_path / "one-ckpt" / "final.pt") in card and "on 2 CPU cores" in card
