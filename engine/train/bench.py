@@ -24,6 +24,7 @@ from engine.models import ModelManifest, ModelRegistry
 from engine.runtime import load_transformer
 from engine.sampling import sample
 from engine.sampling.types import FloatArray, LogitsFn, TokenArray
+from engine.train.common import INT8_TOLERANCE, is_int8, relative_error
 
 TORCH_LOADERS: dict[str, str] = {
     "midi": "engine.train.chorale:load_torch_model",
@@ -55,7 +56,7 @@ def gemm_gflops(size: int = 1024, repeats: int = 10) -> float:
 
 
 def matmul_flops(manifest: ModelManifest) -> float:
-    """FLOPs of the MatMul/Gemm nodes for one batch-1 forward, from ONNX shape inference."""
+    """FLOPs of the MatMul/Gemm nodes (int8 ones too) for one batch-1 forward, from ONNX shapes."""
     import onnx
     from onnx import shape_inference
 
@@ -71,7 +72,8 @@ def matmul_flops(manifest: ModelManifest) -> float:
     shapes.update({i.name: list(i.dims) for i in model.graph.initializer})
     total = 0.0
     for node in inferred.graph.node:
-        if node.op_type in ("MatMul", "Gemm") and all(n in shapes for n in node.input[:2]):
+        matmul = node.op_type in ("MatMul", "Gemm", "MatMulInteger")
+        if matmul and all(n in shapes for n in node.input[:2]):
             a, b = shapes[node.input[0]], shapes[node.input[1]]
             if a and b:
                 total += 2.0 * float(np.prod(a)) * b[-1]
@@ -125,13 +127,25 @@ def edit_fn(logits_fn: LogitsFn, manifest: ModelManifest, steps: int) -> Callabl
     return run
 
 
+def check_same_weights(onnx_logits: FloatArray, torch_logits: FloatArray, int8: bool) -> None:
+    """Both paths must compute the same model: equal logits, or for an int8 file (torch runs its
+    dequantized weights in float32) logits within the export's int8 tolerance."""
+    if not int8:
+        np.testing.assert_allclose(onnx_logits, torch_logits, atol=1e-3, rtol=1e-3)
+        return
+    error = relative_error(onnx_logits, torch_logits)
+    if error > INT8_TOLERANCE:
+        raise AssertionError(f"int8 ONNX logits are {error:.1%} off torch's")
+
+
 def bench_model(manifest: ModelManifest, runs: int, gflops: float) -> None:
     steps = EDIT_STEPS.get(manifest.medium, manifest.default_settings().steps)
     onnx_fn = load_transformer(manifest).logits_fn()
     torch_fn = torch_logits_fn(load_torch(manifest))
     rng = np.random.default_rng(0)
     batch = rng.integers(0, manifest.vocab_size, (1, manifest.length)).astype(np.int64)
-    np.testing.assert_allclose(onnx_fn(batch), torch_fn(batch), atol=1e-3, rtol=1e-3)
+    int8 = is_int8(manifest.path("transformer"))
+    check_same_weights(onnx_fn(batch), torch_fn(batch), int8)
     step = time_pair({"onnx": lambda: onnx_fn(batch), "torch": lambda: torch_fn(batch)}, runs * 5)
     edit = time_pair(
         {"onnx": edit_fn(onnx_fn, manifest, steps), "torch": edit_fn(torch_fn, manifest, steps)},
@@ -152,8 +166,10 @@ def bench_model(manifest: ModelManifest, runs: int, gflops: float) -> None:
         )
     print(
         f"  MatMul work per step {flops / 1e6:.1f} MFLOP -> "
-        f"{share * 100:.1f}% of this CPU's GEMM throughput"
+        f"{share * 100:.1f}% of this CPU's float32 GEMM throughput"
     )
+    if int8:
+        print("  int8 weights: onnxruntime runs integer GEMMs; torch the dequantized weights")
 
 
 def default_model_names(registry: ModelRegistry) -> list[str]:

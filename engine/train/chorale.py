@@ -221,9 +221,10 @@ def load_checkpoint(path: Path) -> ChoraleTransformer:
     return model.eval()
 
 
-def export(model: ChoraleTransformer, out_dir: Path) -> Path:
-    """Write ``out_dir/transformer.onnx`` (fp32) and check onnxruntime against torch."""
-    return export_token_transformer(model, out_dir / ONNX_FILE, 4 * model.cfg.steps, cd.MASK_ID)
+def export(model: ChoraleTransformer, out_dir: Path, int8: bool = False) -> Path:
+    """Write ``out_dir/transformer.onnx`` (fp32, or int8 weights) and check it against torch."""
+    length = 4 * model.cfg.steps
+    return export_token_transformer(model, out_dir / ONNX_FILE, length, cd.MASK_ID, int8=int8)
 
 
 def torch_logits_fn(model: nn.Module, device: str) -> Callable[[np.ndarray], np.ndarray]:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
 from engine.train import chorale_data as cd
 from engine.train.chorale import ChoraleConfig, stage_summary
 from engine.train.chorale_eval import NllResult
+from engine.train.common import is_int8
 
 DEFAULT_SAMPLING: dict[str, object] = {
     "steps": 16,
@@ -34,19 +36,21 @@ COCONET_ROWS: list[tuple[str, str, str]] = [
 ]
 
 
-def nll_table(result: NllResult | None) -> str:
-    """Markdown table: our test NLL beside Coconet's published figures."""
+def nll_table(result: NllResult | None, more: Sequence[tuple[str, NllResult]] = ()) -> str:
+    """Markdown table: our test NLL (``more``: extra labelled rows) beside Coconet's figures."""
     lines = [
         "| model | setting | nats / note (cell) | nats / frame (16th step, 4 voices) |",
         "|---|---|---|---|",
     ]
-    if result is not None:
+    rows = ([("remask chorale-satb (this model)", result)] if result else []) + list(more)
+    for label, row in rows:
+        orderings = f"{row.orderings} random ordering{'s' if row.orderings > 1 else ''}"
         lines.append(
-            f"| remask chorale-satb (this model) | JSB test split, 16th grid, orderless NADE, "
-            f"{result.orderings} random orderings, {_per_call(result.group)}, "
-            f"{result.windows} windows, {result.cells} cells | {result.nats_per_cell:.3f} "
-            f"(± {result.std_per_cell_over_orderings:.3f} over orderings) | "
-            f"{result.nats_per_frame:.3f} |"
+            f"| {label} | JSB test split, 16th grid, orderless NADE, "
+            f"{orderings}, {_per_call(row.group)}, "
+            f"{row.windows} windows, {row.cells} cells | {row.nats_per_cell:.3f} "
+            f"(± {row.std_per_cell_over_orderings:.3f} over orderings) | "
+            f"{row.nats_per_frame:.3f} |"
         )
     lines.append(
         f"| uniform guess over {cd.VOCAB_SIZE} tokens | - | {math.log(cd.VOCAB_SIZE):.3f} | "
@@ -108,7 +112,8 @@ def write_model_card(
     result: NllResult | None,
     command: str,
     sampling_note: str = "",
-    evaluated_on: str = "the shipped ONNX file in fp32",
+    evaluated_on: str = "the shipped ONNX file",
+    more_results: Sequence[tuple[str, NllResult]] = (),
 ) -> Path:
     onnx_bytes = (out_dir / "transformer.onnx").stat().st_size
     train_command = str(stats.get("command") or command)
@@ -131,13 +136,23 @@ def write_model_card(
         valid_acc=stats.get("valid_masked_accuracy", "-"),
         arch=asdict(cfg),
         T=cfg.steps,
-        table=nll_table(result),
+        table=nll_table(result, more_results),
+        onnx_format=onnx_format(out_dir / "transformer.onnx"),
+        rebuild_weights=(
+            "int8 weights dequantized" if is_int8(out_dir / "transformer.onnx") else "same weights"
+        ),
         eval_seconds=result.seconds if result else "-",
         comparison=comparison_text(result),
     )
     path = out_dir / "MODEL_CARD.md"
     path.write_text(text)
     return path
+
+
+def onnx_format(path: Path) -> str:
+    if is_int8(path):
+        return "int8 MatMul weights with dynamically quantized activations, float32 elsewhere"
+    return "fp32"
 
 
 def _hardware(device: object) -> str:
@@ -185,9 +200,9 @@ within each voice with a learned relative-position bias per head (offsets clippe
 +-max_rel; the locality prior for copying held notes), attention across the 4 voices at
 each step with a learned voice-pair bias, GELU MLP; pre-LayerNorm; linear head to 67
 logits. Hyper-parameters: `{arch}`.
-Parameters: {params}; `transformer.onnx` (fp32, opset 17, dynamic batch): {size_mb:.2f} MB.
+Parameters: {params}; `transformer.onnx` ({onnx_format}, opset 17, dynamic batch): {size_mb:.2f} MB.
 `engine.train.chorale.load_torch_model(folder)` rebuilds the torch module from the
-manifest's `medium_facts.architecture` and the ONNX initializers (same weights).
+manifest's `medium_facts.architecture` and the ONNX initializers ({rebuild_weights}).
 
 ## Training
 {training}

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.train.common import add_device_arguments, device_settings
+from engine.train.common import add_transformer_arguments, loop_changes
 from engine.train.image_cli import (
     register_image,
     register_image_eval,
@@ -45,19 +45,12 @@ def _default_data() -> Path:
 def register_chorale(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("chorale", help="train, evaluate and export the SATB chorale model")
     p.add_argument("--data", type=Path, default=_default_data(), help="data root or npz file")
-    p.add_argument("--minutes", type=float, default=45.0, help="training budget (wall clock)")
-    p.add_argument("--max-steps", type=int, default=0, help="stop after N steps (0 = time)")
     p.add_argument("--out", type=Path, default=DEFAULT_CHORALE_OUT)
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=128, help="window length in sixteenths (T)")
-    p.add_argument("--d-model", type=int, default=128)
-    p.add_argument("--layers", type=int, default=4)
-    p.add_argument("--heads", type=int, default=4)
-    p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--lr", type=float, default=1.5e-3)
-    p.add_argument("--dropout", type=float, default=0.1)
-    p.add_argument("--no-bf16", action="store_true", help="train in fp32")
-    add_device_arguments(p)
+    add_transformer_arguments(
+        p, minutes=45.0, batch=32, lr=1.5e-3, d_model=128, layers=4, heads=4, dropout=0.1
+    )
+    p.add_argument("--int8", action="store_true", help="export int8 MatMul weights")
     p.add_argument("--checkpoint-dir", type=Path, default=REPO_ROOT / "runs" / "chorale-satb")
     p.add_argument("--init", type=Path, help="start from a checkpoint (.pt); --minutes 0 = as is")
     p.add_argument("--eval-orderings", type=int, default=3)
@@ -73,6 +66,7 @@ def register_chorale_eval(sub: argparse._SubParsersAction) -> None:  # type: ign
     p.add_argument("--orderings", type=int, default=3)
     p.add_argument("--group", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", type=Path, help="also write the result here")
     p.set_defaults(func=run_chorale_eval)
 
 
@@ -158,15 +152,7 @@ def run_chorale(args: argparse.Namespace) -> int:
         n_heads=args.heads,
         dropout=args.dropout,
     )
-    settings = chorale.train_settings(
-        minutes=args.minutes,
-        max_steps=args.max_steps,
-        batch=args.batch,
-        lr=args.lr,
-        seed=args.seed,
-        bf16=not args.no_bf16,
-        **device_settings(args),
-    )
+    settings = chorale.train_settings(**loop_changes(args))
     train_pieces = cd.load_split(args.data, "train")
     valid_pieces = cd.load_split(args.data, "valid")
     init = chorale.load_checkpoint(args.init) if args.init else None
@@ -190,7 +176,7 @@ def run_chorale(args: argparse.Namespace) -> int:
             earlier_stages=earlier,
         )
     args.out.mkdir(parents=True, exist_ok=True)
-    chorale.export(model, args.out)
+    chorale.export(model, args.out, int8=args.int8)
     chorale.write_manifest(args.out, cfg, chorale_card.DEFAULT_SAMPLING)
     result, sampling_note = None, ""
     if not args.no_eval:
@@ -206,7 +192,7 @@ def run_chorale(args: argparse.Namespace) -> int:
         print(chorale_card.nll_table(result))
         sampling_note = _measure_sampling(args, cfg, logits_fn)
     evaluated_on = (
-        "the shipped ONNX file in fp32"
+        "the shipped ONNX file"
         if args.no_eval or resolve_device(args.device).type == "cpu"
         else "the torch module in fp32 on the GPU (the export matches it within 1e-3)"
     )
@@ -256,6 +242,8 @@ def run_chorale_eval(args: argparse.Namespace) -> int:
         args.seed,
     )
     print(json.dumps(chorale_eval.result_dict(result), indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(chorale_eval.result_dict(result), indent=2) + "\n")
     print(chorale_card.nll_table(result))
     return 0
 

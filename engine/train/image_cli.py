@@ -16,7 +16,12 @@ import shlex
 import time
 from pathlib import Path
 
-from engine.train.common import add_device_arguments, device_settings
+from engine.train.common import (
+    add_device_arguments,
+    add_transformer_arguments,
+    device_settings,
+    loop_changes,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = REPO_ROOT / "assets" / "models" / "image-maskgit"
@@ -86,18 +91,10 @@ def register_image_transformer(sub: argparse._SubParsersAction) -> None:  # type
     )
     p.add_argument("--tokens", type=Path, required=True, help="image-tokens output (.npz)")
     p.add_argument("--checkpoint-dir", type=Path, required=True)
-    p.add_argument("--minutes", type=float, default=10.0)
-    p.add_argument("--max-steps", type=int, default=0)
-    p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--grid", type=int, default=16)
-    p.add_argument("--d-model", type=int, default=192)
-    p.add_argument("--layers", type=int, default=4)
-    p.add_argument("--heads", type=int, default=6)
-    p.add_argument("--dropout", type=float, default=0.0)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-bf16", action="store_true")
-    add_device_arguments(p)
+    add_transformer_arguments(
+        p, minutes=10.0, batch=32, lr=1e-3, d_model=192, layers=4, heads=6, dropout=0.0
+    )
     p.set_defaults(func=run_image_transformer)
 
 
@@ -292,15 +289,7 @@ def run_image_transformer(args: argparse.Namespace) -> int:
         max_rel=args.grid - 1,
         dropout=args.dropout,
     )
-    settings = mg.train_settings(
-        minutes=args.minutes,
-        max_steps=args.max_steps,
-        batch=args.batch,
-        lr=args.lr,
-        seed=args.seed,
-        bf16=not args.no_bf16,
-        **device_settings(args),
-    )
+    settings = mg.train_settings(**loop_changes(args))
     model, stats = mg.train(cfg, train_maps, monitor_maps, settings, patch, args.checkpoint_dir)
     stats["unigram_loss"] = round(mg.unigram_loss(train_maps, codes), 4)
     stats["command"] = "remask-train " + " ".join(shlex.quote(a) for a in args.argv)

@@ -15,7 +15,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine.train.common import add_device_arguments
+from engine.train.common import (
+    add_device_arguments,
+    add_transformer_arguments,
+    device_settings,
+    loop_changes,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = REPO_ROOT / "assets" / "models" / "motion-mmm"
@@ -75,17 +80,9 @@ def register_motion_transformer(sub: argparse._SubParsersAction) -> None:  # typ
     )
     p.add_argument("--tokens", type=Path, required=True, help="motion-tokens output (.npz)")
     p.add_argument("--checkpoint-dir", type=Path, required=True)
-    p.add_argument("--minutes", type=float, default=10.0)
-    p.add_argument("--max-steps", type=int, default=0)
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--d-model", type=int, default=192)
-    p.add_argument("--layers", type=int, default=4)
-    p.add_argument("--heads", type=int, default=6)
-    p.add_argument("--dropout", type=float, default=0.1)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-bf16", action="store_true")
-    add_device_arguments(p)
+    add_transformer_arguments(
+        p, minutes=10.0, batch=64, lr=1e-3, d_model=192, layers=4, heads=6, dropout=0.1
+    )
     p.set_defaults(func=run_motion_transformer)
 
 
@@ -134,12 +131,11 @@ def run_motion(args: argparse.Namespace) -> int:
         tokenizer, tok_stats = motion_train.load_tokenizer(args.tokenizer_init)
         cfg = tokenizer.cfg
     else:
-        budget = motion_train.Budget(
-            args.tokenizer_minutes,
-            args.tokenizer_max_steps,
-            args.tokenizer_batch,
-            2e-3,
-            not args.no_bf16,
+        budget = motion_train.tokenizer_settings(
+            minutes=args.tokenizer_minutes,
+            max_steps=args.tokenizer_max_steps,
+            batch=args.tokenizer_batch,
+            bf16=not args.no_bf16,
         )
         tokenizer, tok_stats = motion_train.train_tokenizer(
             cfg, train, valid, budget, args.checkpoint_dir, seed=args.seed
@@ -154,17 +150,16 @@ def run_motion(args: argparse.Namespace) -> int:
         # Export/evaluate a finished run (a GPU run of motion-transformer, say) as it is.
         transformer, tr_stats = init, init_stats
     else:
-        budget = motion_train.Budget(
-            args.transformer_minutes,
-            args.transformer_max_steps,
-            args.transformer_batch,
-            1e-3,
-            not args.no_bf16,
-            device=args.device,
-            workers=args.workers,
+        settings = motion_train.transformer_settings(
+            minutes=args.transformer_minutes,
+            max_steps=args.transformer_max_steps,
+            batch=args.transformer_batch,
+            seed=args.seed,
+            bf16=not args.no_bf16,
+            **device_settings(args),
         )
         transformer, tr_stats = motion_train.train_transformer(
-            cfg, train_tokens, valid_tokens, budget, args.checkpoint_dir, seed=args.seed, init=init
+            cfg, train_tokens, valid_tokens, settings, args.checkpoint_dir, init=init
         )
     args.out.mkdir(parents=True, exist_ok=True)
     parity = motion_export.export_all(tokenizer, transformer, args.out)
@@ -255,18 +250,12 @@ def run_motion_transformer(args: argparse.Namespace) -> int:
         dropout=args.dropout,
     )
     print(f"{len(train_tokens)} train sequences, {len(valid_tokens)} held-out", flush=True)
-    budget = motion_train.Budget(
-        args.minutes,
-        args.max_steps,
-        args.batch,
-        args.lr,
-        not args.no_bf16,
-        device=args.device,
-        workers=args.workers,
-        **({"checkpoint_every_s": args.eval_every} if args.eval_every > 0 else {}),
-    )
     model, stats = motion_train.train_transformer(
-        cfg, train_tokens, valid_tokens, budget, args.checkpoint_dir, seed=args.seed
+        cfg,
+        train_tokens,
+        valid_tokens,
+        motion_train.transformer_settings(**loop_changes(args)),
+        args.checkpoint_dir,
     )
     stats["command"] = "remask-train " + " ".join(shlex.quote(a) for a in args.argv)
     motion_train.save(args.checkpoint_dir / "transformer.pt", model, cfg, stats)

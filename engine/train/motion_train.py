@@ -13,9 +13,9 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, replace
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -35,26 +35,18 @@ from engine.train.motion_model import MotionConfig, MotionTokenizer, MotionTrans
 Log = Callable[[str], None]
 
 
-@dataclass(frozen=True)
-class Budget:
-    minutes: float
-    max_steps: int = 0
-    batch: int = 32
-    lr: float = 1e-3
-    bf16: bool = True
-    checkpoint_every_s: float = 180.0
-    device: str = "cpu"  # the transformer's loop only; the tokenizer trains on the CPU
-    workers: int = 0
+TOKENIZER_DEFAULTS = LoopSettings(minutes=13.0, batch=32, lr=2e-3)
+TRANSFORMER_DEFAULTS = LoopSettings(minutes=18.0, batch=64, lr=1e-3, lr_floor=0.1)
 
-    def done(self, step: int, elapsed: float) -> bool:
-        if self.max_steps:
-            return step >= self.max_steps
-        return elapsed >= self.minutes * 60.0
 
-    def progress(self, step: int, elapsed: float) -> float:
-        if self.max_steps:
-            return step / self.max_steps
-        return min(elapsed / max(self.minutes * 60.0, 1e-9), 1.0)
+def tokenizer_settings(**changes: Any) -> LoopSettings:
+    """The tokenizer loop's defaults with ``changes`` (it uses minutes, steps, batch, lr, bf16)."""
+    return replace(TOKENIZER_DEFAULTS, **changes)
+
+
+def transformer_settings(**changes: Any) -> LoopSettings:
+    """The transformer's defaults (``TRANSFORMER_DEFAULTS``) with ``changes`` applied."""
+    return replace(TRANSFORMER_DEFAULTS, **changes)
 
 
 # ----------------------------------------------------------------------------- tokenizer
@@ -96,7 +88,7 @@ def train_tokenizer(
     cfg: MotionConfig,
     train: Sequence[MotionTake],
     valid: Sequence[MotionTake],
-    budget: Budget,
+    budget: LoopSettings,
     checkpoint_dir: Path | None,
     log: Log = print,
     seed: int = 0,
@@ -126,7 +118,7 @@ def train_tokenizer(
                 f"tokenizer step {step} t={(time.monotonic() - start) / 60:.1f}min "
                 f"l1 {l1.item():.4f}"
             )
-        if checkpoint_dir and time.monotonic() - last_ckpt > budget.checkpoint_every_s:
+        if checkpoint_dir and time.monotonic() - last_ckpt > budget.eval_every_s:
             save(checkpoint_dir / "tokenizer.pt", model, cfg, {"step": step})
             last_ckpt = time.monotonic()
     model.eval()
@@ -240,10 +232,9 @@ def train_transformer(
     cfg: MotionConfig,
     train_tokens: Sequence[np.ndarray],
     valid_tokens: Sequence[np.ndarray],
-    budget: Budget,
+    settings: LoopSettings,
     checkpoint_dir: Path | None,
     log: Log = print,
-    seed: int = 0,
     init: MotionTransformer | None = None,
 ) -> tuple[MotionTransformer, dict[str, object]]:
     """Train on token windows; return the best validated weights (saved as transformer.pt)."""
@@ -258,19 +249,6 @@ def train_transformer(
     def on_best(module: torch.nn.Module, entry: dict[str, object]) -> None:
         if checkpoint_dir:
             save(checkpoint_dir / "transformer.pt", module, cfg, entry)
-
-    settings = LoopSettings(
-        minutes=budget.minutes,
-        max_steps=budget.max_steps,
-        batch=budget.batch,
-        lr=budget.lr,
-        lr_floor=0.1,
-        bf16=budget.bf16,
-        seed=seed,
-        eval_every_s=budget.checkpoint_every_s,
-        device=budget.device,
-        workers=budget.workers,
-    )
 
     def loss_fn(module: torch.nn.Module, batch: Tensors) -> tuple[torch.Tensor, torch.Tensor]:
         return transformer_loss(cast(MotionTransformer, module), *batch)

@@ -13,7 +13,15 @@ ort = pytest.importorskip("onnxruntime")
 
 from engine.train import chorale, chorale_eval  # noqa: E402
 from engine.train import chorale_data as cd  # noqa: E402
-from engine.train.common import masked_loss, maybe_bf16, seed_everything  # noqa: E402
+from engine.train.common import (  # noqa: E402
+    INT8_TOLERANCE,
+    is_int8,
+    masked_loss,
+    maybe_bf16,
+    onnx_initializers,
+    relative_error,
+    seed_everything,
+)
 
 STEPS = 16
 
@@ -218,3 +226,27 @@ def test_torch_logits_fn_matches_the_module(tiny_model) -> None:
     with torch.no_grad():
         want = tiny_model(torch.from_numpy(tokens)).numpy()
     np.testing.assert_allclose(got, want, atol=1e-6, rtol=0)
+
+
+def test_int8_export_is_smaller_and_still_rebuilds_in_torch(tmp_path: Path, tiny_model) -> None:
+    """``--int8``: integer MatMul weights; torch reloads them dequantized, within tolerance."""
+    fp32, int8 = tmp_path / "fp32", tmp_path / "int8"
+    chorale.export(tiny_model, fp32)
+    chorale.export(tiny_model, int8, int8=True)
+    assert is_int8(int8 / "transformer.onnx") and not is_int8(fp32 / "transformer.onnx")
+    assert (int8 / "transformer.onnx").stat().st_size < (fp32 / "transformer.onnx").stat().st_size
+    weight = "blocks.0.mlp.0.weight"
+    original = tiny_model.state_dict()[weight].numpy()
+    restored = onnx_initializers(int8 / "transformer.onnx")[weight]
+    assert restored.shape == original.shape
+    assert np.abs(restored - original).max() <= np.abs(original).max() / 127 + 1e-7
+    chorale.write_manifest(int8, tiny_model.cfg, {"steps": 4})
+    module = chorale.load_torch_model(int8)
+    tokens = np.random.default_rng(4).integers(0, cd.MASK_ID + 1, (2, 4 * STEPS))
+    session = ort.InferenceSession(
+        str(int8 / "transformer.onnx"), providers=["CPUExecutionProvider"]
+    )
+    with torch.no_grad():
+        mine = module(torch.from_numpy(tokens)).numpy()
+    theirs = session.run(["logits"], {"tokens": tokens})[0]
+    assert relative_error(theirs, mine) <= INT8_TOLERANCE
