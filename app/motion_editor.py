@@ -6,7 +6,9 @@ the history live in :class:`engine.media.motion_document.MotionDocument`. It
 wires these pieces together:
 
 * :class:`app.motion_viewport.MotionViewport` - the pose of the current frame;
+  "Frame all" (F) fits the camera to the skeleton over the whole clip;
 * :class:`app.motion_timeline.MotionTimeline` - ruler, part rows, mask strokes;
+  its zoom (Ctrl+wheel, Ctrl+= / Ctrl+-, "Fit" Ctrl+0) is view state only;
 * :class:`app.motion_curves.MotionCurves` - a joint's rotation channels;
 * :class:`app.variations.VariationsStrip` - audition, accept or discard results.
 
@@ -32,7 +34,7 @@ from typing import Any, cast
 
 import numpy as np
 from PySide6.QtCore import QElapsedTimer, QEvent, QObject, QPointF, Qt, QTimer
-from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter, QPen, QPixmap
+from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter, QPen, QPixmap, QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -47,7 +49,7 @@ from PySide6.QtWidgets import (
 from app.editor_base import MediumEditor
 from app.engine_worker import one_line
 from app.motion_curves import MotionCurves
-from app.motion_timeline import MotionTimeline
+from app.motion_timeline import ZOOM_STEP, MotionTimeline
 from app.motion_viewport import TINTS, MotionViewport, SkeletonPoints, skeleton_points
 from app.variations import VariationsStrip
 from engine.jobs import GenerateResult, MediumCodec, Progress
@@ -175,6 +177,8 @@ class MotionEditor(MediumEditor):
         self.status.setContentsMargins(6, 0, 6, 2)
 
     def _build_toolbar(self) -> None:
+        self.new_clip_action = self._button("New clip", self.new_clip)
+        self.toolbar.addSeparator()
         self.play_action = self._button("Play", self.toggle_play, "Space")
         self.play_action.setToolTip("Play / pause (Space)")
         self.loop_action = self._button("Loop", lambda: None)
@@ -185,6 +189,10 @@ class MotionEditor(MediumEditor):
         self.follow_action.setCheckable(True)
         self.follow_action.setChecked(True)  # a walk would leave a fixed camera's view
         self.follow_action.setToolTip("Keep the camera centred on the character")
+        self.frame_action = self._button("Frame all", self.viewport.frame_all, "F")
+        self.frame_action.setToolTip(
+            "Fit the camera to the skeleton over the whole clip, from where it looks (F)"
+        )
         self.toolbar.addSeparator()
         self.eraser_action = self._button("Eraser", self._on_eraser)
         self.eraser_action.setCheckable(True)
@@ -192,13 +200,35 @@ class MotionEditor(MediumEditor):
             "Dragging on the timeline clears frames (right drag always does)"
         )
         self.clear_mask_action = self._button("Clear mask", self.clear_mask)
+        self.toolbar.addSeparator()
+        self._build_zoom_actions()
+
+    def _build_zoom_actions(self) -> None:
+        """Timeline zoom: the same view calls as Ctrl+wheel and a ruler double-click."""
+        self.toolbar.addWidget(QLabel(" Timeline "))
+        self.zoom_out_action = self._button("−", lambda: self.timeline.zoom_by(1 / ZOOM_STEP))
+        self.zoom_out_action.setShortcuts([QKeySequence("Ctrl+-")])
+        self.zoom_out_action.setToolTip("Zoom the timeline out (Ctrl+- or Ctrl+wheel)")
+        self.zoom_in_action = self._button("+", lambda: self.timeline.zoom_by(ZOOM_STEP))
+        self.zoom_in_action.setShortcuts([QKeySequence("Ctrl+="), QKeySequence("Ctrl++")])
+        self.zoom_in_action.setToolTip("Zoom the timeline in (Ctrl+= or Ctrl+wheel)")
+        self.fit_timeline_action = self._button("Fit", self.timeline.fit, "Ctrl+0")
+        self.fit_timeline_action.setToolTip(
+            "Show the whole clip on the timeline (Ctrl+0, or double-click the ruler)"
+        )
 
     def _button(self, text: str, slot: Callable[[], object], shortcut: str = "") -> QAction:
+        """A toolbar action whose shortcut works wherever the focus is inside this editor.
+
+        Added to the editor as well as the toolbar: with only the toolbar as its widget, a
+        widget-with-children shortcut would need the focus on the toolbar itself.
+        """
         action = self.toolbar.addAction(text)
         action.triggered.connect(lambda _checked=False: slot())
+        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         if shortcut:
             action.setShortcut(QKeySequence(shortcut))
-            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.addAction(action)
         return action
 
     def _on_follow(self) -> None:
@@ -241,17 +271,28 @@ class MotionEditor(MediumEditor):
             self.refresh_new_clip()  # models may have been installed since
         return super().eventFilter(watched, event)
 
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+        """The toolbar's "New clip" is checked like the welcome page's, whenever it shows."""
+        self.refresh_new_clip()
+        super().showEvent(event)
+
     def refresh_new_clip(self) -> None:
-        """Enable "New clip" only with a motion model installed; the tooltip says why not."""
-        if self.new_clip_button is None:
-            return
+        """Enable "New clip" (welcome button, toolbar) only with a motion model installed.
+
+        One rule and one tooltip for both places; the tooltip says why it is off.
+        """
         manifest = self.motion_model()
-        self.new_clip_button.setEnabled(manifest is not None)
-        self.new_clip_button.setToolTip(
+        tooltip = (
             f"Generate a clip from scratch with the {manifest.name} model (everything masked)"
             if manifest is not None
             else "No motion model is installed (see 'remask models'): New clip needs one"
         )
+        controls: list[QAction | QPushButton] = [self.new_clip_action]
+        if self.new_clip_button is not None:
+            controls.append(self.new_clip_button)
+        for control in controls:
+            control.setEnabled(manifest is not None)
+            control.setToolTip(tooltip)
 
     def motion_model(self) -> ModelManifest | None:
         """The model "New clip" uses: the window's chosen motion model, else the first installed."""
@@ -431,9 +472,9 @@ class MotionEditor(MediumEditor):
         self.showing = kind
         self._sequence_clip = clip
         points = skeleton_points(clip, self.document.skeleton_map)
-        if refit:
-            self.viewport.sequence = None  # frame the camera on the new clip
         self.viewport.set_sequence(points, kind)
+        if refit:
+            self.viewport.frame_all()  # a new clip: its whole skeleton in view
         self.curves.set_clips(self.document.clip, None if kind == "document" else clip)
         self.set_frame(self.frame)
 

@@ -12,6 +12,13 @@ Colours say what a frame is: grey for context (kept as it is), orange for
 masked (will be regenerated), blue for frames an accepted generation wrote.
 The widget only shows the document and forwards gestures to it; it redraws
 when the document's ``mask_changed`` fires.
+
+Zoom and scroll are view state, kept here and nowhere else: at zoom 1 the whole
+clip fits the width; Ctrl+wheel zooms about the mouse, the wheel (or
+Shift+wheel, or the scroll bar) scrolls, double-clicking the ruler fits the clip
+again. Every frame <-> x conversion goes through :meth:`MotionTimeline.x_of` and
+:meth:`MotionTimeline.frame_at`, so strokes, scrubbing, the ruler and the
+playhead agree at any zoom.
 """
 
 from __future__ import annotations
@@ -21,13 +28,26 @@ import math
 import numpy as np
 import numpy.typing as npt
 from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtGui import (
+    QColor,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QResizeEvent,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import QScrollBar, QSizePolicy, QWidget
 
 from engine.media.motion_document import FrameSpan, MotionDocument, part_columns
 
 ROWS: tuple[str, ...] = ("full", "upper", "lower")
 HEADER_WIDTH, RULER_HEIGHT, ROW_HEIGHT, ROW_GAP = 56, 22, 22, 3
+SCROLL_HEIGHT = 12
+MAX_FRAME_WIDTH = 40.0
+"""Zooming in stops when a frame is this many pixels wide (easy to hit, a few dozen in view)."""
+ZOOM_STEP = 1.25
+"""Zoom factor per wheel notch or key press."""
 
 CONTEXT_COLOR = QColor("#4a4f5a")
 MASK_COLOR = QColor("#f08a24")
@@ -40,7 +60,7 @@ _NICE_STEPS = (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000)
 
 
 class MotionTimeline(QWidget):
-    """The ruler and the three part rows of one document, fitted to the widget's width."""
+    """The ruler and the three part rows of one document, fitted to the width or zoomed in."""
 
     frameRequested = Signal(int)  # noqa: N815 - Qt signal naming
     strokeFinished = Signal()  # noqa: N815 - Qt signal naming
@@ -51,18 +71,28 @@ class MotionTimeline(QWidget):
         self.playhead = 0
         self.erase = False
         """Eraser mode: the left button clears instead of marking."""
+        self.zoom = 1.0
+        """Frame width relative to fitting the whole clip (1: all of it in view)."""
+        self.view_start = 0.0
+        """The frame (fractional) at the left edge of the rows."""
         self._stroke: tuple[str, bool, int] | None = None  # part, value, last frame
         self._scrubbing = False
+        self.scrollbar = QScrollBar(Qt.Orientation.Horizontal, self)
+        self.scrollbar.valueChanged.connect(self._on_scrolled)
         self.setMouseTracking(False)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # a click makes the editor's keys work
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setMinimumHeight(self.sizeHint().height())
         self.setToolTip(
             "Drag on a row to mark frames for regeneration (right button: clear); "
-            "drag on the ruler to scrub"
+            "drag on the ruler to scrub; Ctrl+wheel zooms, the wheel scrolls, "
+            "double-click the ruler to fit the clip"
         )
+        self._sync_scrollbar()
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
-        return QSize(600, RULER_HEIGHT + len(ROWS) * (ROW_HEIGHT + ROW_GAP) + ROW_GAP)
+        rows = len(ROWS) * (ROW_HEIGHT + ROW_GAP) + ROW_GAP
+        return QSize(600, RULER_HEIGHT + rows + SCROLL_HEIGHT)
 
     # -- document -------------------------------------------------------------------------
 
@@ -74,13 +104,17 @@ class MotionTimeline(QWidget):
         self._stroke = None
         if document is not None:
             document.mask_changed.append(self._on_mask_changed)
-        self.update()
+        self.fit()
 
     def set_playhead(self, frame: int) -> None:
-        if frame != self.playhead:
-            old, self.playhead = self.playhead, frame
-            for column in (old, frame):
-                self.update(self._column_rect(column).adjusted(-2, 0, 2, 0))
+        """Move the playhead; zoomed in, the view scrolls just enough to keep it in sight."""
+        if frame == self.playhead:
+            return
+        old, self.playhead = self.playhead, frame
+        if self._scroll_to_show(frame):
+            return  # scrolling repainted everything
+        for column in (old, frame):
+            self.update(self._column_rect(column).adjusted(-2, 0, 2, 0))
 
     def _on_mask_changed(self, span: FrameSpan) -> None:
         first, stop = span
@@ -94,12 +128,29 @@ class MotionTimeline(QWidget):
     def n_frames(self) -> int:
         return self.document.n_frames if self.document is not None else 0
 
+    def track_width(self) -> int:
+        """Pixels the rows get (the widget less the row headers)."""
+        return max(self.width() - HEADER_WIDTH, 1)
+
     def frame_width(self) -> float:
-        return (self.width() - HEADER_WIDTH) / max(self.n_frames, 1)
+        """Pixels per frame at the current zoom."""
+        return self.track_width() / max(self.n_frames, 1) * self.zoom
+
+    def visible_frames(self) -> float:
+        """How many frames the rows show at the current zoom."""
+        return self.track_width() / self.frame_width()
+
+    def max_zoom(self) -> float:
+        """The zoom at which a frame is :data:`MAX_FRAME_WIDTH` pixels wide (at least 1)."""
+        return max(1.0, MAX_FRAME_WIDTH * max(self.n_frames, 1) / self.track_width())
+
+    def x_of(self, frame: float) -> float:
+        """The x of a frame's left edge (fractional frames for centres)."""
+        return HEADER_WIDTH + (frame - self.view_start) * self.frame_width()
 
     def frame_at(self, x: float) -> int:
         """The frame under ``x`` (clamped to the clip)."""
-        frame = math.floor((x - HEADER_WIDTH) / self.frame_width())
+        frame = math.floor(self.view_start + (x - HEADER_WIDTH) / self.frame_width())
         return min(max(frame, 0), max(self.n_frames - 1, 0))
 
     def row_at(self, y: float) -> str | None:
@@ -111,20 +162,98 @@ class MotionTimeline(QWidget):
 
     def frame_point(self, frame: int, part: str) -> QPoint:
         """The centre of a frame's cell on a part row (what tests and a hand aim at)."""
-        x = HEADER_WIDTH + (frame + 0.5) * self.frame_width()
         y = self._row_top(part) + ROW_HEIGHT / 2
-        return QPoint(round(x), round(y))
+        return QPoint(round(self.x_of(frame + 0.5)), round(y))
 
     def ruler_point(self, frame: int) -> QPoint:
-        x = HEADER_WIDTH + (frame + 0.5) * self.frame_width()
-        return QPoint(round(x), RULER_HEIGHT // 2)
+        return QPoint(round(self.x_of(frame + 0.5)), RULER_HEIGHT // 2)
 
     def _row_top(self, part: str) -> int:
         return RULER_HEIGHT + ROW_GAP + ROWS.index(part) * (ROW_HEIGHT + ROW_GAP)
 
     def _column_rect(self, frame: int) -> QRect:
-        x0 = HEADER_WIDTH + frame * self.frame_width()
+        x0 = self.x_of(frame)
         return QRect(math.floor(x0), 0, math.ceil(self.frame_width()) + 1, self.height())
+
+    # -- zoom and scroll (view state only) ------------------------------------------------
+
+    def set_view(self, zoom: float, start: float) -> None:
+        """Show frames from ``start`` at ``zoom``, both clamped so the clip fills the rows."""
+        self.zoom = min(max(zoom, 1.0), self.max_zoom())
+        self.view_start = min(max(start, 0.0), max(self.n_frames - self.visible_frames(), 0.0))
+        self._sync_scrollbar()
+        self.update()
+
+    def fit(self) -> None:
+        """The whole clip in view again."""
+        self.set_view(1.0, 0.0)
+
+    def zoom_at(self, x: float, factor: float) -> None:
+        """Zoom by ``factor`` keeping the frame under ``x`` where it is (the mouse's anchor)."""
+        offset = min(max(x, HEADER_WIDTH), self.width()) - HEADER_WIDTH
+        anchor = self.view_start + offset / self.frame_width()
+        zoom = min(max(self.zoom * factor, 1.0), self.max_zoom())
+        new_width = self.track_width() / max(self.n_frames, 1) * zoom
+        self.set_view(zoom, anchor - offset / new_width)
+
+    def zoom_by(self, factor: float) -> None:
+        """Zoom about the playhead when it is in view, else about the middle (keyboard zoom)."""
+        x = self.x_of(self.playhead + 0.5)
+        if not HEADER_WIDTH <= x <= self.width():
+            x = HEADER_WIDTH + self.track_width() / 2
+        self.zoom_at(x, factor)
+
+    def scroll_by(self, frames: float) -> None:
+        self.set_view(self.zoom, self.view_start + frames)
+
+    def _scroll_to_show(self, frame: int) -> bool:
+        """Scroll the least that brings ``frame`` into view; True if the view moved."""
+        first, shown = self.view_start, self.visible_frames()
+        start = min(max(first, frame + 1 - shown), float(frame))
+        if start == first:
+            return False
+        self.set_view(self.zoom, start)
+        return True
+
+    def _sync_scrollbar(self) -> None:
+        """The bar counts pixels of the zoomed clip; it is off when the clip fits."""
+        width = self.frame_width()
+        content = max(self.n_frames, 1) * width
+        self.scrollbar.blockSignals(True)
+        self.scrollbar.setRange(0, max(round(content - self.track_width()), 0))
+        self.scrollbar.setPageStep(self.track_width())
+        self.scrollbar.setSingleStep(max(round(width), 1))
+        self.scrollbar.setValue(round(self.view_start * width))
+        self.scrollbar.blockSignals(False)
+        self.scrollbar.setEnabled(self.zoom > 1.0)
+
+    def _on_scrolled(self, value: int) -> None:
+        last_start = max(self.n_frames - self.visible_frames(), 0.0)
+        self.view_start = min(max(value / self.frame_width(), 0.0), last_start)
+        self.update()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        """Keep the zoom (relative to fitting) and the left frame; clamp both to the new width."""
+        super().resizeEvent(event)
+        self.scrollbar.setGeometry(
+            HEADER_WIDTH, self.height() - SCROLL_HEIGHT, self.track_width(), SCROLL_HEIGHT
+        )
+        self.set_view(self.zoom, self.view_start)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt override
+        """Ctrl+wheel zooms about the mouse; the wheel or Shift+wheel scrolls when zoomed in."""
+        delta = event.angleDelta().y() or event.angleDelta().x()
+        notches = delta / 120
+        if self.document is None or not notches:
+            event.ignore()
+        elif event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.zoom_at(event.position().x(), ZOOM_STEP**notches)
+            event.accept()
+        elif self.zoom > 1.0:
+            self.scroll_by(-notches * self.visible_frames() / 8)
+            event.accept()
+        else:
+            event.ignore()  # nothing to scroll: let a parent have it
 
     # -- mouse ------------------------------------------------------------------------------
 
@@ -159,6 +288,13 @@ class MotionTimeline(QWidget):
             self.document.end_stroke()
             self.strokeFinished.emit()
         self._scrubbing = False
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        """Double-clicking the ruler fits the clip; on a row it is a press like any other."""
+        if self.row_at(event.position().y()) is None and event.position().x() >= HEADER_WIDTH:
+            self.fit()
+        else:
+            self.mousePressEvent(event)
 
     # -- painting ---------------------------------------------------------------------------
 
@@ -196,12 +332,12 @@ class MotionTimeline(QWidget):
             generated = self.document.generated[first : last + 1, part_columns(part)]
             written = np.asarray(generated.any(axis=1), dtype=np.int8)
             for start, stop, state in _runs(states):
-                x0 = HEADER_WIDTH + (first + start) * width
+                x0 = self.x_of(first + start)
                 rect = QRectF(x0, top, (stop - start) * width + 0.5, ROW_HEIGHT)
                 painter.fillRect(rect, STATE_COLORS[state])
             for start, stop, flag in _runs(written):
                 if flag:
-                    x0 = HEADER_WIDTH + (first + start) * width
+                    x0 = self.x_of(first + start)
                     bar = QRectF(x0, top + ROW_HEIGHT - 4, (stop - start) * width + 0.5, 4)
                     painter.fillRect(bar, GENERATED_COLOR)
 
@@ -209,14 +345,14 @@ class MotionTimeline(QWidget):
         step = _ruler_step(self.frame_width())
         painter.setPen(TEXT_COLOR)
         for frame in range((first // step) * step, last + 1, step):
-            x = round(HEADER_WIDTH + frame * self.frame_width())
+            x = round(self.x_of(frame))
             painter.drawLine(x, RULER_HEIGHT - 6, x, RULER_HEIGHT)
             painter.drawText(QRect(x + 2, 0, 60, RULER_HEIGHT - 4), _LEFT, str(frame))
 
     def _paint_playhead(self, painter: QPainter) -> None:
-        x = HEADER_WIDTH + (self.playhead + 0.5) * self.frame_width()
+        x = self.x_of(self.playhead + 0.5)
         painter.setPen(QPen(PLAYHEAD_COLOR, 2))
-        painter.drawLine(round(x), 0, round(x), self.height())
+        painter.drawLine(round(x), 0, round(x), self.height() - SCROLL_HEIGHT)
 
 
 _LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter

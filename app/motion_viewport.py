@@ -5,6 +5,12 @@ kinematics plus End Sites, in metres, Z up), so playback only slices an array.
 The view shows one "sequence" at a time, the document or a preview/variation,
 tinted so the user always knows which one is playing.
 
+The camera frames the skeleton's bounding box over the whole clip
+(:func:`clip_box`, :func:`fit_distance`), from the angle it looks from: a tall
+rig in centimetres or a pose that reaches up later in the clip stays in view. With
+"follow root" the box is taken relative to the body's centre, which the camera
+then tracks; without it the box covers the whole path, and the camera stays put.
+
 OpenGL is not everywhere (a headless CI, a remote desktop without GLX). When a
 context cannot be created the view degrades to a 2D front view drawn with the
 plain pyqtgraph canvas and says why in a line above it; it never crashes.
@@ -12,13 +18,16 @@ plain pyqtgraph canvas and says why in a line above it; it never crashes.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QColor, QOffscreenSurface, QOpenGLContext
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
@@ -41,6 +50,11 @@ TINTS: dict[str, tuple[float, float, float, float]] = {
 """Bone colours: the document in white, a live preview in orange, a variation in blue."""
 
 JOINT_COLOR = (1.0, 0.85, 0.3, 1.0)
+
+CAMERA_FOV = 60.0
+"""pyqtgraph's field of view in degrees; it spans the view's *width* (the height gets less)."""
+FIT_MARGIN = 1.1
+"""Framing grows the skeleton's box by this factor: a little room around it."""
 
 
 @dataclass(frozen=True)
@@ -71,10 +85,74 @@ class SkeletonPoints:
         """The body's centre at ``frame`` (mean of the drawn joints): what the camera follows."""
         return np.asarray(self.joints(frame).mean(axis=0), dtype=np.float64)
 
-    def height(self) -> float:
-        """The body's height in the first frame (for framing the camera)."""
-        z = self.joints(0)[:, 2]
-        return float(z.max() - z.min())
+    def centres(self) -> FloatArray:
+        """``[F, 3]`` :meth:`centre` of every frame at once."""
+        return np.asarray(self.points[:, self.dots].mean(axis=1), dtype=np.float64)
+
+    def drawn(self) -> npt.NDArray[np.intp]:
+        """The points on a bone: what the view shows (a resting root off the body is not)."""
+        if self.bones.size == 0:
+            return np.arange(self.points.shape[1], dtype=np.intp)
+        return np.unique(self.bones).astype(np.intp)
+
+
+def clip_box(sequence: SkeletonPoints, follow_root: bool) -> tuple[FloatArray, FloatArray]:
+    """The ``(low, high)`` corners of every drawn point (End Sites too) over the whole clip.
+
+    Following the root, x and y are taken relative to each frame's :meth:`~SkeletonPoints.centre`
+    (the camera moves with the body, so only the body's own extent must fit); z stays absolute,
+    as the camera never follows up and down.
+    """
+    points = sequence.points[:, sequence.drawn()]
+    if follow_root:
+        ground_shift = sequence.centres() * np.array([1.0, 1.0, 0.0])
+        points = points - ground_shift[:, None, :]
+    low = np.asarray(points.min(axis=(0, 1)), dtype=np.float64)
+    high = np.asarray(points.max(axis=(0, 1)), dtype=np.float64)
+    return low, high
+
+
+def camera_axes(elevation: float, azimuth: float) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Right, up and back (towards the camera) unit vectors of pyqtgraph's orbit camera.
+
+    Angles in degrees, as ``GLViewWidget.opts`` holds them: the camera sits at
+    ``centre + distance * back`` and keeps world Z up.
+    """
+    elev, azim = math.radians(elevation), math.radians(azimuth)
+    back = np.array([math.cos(elev) * math.cos(azim), math.cos(elev) * math.sin(azim)])
+    back = np.append(back, math.sin(elev))
+    right = np.array([-math.sin(azim), math.cos(azim), 0.0])
+    return right, np.cross(back, right), back
+
+
+def fit_distance(
+    low: FloatArray,
+    high: FloatArray,
+    aspect: float,
+    elevation: float,
+    azimuth: float,
+    fov: float = CAMERA_FOV,
+) -> float:
+    """The camera distance from the box's centre at which the whole box is in view.
+
+    Every corner of the box (grown by :data:`FIT_MARGIN`) must lie inside the view
+    from the current angles: a corner ``a`` to the side and ``t`` towards the camera
+    is in view when ``|a| <= tan(half angle) * (distance - t)``. ``aspect`` is width /
+    height; pyqtgraph's ``fov`` spans the width, so a wide, short view (the editor's
+    layout) has the narrower vertical angle, which is what cut off tall skeletons.
+    """
+    centre = (low + high) / 2
+    offsets = (box_corners(low, high) - centre) * FIT_MARGIN
+    right, up, back = camera_axes(elevation, azimuth)
+    tan_width = math.tan(math.radians(fov) / 2)
+    tan_height = tan_width / max(aspect, 1e-3)
+    side = np.maximum(np.abs(offsets @ right) / tan_width, np.abs(offsets @ up) / tan_height)
+    return max(float((side + offsets @ back).max()), 1e-2)
+
+
+def box_corners(low: FloatArray, high: FloatArray) -> FloatArray:
+    """The 8 corners ``[8, 3]`` of an axis-aligned box."""
+    return np.array(list(itertools.product(*zip(low, high, strict=True))), dtype=np.float64)
 
 
 def skeleton_points(clip: Clip, skeleton_map: SkeletonMap | None = None) -> SkeletonPoints:
@@ -147,7 +225,8 @@ class MotionViewport(QWidget):
         self.frame = 0
         self.follow_root = True
         self.tint = "document"
-        self._home = np.zeros(3)
+        self._box_centre = np.zeros(3)
+        """Centre of :func:`clip_box` (relative to the body's centre in x, y when following)."""
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.message)
@@ -157,6 +236,7 @@ class MotionViewport(QWidget):
         if not available:
             self.message.setText(f"3D view unavailable ({why}): showing a 2D front view.")
         layout.addWidget(self._view.widget, 1)
+        self._view.widget.installEventFilter(self)
 
     @property
     def canvas(self) -> QWidget:
@@ -180,26 +260,54 @@ class MotionViewport(QWidget):
             self._draw()
 
     def set_follow_root(self, follow: bool) -> None:
-        """Keep the camera centred on the root (a walking clip stays in view)."""
+        """Keep the camera centred on the root (a walking clip stays in view).
+
+        The framing changes with it: following needs room for the body, a fixed camera
+        room for the whole path, so the camera is framed again.
+        """
         self.follow_root = follow
-        if not follow:
-            self._view.look_at(self._home)
-        self._draw()
+        self.frame_all()
 
     def frame_all(self) -> None:
-        """Aim the camera at the body in the first frame, at a distance that fits its height."""
+        """Frame the skeleton's bounding box over the clip (a new clip, or the user asks)."""
         if self.sequence is None:
             return
-        self._home = self.sequence.centre(0)
-        self._view.frame(self._home, self.sequence.height())
+        low, high = clip_box(self.sequence, self.follow_root)
+        self._box_centre = (low + high) / 2
+        self._view.frame(low, high, self.camera_target())
+        self._draw()
+
+    def camera_target(self) -> FloatArray:
+        """Where the camera looks now: the box's centre, carried along by the body if following."""
+        if self.sequence is None or not self.follow_root:
+            return np.asarray(self._box_centre, dtype=np.float64)
+        body = self.sequence.centre(self.frame)
+        return np.array([body[0], body[1], 0.0]) + self._box_centre
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        """A resized view changes the aspect the distance was fitted to: refit unless zoomed."""
+        if watched is self._view.widget and event.type() == QEvent.Type.Resize:
+            self._view.keep_fitted()
+        return super().eventFilter(watched, event)
 
     def _draw(self) -> None:
         if self.sequence is None:
             return
         if self.follow_root:
-            centre = self.sequence.centre(self.frame)
-            self._view.look_at(np.array([centre[0], centre[1], self._home[2]]))
+            self._view.look_at(self.camera_target())
         self._view.draw(self.sequence, self.frame, TINTS[self.tint])
+
+
+GRID_SIZE = 20.0
+GRID_SPACING = 0.5
+
+
+def grid_origin(centre: FloatArray) -> tuple[float, float]:
+    """Where the ground grid goes: under ``centre``, snapped to whole cells so it never slides."""
+    return (
+        float(np.round(centre[0] / GRID_SPACING) * GRID_SPACING),
+        float(np.round(centre[1] / GRID_SPACING) * GRID_SPACING),
+    )
 
 
 class _GlSkeleton:
@@ -211,10 +319,14 @@ class _GlSkeleton:
         self.widget = gl.GLViewWidget(owner)
         self.widget.setBackgroundColor(QColor(38, 40, 46))
         self.widget.setCameraPosition(distance=4.0, elevation=12.0, azimuth=-60.0)
-        grid = gl.GLGridItem()
-        grid.setSize(20, 20)
-        grid.setSpacing(0.5, 0.5)
-        self.widget.addItem(grid)
+        self.widget.opts["fov"] = CAMERA_FOV
+        self._box: tuple[FloatArray, FloatArray] | None = None
+        self._fitted = 0.0
+        """The distance the last fit set; another one means the user zoomed since."""
+        self.grid = gl.GLGridItem()
+        self.grid.setSize(GRID_SIZE, GRID_SIZE)
+        self.grid.setSpacing(GRID_SPACING, GRID_SPACING)
+        self.widget.addItem(self.grid)
         self.bones = gl.GLLinePlotItem(mode="lines", width=3.0, antialias=True)
         self.joints = gl.GLScatterPlotItem(size=7.0, color=JOINT_COLOR)
         self.joints.setGLOptions("translucent")
@@ -227,11 +339,30 @@ class _GlSkeleton:
 
     def look_at(self, centre: FloatArray) -> None:
         self.widget.opts["center"] = pg.Vector(*(float(v) for v in centre))
+        self.grid.resetTransform()  # the floor stays under the body, however far it walks
+        self.grid.translate(*grid_origin(centre), 0.0)
         self.widget.update()
 
-    def frame(self, centre: FloatArray, height: float) -> None:
-        self.look_at(centre)
-        self.widget.setCameraPosition(distance=max(2.0, 2.2 * height))
+    def frame(self, low: FloatArray, high: FloatArray, target: FloatArray) -> None:
+        self._box = (low, high)
+        self.look_at(target)
+        self._set_fitted_distance()
+
+    def keep_fitted(self) -> None:
+        if self._box is not None and self.widget.opts["distance"] == self._fitted:
+            self._set_fitted_distance()
+
+    def aspect(self) -> float:
+        """Width / height of the view (1 before it is laid out)."""
+        width, height = self.widget.width(), self.widget.height()
+        return width / height if width > 0 and height > 0 else 1.0
+
+    def _set_fitted_distance(self) -> None:
+        assert self._box is not None
+        opts = self.widget.opts
+        angles = (float(opts["elevation"]), float(opts["azimuth"]), float(opts["fov"]))
+        self._fitted = fit_distance(*self._box, self.aspect(), *angles)
+        self.widget.setCameraPosition(distance=self._fitted)
 
 
 class _FlatSkeleton:
@@ -260,10 +391,15 @@ class _FlatSkeleton:
         width = view.viewRange()[0][1] - view.viewRange()[0][0]
         view.setXRange(centre[0] - width / 2, centre[0] + width / 2, padding=0)
 
-    def frame(self, centre: FloatArray, height: float) -> None:
-        half = max(1.0, 0.8 * height)
-        self.widget.setXRange(centre[0] - half, centre[0] + half)
-        self.widget.setYRange(-0.1, max(2.0, 2 * centre[2]))
+    def frame(self, low: FloatArray, high: FloatArray, target: FloatArray) -> None:
+        """The box's front (x, z) around ``target``; the locked aspect widens one range."""
+        half = (high[0] - low[0]) / 2
+        x_range = (target[0] - half, target[0] + half)
+        y_range = (min(low[2], 0.0), high[2])  # the ground line stays in view
+        self.widget.getViewBox().setRange(xRange=x_range, yRange=y_range, padding=0.08)
+
+    def keep_fitted(self) -> None:
+        """The locked aspect keeps the ranges when the plot is resized: nothing to do."""
 
 
 def _rgb255(color: tuple[float, ...]) -> tuple[int, int, int]:
@@ -273,6 +409,10 @@ def _rgb255(color: tuple[float, ...]) -> tuple[int, int, int]:
 __all__ = [
     "MotionViewport",
     "SkeletonPoints",
+    "box_corners",
+    "camera_axes",
+    "clip_box",
+    "fit_distance",
     "opengl_available",
     "skeleton_points",
 ]
