@@ -42,6 +42,7 @@ from app.motion_viewport import (
 from app.unsaved import Choice
 from engine.media.bvh import Clip, parse_bvh, write_bvh
 from engine.models import ModelRegistry
+from tests.app.prompt import Prompt
 from tests.app.test_motion_editor import (
     COLUMNS,
     FRAMES,
@@ -56,18 +57,6 @@ from tests.engine.synthetic_bvh import ZYX3, ZYX6, Spec, bandai_like, bvh_text
 from tests.tinymodels import write_tiny_model
 
 LONG_CLIP = 2000
-
-
-class Prompt:
-    """Answers :attr:`MainWindow.confirm_discard` at once and remembers what it was asked."""
-
-    def __init__(self, choice: Choice) -> None:
-        self.choice = choice
-        self.asked: list[list[str]] = []
-
-    def __call__(self, names: list[str]) -> Choice:
-        self.asked.append(list(names))
-        return self.choice
 
 
 @pytest.fixture(scope="module")

@@ -29,24 +29,13 @@ from app.unsaved import Choice, ask_unsaved, unsaved_box
 from app.welcome import samples_dir
 from engine.models import ModelRegistry
 from tests.app.conftest import GRID_SHAPE, VOCAB, TokenGridEditor
+from tests.app.prompt import Prompt
 from tests.app.test_motion_editor import COLUMNS, TinyMotionCodec, paint
 from tests.app.test_piano_roll import free_pitch
 from tests.engine.synthetic_bvh import bandai_like
 from tests.tinymodels import write_tiny_model
 
 TIMEOUT_MS = 30_000
-
-
-class Prompt:
-    """Answers :attr:`MainWindow.confirm_discard` at once and remembers what it was asked."""
-
-    def __init__(self, choice: Choice) -> None:
-        self.choice = choice
-        self.asked: list[list[str]] = []
-
-    def __call__(self, names: list[str]) -> Choice:
-        self.asked.append(list(names))
-        return self.choice
 
 
 @pytest.fixture(scope="module")
