@@ -278,6 +278,14 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     args.argv = argv
+    if getattr(args, "device", "cpu") != "cpu":  # fail before loading data, not after
+        from engine.train.loop import DeviceUnavailableError, resolve_device
+
+        try:
+            resolve_device(args.device)
+        except DeviceUnavailableError as exc:
+            print(f"remask-train: {exc}", file=sys.stderr)
+            return 2
     return int(args.func(args))
 
 

@@ -70,12 +70,16 @@ class LoopSettings:
         return min(elapsed / max(self.minutes * 60.0, 1e-9), 1.0)
 
 
+class DeviceUnavailableError(RuntimeError):
+    """The run asks for a device this machine does not have (``--device cuda`` on a CPU box)."""
+
+
 def resolve_device(name: str) -> torch.device:
     """``cpu``, ``cuda`` or ``auto`` (CUDA when torch sees a GPU); a missing GPU is an error."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"--device {name}: torch sees no CUDA GPU here")
+        raise DeviceUnavailableError(f"--device {name}: torch sees no CUDA GPU on this machine")
     return torch.device(name)
 
 

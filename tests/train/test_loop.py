@@ -78,3 +78,15 @@ def test_devices_resolve_and_a_missing_gpu_is_an_error() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="no CUDA GPU"):
             resolve_device("cuda")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_a_gpu_run_on_a_cpu_machine_stops_at_once_with_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from engine.train.cli import main
+
+    argv = ["image-transformer", "--tokens", "/nowhere.npz", "--checkpoint-dir", "/nowhere"]
+    assert main([*argv, "--device", "cuda"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "remask-train: --device cuda: torch sees no CUDA GPU on this machine"
