@@ -73,22 +73,6 @@ def register_chorale_eval(sub: argparse._SubParsersAction) -> None:  # type: ign
 CHORALE_STAGE_1 = "runs/chorale-satb/stage1"
 SHIPPED_RUNS: tuple[tuple[str, ...], ...] = (
     (
-        "chorale",
-        *("--d-model", "256", "--layers", "5", "--heads", "8", "--dropout", "0.2"),
-        *("--batch", "128", "--lr", "1e-3", "--minutes", "5.5", "--workers", "1"),
-        *("--device", "cuda", "--eval-every", "30", "--seed", "0"),
-        *("--eval-orderings", "2", "--eval-group", "1"),
-        *("--out", CHORALE_STAGE_1, "--checkpoint-dir", f"{CHORALE_STAGE_1}-ckpt"),
-    ),
-    (
-        "chorale",
-        *("--init", f"{CHORALE_STAGE_1}-ckpt/final.pt"),
-        *("--batch", "128", "--lr", "5e-4", "--minutes", "3.3", "--workers", "2"),
-        *("--device", "cuda", "--eval-every", "30", "--seed", "1"),
-        *("--eval-orderings", "2", "--eval-group", "1", "--int8"),
-        *("--out", "assets/models/chorale-satb", "--checkpoint-dir", "runs/chorale-satb/stage2"),
-    ),
-    (
         "motion",
         "--tokenizer-minutes",
         "10",
@@ -116,12 +100,29 @@ SHIPPED_RUNS: tuple[tuple[str, ...], ...] = (
         "--eval-crops",
         "40",
     ),
+    (
+        "chorale",
+        *("--d-model", "256", "--layers", "5", "--heads", "8", "--dropout", "0.2"),
+        *("--batch", "128", "--lr", "1e-3", "--minutes", "5.5", "--workers", "1"),
+        *("--device", "cuda", "--eval-every", "30", "--seed", "0"),
+        *("--eval-orderings", "2", "--eval-group", "1"),
+        *("--out", CHORALE_STAGE_1, "--checkpoint-dir", f"{CHORALE_STAGE_1}-ckpt"),
+    ),
+    (
+        "chorale",
+        *("--init", f"{CHORALE_STAGE_1}-ckpt/final.pt"),
+        *("--batch", "128", "--lr", "5e-4", "--minutes", "3.3", "--workers", "2"),
+        *("--device", "cuda", "--eval-every", "30", "--seed", "1"),
+        *("--eval-orderings", "2", "--eval-group", "1", "--int8"),
+        *("--out", "assets/models/chorale-satb", "--checkpoint-dir", "runs/chorale-satb/stage2"),
+    ),
 )
 """The commands that made each shipped model, in order (its MODEL_CARD.md quotes the same).
 
 A model can take several: the chorale model trained on a lent GPU in two stages, the second
-starting from the first's weights (``--device cuda`` runs need a CUDA GPU). Run them one after
-another, never side by side: two runs on 2 cores halve each other's steps.
+starting from the first's weights (``--device cuda`` runs need a CUDA GPU, so they come last:
+on a CPU machine the others are made and ``all`` stops there with one line). Run them one
+after another, never side by side: two runs on 2 cores halve each other's steps.
 """
 
 
