@@ -153,7 +153,7 @@ class ImageCanvas(QGraphicsView):
         self.brush_radius = 12.0
         self.picture = ArrayLayer(0, smooth=True)
         self.mask_layer = ArrayLayer(1)
-        self.preview = ArrayLayer(2, smooth=True)  # above the mask: the fill is seen untinted
+        self.previews: dict[int, ArrayLayer] = {}  # one per model window, above the mask
         self.heat = ArrayLayer(3)
         self._cursor = QGraphicsEllipseItem()
         self._outline = QGraphicsPathItem()
@@ -168,9 +168,8 @@ class ImageCanvas(QGraphicsView):
 
     def _build(self) -> None:
         scene = QGraphicsScene(self)
-        for item in (self.picture, self.preview, self.mask_layer, self.heat):
+        for item in (self.picture, self.mask_layer, self.heat):
             scene.addItem(item)
-        self.preview.setVisible(False)
         self.heat.setVisible(False)
         pen = QPen(QColor(255, 255, 255), 0)  # cosmetic: one screen pixel at any zoom
         pen.setCosmetic(True)
@@ -208,11 +207,19 @@ class ImageCanvas(QGraphicsView):
         self._auto_fit = True
         self.fit()
 
-    def set_preview(self, rgba: RGBA, top: int, left: int) -> None:
-        """Show generated pixels over the picture at (top, left); transparent where unchanged."""
-        self.preview.set_pixels(rgba)
-        self.preview.setPos(left, top)
-        self.preview.setVisible(True)
+    def set_preview(self, rgba: RGBA, top: int, left: int, window: int = 0) -> None:
+        """Show generated pixels over the picture at (top, left); transparent where unchanged.
+
+        Each model window of a request has its own layer, so the holes already filled stay in
+        sight while the next window decodes. The layers sit above the mask: the fill is seen
+        untinted.
+        """
+        layer = self.previews.get(window)
+        if layer is None:
+            layer = self.previews[window] = ArrayLayer(2, smooth=True)
+            self.scene().addItem(layer)
+        layer.set_pixels(rgba)
+        layer.setPos(left, top)
 
     def set_heat(self, rgba: RGBA, top: float, left: float, sy: float, sx: float) -> None:
         """A token-grid heat-map, each cell ``sy`` × ``sx`` image pixels, from (top, left)."""
@@ -223,12 +230,18 @@ class ImageCanvas(QGraphicsView):
         self.heat.setVisible(True)
 
     def clear_preview(self) -> None:
-        self.preview.setVisible(False)
+        self.drop_previews()
         self.heat.setVisible(False)
+
+    def drop_previews(self) -> None:
+        """Remove every preview layer (the heat-map stays as it is)."""
+        for layer in self.previews.values():
+            self.scene().removeItem(layer)
+        self.previews.clear()
 
     @property
     def preview_visible(self) -> bool:
-        return self.preview.isVisible()
+        return bool(self.previews)
 
     # -- navigation ----------------------------------------------------------------------
 

@@ -484,7 +484,7 @@ class ImageEditor(DocumentHistory, MediumEditor):
         except Exception:  # noqa: BLE001 - a preview must never break the generation
             _log.warning("live preview failed", exc_info=True)
             return
-        self.canvas.set_preview(patch.rgba, patch.top, patch.left)
+        self.canvas.set_preview(patch.rgba, patch.top, patch.left, progress.window)
         if self.heat_box.isChecked():
             heat = heat_patch(codec, payload, step.confidence)
             self.canvas.set_heat(heat.rgba, heat.top, heat.left, *heat.cell)
@@ -529,6 +529,7 @@ class ImageEditor(DocumentHistory, MediumEditor):
         variation = self.variations[index]
         alpha = np.where(region[box], 255, 0).astype(np.uint8)
         rgba = np.concatenate([variation.rgb[box], alpha[:, :, None]], axis=2)
+        self.canvas.drop_previews()  # one layer for the whole variation
         self.canvas.set_preview(np.ascontiguousarray(rgba), box[0].start, box[1].start)
 
     def accept_variation(self, index: int) -> None:

@@ -274,11 +274,13 @@ def test_several_windows_run_in_order_and_merge(
     window.sampler.steps.setValue(3)
     window.sampler.variations.setValue(2)
     seen: list[tuple[int, int, int, str]] = []
+    layers: list[set[int]] = []
     window.bridge.stepReady.connect(
         lambda generation, progress: seen.append(
             (generation, progress.window, progress.windows, editor.status.text())
         )
     )
+    window.bridge.stepReady.connect(lambda *_: layers.append(set(editor.canvas.previews)))
     with qtbot.waitSignal(window.bridge.finished, timeout=TIMEOUT_MS) as finished:
         generation = window.generate()
     assert editor.job is not None and editor.job.count == 2
@@ -287,6 +289,7 @@ def test_several_windows_run_in_order_and_merge(
     windows = [w for _, w, _, _ in seen]
     assert windows == sorted(windows) and set(windows) == {0, 1}
     assert all(text.endswith(f" · window {w + 1}/2") for _, w, _, text in seen)
+    assert layers[-1] == {0, 1}  # the first hole's fill stays in sight while the second decodes
     qtbot.waitUntil(lambda: len(editor.variations) == 2, timeout=TIMEOUT_MS)
     editor.accept_variation(0)
     assert np.array_equal(document.rgb[~mask], rgb[~mask])
