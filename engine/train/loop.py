@@ -17,7 +17,6 @@ import copy
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -215,7 +214,7 @@ def train_loop(
     log: Log = print,
     on_best: Callable[[nn.Module, dict[str, object]], None] | None = None,
 ) -> tuple[nn.Module, dict[str, object]]:
-    """Train ``model`` in place; return it on the CPU with the best validated weights, and stats.
+    """Train ``model`` in place; return a CPU copy with the best validated weights, and stats.
 
     ``on_best(cpu_copy, entry)`` is called whenever a scoring beats every earlier one (save a
     checkpoint there).
@@ -229,7 +228,6 @@ def train_loop(
         model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay, betas=(0.9, 0.98)
     )
     valid_t = tuple(torch.from_numpy(a) for a in valid)
-
     scorer = _Scorer(model, ema, loss_fn, valid_t, device, on_best, log)
     log(f"params {count_params(model):,} on {device}  settings {asdict(settings)}")
     batches = batch_stream(make_batch, settings)
@@ -237,11 +235,7 @@ def train_loop(
     step, losses = 0, []
     while not settings.done(step, time.monotonic() - start):
         elapsed = time.monotonic() - start
-        factor = warmup_cosine(
-            step, settings.progress(step, elapsed), settings.warmup_steps, settings.lr_floor
-        )
-        for group in opt.param_groups:
-            group["lr"] = settings.lr * factor
+        _set_lr(opt, settings, step, elapsed)
         with autocast(device, settings.bf16):
             loss, _ = loss_fn(model, to_device(next(batches), device))
         optimizer_step(opt, model, loss)
@@ -256,8 +250,30 @@ def train_loop(
     elapsed = time.monotonic() - start
     if not scorer.history or scorer.history[-1]["step"] != step:
         scorer.score(step, elapsed)
+    stats = _stats(model, scorer, settings, device, step, elapsed, losses)
+    log(f"final {stats}")
+    return scorer.best_copy(), stats
+
+
+def _set_lr(opt: torch.optim.Optimizer, settings: LoopSettings, step: int, elapsed: float) -> None:
+    progress = settings.progress(step, elapsed)
+    factor = warmup_cosine(step, progress, settings.warmup_steps, settings.lr_floor)
+    for group in opt.param_groups:
+        group["lr"] = settings.lr * factor
+
+
+def _stats(
+    model: nn.Module,
+    scorer: _Scorer,
+    settings: LoopSettings,
+    device: torch.device,
+    step: int,
+    elapsed: float,
+    losses: list[float],
+) -> dict[str, object]:
+    """What the checkpoints and model cards record of a run."""
     best = scorer.best
-    stats: dict[str, Any] = {
+    return {
         "steps": step,
         "train_minutes": round(elapsed / 60.0, 2),
         "windows_seen": step * settings.batch,
@@ -272,5 +288,3 @@ def train_loop(
         "settings": asdict(settings),
         "history": scorer.history,
     }
-    log(f"final {stats}")
-    return scorer.best_copy(), stats
