@@ -23,8 +23,8 @@ import torch
 from engine.models import ModelManifest, ModelRegistry
 from engine.runtime import load_transformer
 from engine.sampling import sample
-from engine.sampling.types import FloatArray, LogitsFn, TokenArray
-from engine.train.common import INT8_TOLERANCE, is_int8, relative_error
+from engine.sampling.types import FloatArray, LogitsFn
+from engine.train.common import INT8_TOLERANCE, is_int8, relative_error, torch_logits_fn
 
 TORCH_LOADERS: dict[str, str] = {
     "midi": "engine.train.chorale:load_torch_model",
@@ -97,15 +97,6 @@ def time_pair(
             fn()
             samples[name].append((time.perf_counter() - start) * 1e3)
     return {name: Timing(statistics.median(values), runs) for name, values in samples.items()}
-
-
-def torch_logits_fn(module: torch.nn.Module) -> LogitsFn:
-    def logits(tokens: TokenArray) -> FloatArray:
-        with torch.inference_mode():
-            out = module(torch.from_numpy(tokens))
-        return out.float().numpy()
-
-    return logits
 
 
 def load_torch(manifest: ModelManifest) -> torch.nn.Module:

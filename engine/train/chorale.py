@@ -13,7 +13,6 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -136,11 +135,6 @@ TRAIN_DEFAULTS = LoopSettings(
 )
 
 
-def train_settings(**changes: Any) -> LoopSettings:
-    """The chorale defaults (``TRAIN_DEFAULTS``) with ``changes`` applied."""
-    return replace(TRAIN_DEFAULTS, **changes)
-
-
 def validation_windows(pieces: list[cd.IntGrid], steps: int, count: int = 256) -> Arrays:
     """A fixed batch of validation windows and masks (no transposition, no padding)."""
     sampler = cd.WindowSampler(pieces, steps, max_shift=0, pad_prob=0.0)
@@ -208,36 +202,18 @@ def _save(model: nn.Module, cfg: ChoraleConfig, info: dict[str, object], path: P
     tmp.replace(path)
 
 
-def checkpoint_info(path: Path) -> dict[str, object]:
-    """The statistics stored beside the weights (``train``'s stats for ``final.pt``)."""
-    info: dict[str, object] = torch.load(path, map_location="cpu", weights_only=False)["info"]
-    return info
-
-
-def load_checkpoint(path: Path) -> ChoraleTransformer:
+def load_checkpoint(path: Path) -> tuple[ChoraleTransformer, dict[str, object]]:
+    """The module (eval mode) and the statistics saved beside its weights."""
     blob = torch.load(path, map_location="cpu", weights_only=False)
     model = ChoraleTransformer(ChoraleConfig.from_dict(blob["config"]))
     model.load_state_dict(blob["state"])
-    return model.eval()
+    return model.eval(), dict(blob["info"])
 
 
 def export(model: ChoraleTransformer, out_dir: Path, int8: bool = False) -> Path:
     """Write ``out_dir/transformer.onnx`` (fp32, or int8 weights) and check it against torch."""
     length = 4 * model.cfg.steps
     return export_token_transformer(model, out_dir / ONNX_FILE, length, cd.MASK_ID, int8=int8)
-
-
-def torch_logits_fn(model: nn.Module, device: str) -> Callable[[np.ndarray], np.ndarray]:
-    """tokens -> fp32 logits with the torch module on ``device`` (the evaluator on a GPU)."""
-    target = torch.device(device)
-    model = model.float().eval().to(target)
-
-    @torch.no_grad()
-    def logits(tokens: np.ndarray) -> np.ndarray:
-        out = model(torch.from_numpy(np.ascontiguousarray(tokens, dtype=np.int64)).to(target))
-        return out.float().cpu().numpy()  # type: ignore[no-any-return]
-
-    return logits
 
 
 def medium_facts(cfg: ChoraleConfig) -> dict[str, object]:

@@ -115,7 +115,8 @@ def write_model_card(
     evaluated_on: str = "the shipped ONNX file",
     more_results: Sequence[tuple[str, NllResult]] = (),
 ) -> Path:
-    onnx_bytes = (out_dir / "transformer.onnx").stat().st_size
+    onnx_path = out_dir / "transformer.onnx"
+    onnx_bytes, int8 = onnx_path.stat().st_size, is_int8(onnx_path)
     train_command = str(stats.get("command") or command)
     export_line = (
         ""
@@ -137,22 +138,18 @@ def write_model_card(
         arch=asdict(cfg),
         T=cfg.steps,
         table=nll_table(result, more_results),
-        onnx_format=onnx_format(out_dir / "transformer.onnx"),
-        rebuild_weights=(
-            "int8 weights dequantized" if is_int8(out_dir / "transformer.onnx") else "same weights"
+        onnx_format=(
+            "int8 MatMul weights with dynamically quantized activations, float32 elsewhere"
+            if int8
+            else "fp32"
         ),
+        rebuild_weights="int8 weights dequantized" if int8 else "same weights",
         eval_seconds=result.seconds if result else "-",
         comparison=comparison_text(result),
     )
     path = out_dir / "MODEL_CARD.md"
     path.write_text(text)
     return path
-
-
-def onnx_format(path: Path) -> str:
-    if is_int8(path):
-        return "int8 MatMul weights with dynamically quantized activations, float32 elsewhere"
-    return "fp32"
 
 
 def _hardware(device: object) -> str:

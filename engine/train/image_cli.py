@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from engine.train.common import (
+from engine.train.cli_args import (
     add_device_arguments,
     add_transformer_arguments,
     device_settings,
@@ -134,7 +134,7 @@ def run_image(args: argparse.Namespace) -> int:
     from engine.train.common import set_cpu_threads
 
     set_cpu_threads(2)
-    command = "remask-train " + " ".join(shlex.quote(a) for a in getattr(args, "argv", []))
+    command = args.command
     started = time.monotonic()
     train_images, monitor_images, test_images = _load_splits(args)
     print(
@@ -186,7 +186,8 @@ def run_image(args: argparse.Namespace) -> int:
         # Export/evaluate a finished run (a GPU run of image-transformer, say) as it is.
         transformer, mg_stats, mg_cfg = mg_init, mg_info, mg_init.cfg
     else:
-        mg_settings = mg.train_settings(
+        mg_settings = replace(
+            mg.TRAIN_DEFAULTS,
             minutes=args.maskgit_minutes,
             max_steps=args.maskgit_max_steps,
             batch=args.maskgit_batch,
@@ -202,8 +203,9 @@ def run_image(args: argparse.Namespace) -> int:
             vq_cfg.patch,
             args.checkpoint_dir,
             init=mg_init,
+            command=command,
         )
-    mg_stats["unigram_loss"] = round(mg.unigram_loss(train_maps, vq_cfg.codes), 4)
+    mg_stats.setdefault("unigram_loss", round(mg.unigram_loss(train_maps, vq_cfg.codes), 4))
     args.out.mkdir(parents=True, exist_ok=True)
     image_export.export_all(tokenizer, transformer, args.out)
     image_export.write_manifest(args.out, vq_cfg, mg_cfg)
@@ -235,50 +237,30 @@ def run_image(args: argparse.Namespace) -> int:
 
 
 def run_image_tokens(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from engine.train import image_vq as vq
+    from engine.train.common import save_token_cache
 
     tokenizer, _ = vq.load_tokenizer(args.vq_init)
     train_images, monitor_images, _ = _load_splits(args)
     if args.half_shift:
         half = tokenizer.cfg.patch // 2
         train_images = train_images + [image[half:, half:] for image in train_images]
-    arrays: dict[str, np.ndarray] = {
-        "codes": np.array(tokenizer.cfg.codes),
-        "patch": np.array(tokenizer.cfg.patch),
+    maps = {
+        "train": vq.tokenize_images(tokenizer, train_images, flips=args.flips),
+        "monitor": vq.tokenize_images(tokenizer, monitor_images),
     }
-    for split, images, flips in (
-        ("train", train_images, args.flips),
-        ("monitor", monitor_images, False),
-    ):
-        for i, token_map in enumerate(vq.tokenize_images(tokenizer, images, flips=flips)):
-            arrays[f"{split}_{i}"] = token_map.astype(np.int16)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(args.out, **arrays)  # type: ignore[arg-type]
-    print(f"wrote {args.out}: {len(arrays) - 2} token maps")
+    meta = {"codes": tokenizer.cfg.codes, "patch": tokenizer.cfg.patch}
+    print(f"wrote {args.out}: {save_token_cache(args.out, maps, meta)} token maps")
     return 0
-
-
-def load_token_maps(path: Path) -> tuple[list, list, int, int]:  # type: ignore[type-arg]
-    """(train maps, monitor maps, codes, patch) from an ``image-tokens`` file."""
-    import numpy as np
-
-    with np.load(path) as blob:
-        maps = {k: blob[k].astype(np.int64) for k in blob.files if "_" in k}
-        codes, patch = int(blob["codes"]), int(blob["patch"])
-
-    def split(name: str) -> list:  # type: ignore[type-arg]
-        count = sum(1 for k in maps if k.startswith(name + "_"))
-        return [maps[f"{name}_{i}"] for i in range(count)]
-
-    return split("train"), split("monitor"), codes, patch
 
 
 def run_image_transformer(args: argparse.Namespace) -> int:
     from engine.train import image_maskgit as mg
+    from engine.train.common import load_token_cache
 
-    train_maps, monitor_maps, codes, patch = load_token_maps(args.tokens)
+    maps, meta = load_token_cache(args.tokens)
+    train_maps, monitor_maps = maps["train"], maps["monitor"]
+    codes, patch = int(meta["codes"]), int(meta["patch"])  # type: ignore[call-overload]
     print(f"{len(train_maps)} train maps, {len(monitor_maps)} monitor maps, {codes} codes")
     cfg = mg.MaskGITConfig(
         vocab_size=codes,
@@ -289,11 +271,11 @@ def run_image_transformer(args: argparse.Namespace) -> int:
         max_rel=args.grid - 1,
         dropout=args.dropout,
     )
-    settings = mg.train_settings(**loop_changes(args))
-    model, stats = mg.train(cfg, train_maps, monitor_maps, settings, patch, args.checkpoint_dir)
-    stats["unigram_loss"] = round(mg.unigram_loss(train_maps, codes), 4)
-    stats["command"] = "remask-train " + " ".join(shlex.quote(a) for a in args.argv)
-    mg.save_transformer(model, stats, args.checkpoint_dir / "maskgit_final.pt")
+    settings = replace(mg.TRAIN_DEFAULTS, **loop_changes(args))
+    command = args.command
+    _, stats = mg.train(
+        cfg, train_maps, monitor_maps, settings, patch, args.checkpoint_dir, command=command
+    )
     print(json.dumps({k: v for k, v in stats.items() if k != "history"}, default=str))
     return 0
 

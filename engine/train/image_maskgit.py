@@ -17,7 +17,6 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -144,11 +143,6 @@ TRAIN_DEFAULTS = LoopSettings(
 )
 
 
-def train_settings(**changes: Any) -> LoopSettings:
-    """The image transformer's defaults (``TRAIN_DEFAULTS``) with ``changes`` applied."""
-    return replace(TRAIN_DEFAULTS, **changes)
-
-
 def train(
     cfg: MaskGITConfig,
     train_maps: Sequence[np.ndarray],
@@ -158,11 +152,12 @@ def train(
     checkpoint_dir: Path | None = None,
     log: Callable[[str], None] = print,
     init: ImageMaskGIT | None = None,
+    command: str = "",
 ) -> tuple[ImageMaskGIT, dict[str, object]]:
     """Train for ``settings.minutes`` (or ``max_steps``); return the best validated weights.
 
     The best weights so far are saved as ``checkpoint_dir/maskgit_best.pt`` at every
-    improvement and the returned ones as ``maskgit_final.pt``.
+    improvement and the returned ones, with the stats and ``command``, as ``maskgit_final.pt``.
     """
     model = ImageMaskGIT(cfg)
     if init is not None:
@@ -177,6 +172,8 @@ def train(
 
     valid = training_batch(valid_maps, np.random.default_rng(1234), 256, cfg, patch)
     final, stats = train_loop(model, make_batch, masked_token_loss, valid, settings, log, on_best)
+    stats["unigram_loss"] = round(unigram_loss(train_maps, cfg.vocab_size), 4)
+    stats["command"] = command
     if checkpoint_dir is not None:
         save_transformer(final, stats, checkpoint_dir / "maskgit_final.pt")
     return final, stats  # type: ignore[return-value]

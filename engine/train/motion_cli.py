@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from engine.train.common import (
+from engine.train.cli_args import (
     add_device_arguments,
     add_transformer_arguments,
     device_settings,
@@ -105,7 +105,7 @@ def run_motion(args: argparse.Namespace) -> int:
 
     set_cpu_threads(2)
     seed_everything(args.seed)
-    command = "remask-train " + " ".join(shlex.quote(a) for a in args.argv)
+    command = args.command
     cfg = (
         tiny_config()
         if args.tiny
@@ -131,7 +131,8 @@ def run_motion(args: argparse.Namespace) -> int:
         tokenizer, tok_stats = motion_train.load_tokenizer(args.tokenizer_init)
         cfg = tokenizer.cfg
     else:
-        budget = motion_train.tokenizer_settings(
+        budget = replace(
+            motion_train.TOKENIZER_DEFAULTS,
             minutes=args.tokenizer_minutes,
             max_steps=args.tokenizer_max_steps,
             batch=args.tokenizer_batch,
@@ -150,7 +151,8 @@ def run_motion(args: argparse.Namespace) -> int:
         # Export/evaluate a finished run (a GPU run of motion-transformer, say) as it is.
         transformer, tr_stats = init, init_stats
     else:
-        settings = motion_train.transformer_settings(
+        settings = replace(
+            motion_train.TRANSFORMER_DEFAULTS,
             minutes=args.transformer_minutes,
             max_steps=args.transformer_max_steps,
             batch=args.transformer_batch,
@@ -204,44 +206,27 @@ def same_tokenizer(tokenizer_cfg: Any, transformer_cfg: Any) -> Any:
 def run_motion_tokens(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    import numpy as np
-
     from engine.train import motion_data, motion_train
+    from engine.train.common import save_token_cache
 
     tokenizer, _ = motion_train.load_tokenizer(args.tokenizer_init)
     train, valid = motion_data.split_takes(motion_data.load_takes(args.data, args.limit or None))
-    arrays = {"config": np.array(json.dumps(asdict(tokenizer.cfg)))}
-    for split, takes, shifts in (("train", train, 4), ("valid", valid, 1)):
-        for i, seq in enumerate(motion_train.encode_takes(tokenizer, takes, shifts=shifts)):
-            arrays[f"{split}_{i}"] = seq.astype(np.int16)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(args.out, **arrays)  # type: ignore[arg-type]
-    print(f"wrote {args.out}: {len(arrays) - 1} token sequences")
+    sequences = {
+        "train": motion_train.encode_takes(tokenizer, train),
+        "valid": motion_train.encode_takes(tokenizer, valid, shifts=1),
+    }
+    count = save_token_cache(args.out, sequences, asdict(tokenizer.cfg))
+    print(f"wrote {args.out}: {count} token sequences")
     return 0
 
 
-def load_token_sequences(path: Path) -> tuple[dict[str, object], list, list]:  # type: ignore[type-arg]
-    """(tokenizer config, train sequences, valid sequences) from a ``motion-tokens`` file."""
-    import numpy as np
-
-    with np.load(path) as blob:
-        seqs = {k: blob[k].astype(np.int64) for k in blob.files if k != "config"}
-        config = json.loads(str(blob["config"]))
-
-    def split(name: str) -> list:  # type: ignore[type-arg]
-        count = sum(1 for k in seqs if k.startswith(name + "_"))
-        return [seqs[f"{name}_{i}"] for i in range(count)]
-
-    return config, split("train"), split("valid")
-
-
 def run_motion_transformer(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     from engine.train import motion_train
+    from engine.train.common import load_token_cache
     from engine.train.motion_model import MotionConfig
 
-    config, train_tokens, valid_tokens = load_token_sequences(args.tokens)
+    sequences, config = load_token_cache(args.tokens)
+    train_tokens, valid_tokens = sequences["train"], sequences["valid"]
     cfg = replace(
         MotionConfig.from_dict(config),
         d_model=args.d_model,
@@ -250,15 +235,14 @@ def run_motion_transformer(args: argparse.Namespace) -> int:
         dropout=args.dropout,
     )
     print(f"{len(train_tokens)} train sequences, {len(valid_tokens)} held-out", flush=True)
-    model, stats = motion_train.train_transformer(
+    _, stats = motion_train.train_transformer(
         cfg,
         train_tokens,
         valid_tokens,
-        motion_train.transformer_settings(**loop_changes(args)),
+        replace(motion_train.TRANSFORMER_DEFAULTS, **loop_changes(args)),
         args.checkpoint_dir,
+        command=args.command,
     )
-    stats["command"] = "remask-train " + " ".join(shlex.quote(a) for a in args.argv)
-    motion_train.save(args.checkpoint_dir / "transformer.pt", model, cfg, stats)
     print(json.dumps({k: v for k, v in stats.items() if k != "history"}, default=str))
     return 0
 

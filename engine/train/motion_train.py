@@ -13,9 +13,9 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import numpy as np
 import torch
@@ -37,16 +37,6 @@ Log = Callable[[str], None]
 
 TOKENIZER_DEFAULTS = LoopSettings(minutes=13.0, batch=32, lr=2e-3)
 TRANSFORMER_DEFAULTS = LoopSettings(minutes=18.0, batch=64, lr=1e-3, lr_floor=0.1)
-
-
-def tokenizer_settings(**changes: Any) -> LoopSettings:
-    """The tokenizer loop's defaults with ``changes`` (it uses minutes, steps, batch, lr, bf16)."""
-    return replace(TOKENIZER_DEFAULTS, **changes)
-
-
-def transformer_settings(**changes: Any) -> LoopSettings:
-    """The transformer's defaults (``TRANSFORMER_DEFAULTS``) with ``changes`` applied."""
-    return replace(TRANSFORMER_DEFAULTS, **changes)
 
 
 # ----------------------------------------------------------------------------- tokenizer
@@ -236,6 +226,7 @@ def train_transformer(
     checkpoint_dir: Path | None,
     log: Log = print,
     init: MotionTransformer | None = None,
+    command: str = "",
 ) -> tuple[MotionTransformer, dict[str, object]]:
     """Train on token windows; return the best validated weights (saved as transformer.pt)."""
     length = cfg.tokens_per_row
@@ -254,7 +245,7 @@ def train_transformer(
         return transformer_loss(cast(MotionTransformer, module), *batch)
 
     final, stats = train_loop(model, make_batch, loss_fn, valid, settings, log, on_best)
-    stats["minutes"] = stats["train_minutes"]
+    stats["command"] = command
     if checkpoint_dir:
         save(checkpoint_dir / "transformer.pt", final, cfg, stats)
     return final, stats  # type: ignore[return-value]

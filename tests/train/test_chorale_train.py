@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from engine.train.common import (  # noqa: E402
     onnx_initializers,
     relative_error,
     seed_everything,
+    torch_logits_fn,
 )
 
 STEPS = 16
@@ -103,7 +105,7 @@ def test_loss_decreases_on_fixed_batch() -> None:
 
 
 def test_train_loop_runs_a_few_steps() -> None:
-    settings = chorale.train_settings(max_steps=3, batch=4, warmup_steps=2, threads=1)
+    settings = replace(chorale.TRAIN_DEFAULTS, max_steps=3, batch=4, warmup_steps=2, threads=1)
     pieces = _pieces()
     model, stats = chorale.train(
         chorale.tiny_config(STEPS), pieces, pieces, settings, log=lambda s: None
@@ -222,7 +224,7 @@ def test_cli_trains_exports_and_reloads(tmp_path: Path) -> None:
 def test_torch_logits_fn_matches_the_module(tiny_model) -> None:
     """The evaluator's torch path (used on a GPU) gives the module's own fp32 logits."""
     tokens = np.random.default_rng(3).integers(0, cd.MASK_ID + 1, (2, 4 * STEPS))
-    got = chorale.torch_logits_fn(tiny_model, "cpu")(tokens)
+    got = torch_logits_fn(tiny_model, "cpu")(tokens)
     with torch.no_grad():
         want = tiny_model(torch.from_numpy(tokens)).numpy()
     np.testing.assert_allclose(got, want, atol=1e-6, rtol=0)

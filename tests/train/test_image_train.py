@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -118,7 +119,9 @@ def test_transformer_training_lowers_the_loss() -> None:
     )
     cpu = torch.device("cpu")
     before = evaluate(mg.ImageMaskGIT(cfg), masked_token_loss, valid, cpu)[0]
-    settings = mg.train_settings(max_steps=60, batch=16, lr=3e-3, warmup_steps=5, bf16=False)
+    settings = replace(
+        mg.TRAIN_DEFAULTS, max_steps=60, batch=16, lr=3e-3, warmup_steps=5, bf16=False
+    )
     model, stats = mg.train(cfg, maps, maps, settings, log=lambda s: None)
     assert stats["steps"] == 60
     assert evaluate(model, masked_token_loss, valid, cpu)[0] < before - 0.3

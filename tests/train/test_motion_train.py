@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -120,7 +121,7 @@ def test_tokenizer_and_transformer_learn_in_a_few_steps(takes) -> None:
 
 
 def test_time_budgeted_training_runs_and_checkpoints(takes, tmp_path: Path) -> None:
-    budget = motion_train.transformer_settings(minutes=0, max_steps=3, batch=4, bf16=True)
+    budget = replace(motion_train.TRANSFORMER_DEFAULTS, minutes=0, max_steps=3, batch=4, bf16=True)
     tokenizer, stats = motion_train.train_tokenizer(
         CFG, takes[:4], takes[4:], budget, tmp_path, log=lambda s: None
     )

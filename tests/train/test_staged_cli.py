@@ -6,7 +6,6 @@ synthetic data, a few steps each.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 
@@ -18,7 +17,7 @@ torch = pytest.importorskip("torch")
 from engine.train import image_maskgit as mg  # noqa: E402
 from engine.train import motion_train  # noqa: E402
 from engine.train.cli import main  # noqa: E402
-from engine.train.image_cli import load_token_maps  # noqa: E402
+from engine.train.common import load_token_cache, save_token_cache  # noqa: E402
 from engine.train.motion_model import tiny_config  # noqa: E402
 
 
@@ -29,19 +28,19 @@ def _one_thread() -> None:
 
 def _image_tokens(path: Path) -> Path:
     rng = np.random.default_rng(0)
-    arrays = {"codes": np.array(16), "patch": np.array(8)}
-    for split, count in (("train", 3), ("monitor", 2)):
-        for i in range(count):
-            arrays[f"{split}_{i}"] = rng.integers(0, 16, (6, 7)).astype(np.int16)
-    np.savez_compressed(path, **arrays)
+    maps = {
+        split: [rng.integers(0, 16, (6, 7)) for _ in range(count)]
+        for split, count in (("train", 3), ("monitor", 2))
+    }
+    assert save_token_cache(path, maps, {"codes": 16, "patch": 8}) == 5
     return path
 
 
 def test_image_transformer_trains_on_cached_token_maps(tmp_path: Path) -> None:
     tokens = _image_tokens(tmp_path / "tokens.npz")
-    train, monitor, codes, patch = load_token_maps(tokens)
-    assert (len(train), len(monitor), codes, patch) == (3, 2, 16, 8)
-    assert train[0].dtype == np.int64
+    maps, meta = load_token_cache(tokens)
+    assert (len(maps["train"]), len(maps["monitor"]), meta) == (3, 2, {"codes": 16, "patch": 8})
+    assert maps["train"][0].dtype == np.int64
     ckpt = tmp_path / "ckpt"
     argv = ["image-transformer", "--tokens", str(tokens), "--checkpoint-dir", str(ckpt)]
     argv += ["--max-steps", "3", "--batch", "4", "--grid", "4", "--d-model", "16"]
@@ -56,12 +55,14 @@ def test_image_transformer_trains_on_cached_token_maps(tmp_path: Path) -> None:
 def _motion_tokens(path: Path) -> Path:
     cfg = tiny_config()
     rng = np.random.default_rng(1)
-    arrays = {"config": np.array(json.dumps(asdict(cfg)))}
-    for split, count in (("train", 4), ("valid", 2)):
-        for i in range(count):
-            length = cfg.tokens_per_row + int(rng.integers(0, 5))
-            arrays[f"{split}_{i}"] = rng.integers(0, cfg.codebook, (2, length)).astype(np.int16)
-    np.savez_compressed(path, **arrays)
+    sequences = {
+        split: [
+            rng.integers(0, cfg.codebook, (2, cfg.tokens_per_row + int(rng.integers(0, 5))))
+            for _ in range(count)
+        ]
+        for split, count in (("train", 4), ("valid", 2))
+    }
+    save_token_cache(path, sequences, asdict(cfg))
     return path
 
 

@@ -40,3 +40,13 @@ def test_the_model_card_quotes_the_same_settings(run: tuple[str, ...]) -> None:
     trained = [flag_values(argv) for argv in card_commands(folder) if argv[0] == run[0]]
     assert trained, f"{folder.name}/MODEL_CARD.md quotes no 'remask-train {run[0]}' command"
     assert any(all(c.get(k) == v for k, v in ours.items()) for c in trained), (ours, trained)
+
+
+def test_the_cli_starts_without_torch() -> None:
+    """Parsers are built before any handler runs: `remask-train --help` must not pay for torch."""
+    import subprocess
+    import sys
+
+    probe = "import sys, engine.train.cli; print(sorted({'torch', 'onnx'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,66 @@
+"""Command-line flags shared by the ``remask-train`` trainers (argparse only, no torch).
+
+The parsers are built before any handler runs, so ``remask-train --help`` starts without
+importing torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_transformer_arguments(
+    parser: argparse.ArgumentParser,
+    *,
+    minutes: float,
+    batch: int,
+    lr: float,
+    d_model: int,
+    layers: int,
+    heads: int,
+    dropout: float,
+) -> None:
+    """The size and training-loop flags every transformer trainer takes (defaults its own)."""
+    parser.add_argument("--minutes", type=float, default=minutes, help="training budget")
+    parser.add_argument("--max-steps", type=int, default=0, help="stop after N steps (0 = time)")
+    parser.add_argument("--batch", type=int, default=batch)
+    parser.add_argument("--lr", type=float, default=lr)
+    parser.add_argument("--d-model", type=int, default=d_model)
+    parser.add_argument("--layers", type=int, default=layers)
+    parser.add_argument("--heads", type=int, default=heads)
+    parser.add_argument("--dropout", type=float, default=dropout)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-bf16", action="store_true", help="train in fp32")
+    add_device_arguments(parser)
+
+
+def loop_changes(args: argparse.Namespace) -> dict[str, object]:
+    """``LoopSettings`` fields from ``add_transformer_arguments`` flags."""
+    return {
+        "minutes": args.minutes,
+        "max_steps": args.max_steps,
+        "batch": args.batch,
+        "lr": args.lr,
+        "seed": args.seed,
+        "bf16": not args.no_bf16,
+        **device_settings(args),
+    }
+
+
+def add_device_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--device``, ``--workers`` and ``--eval-every`` for a transformer trainer's parser."""
+    parser.add_argument(
+        "--device", default="cpu", help="cpu, cuda or auto (cuda when torch sees a GPU)"
+    )
+    parser.add_argument("--workers", type=int, default=0, help="batch-making processes")
+    parser.add_argument(
+        "--eval-every", type=float, default=0.0, help="seconds between validations (0 = default)"
+    )
+
+
+def device_settings(args: argparse.Namespace) -> dict[str, object]:
+    """The ``LoopSettings`` fields set by ``add_device_arguments``."""
+    settings: dict[str, object] = {"device": args.device, "workers": args.workers}
+    if args.eval_every > 0:
+        settings["eval_every_s"] = args.eval_every
+    return settings
