@@ -138,6 +138,17 @@ def check_output_folders(outputs: Sequence[Path]) -> None:
             raise CliError(f"{path.parent}: no such folder")
 
 
+def checked_outputs(
+    output: Path, variations: int, default_suffix: str, inputs: Sequence[Path]
+) -> list[Path]:
+    """The files a command will write (:func:`output_paths`), refused at once if one would
+    overwrite an input or lands in a missing folder: before anything is loaded or run."""
+    paths = output_paths(output, variations, default_suffix)
+    check_outputs_differ(paths, inputs)
+    check_output_folders(paths)
+    return paths
+
+
 def report_progress(progress: Progress) -> None:
     """Log one sampler step of one window (shown with ``remask -v``)."""
     step = progress.step

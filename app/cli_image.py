@@ -20,10 +20,8 @@ from pathlib import Path
 from app.cli import CliError, Command
 from app.cli_common import (
     add_common_arguments,
-    check_output_folders,
-    check_outputs_differ,
+    checked_outputs,
     choose_model,
-    output_paths,
     report_progress,
     sampler_overrides,
 )
@@ -82,9 +80,7 @@ def inpaint(
 def run_inpaint(args: argparse.Namespace) -> int:
     """Handler of ``remask inpaint``; image problems become one-line CLI errors (exit 2)."""
     _check_export_format(args.output)
-    paths = output_paths(args.output, args.variations, ".png")
-    check_outputs_differ(paths, [args.image, args.mask])
-    check_output_folders(paths)
+    paths = checked_outputs(args.output, args.variations, ".png", [args.image, args.mask])
     try:
         image = load_image(args.image)
         results = inpaint(image, args, choose_model(args.model, MEDIUM, PREFERRED_MODEL))

@@ -17,10 +17,8 @@ from pathlib import Path
 from app.cli import CliError, Command
 from app.cli_common import (
     add_common_arguments,
-    check_output_folders,
-    check_outputs_differ,
+    checked_outputs,
     choose_model,
-    output_paths,
     report_progress,
     sampler_overrides,
 )
@@ -88,9 +86,7 @@ def _repaint(args: argparse.Namespace, score: Score, manifest: ModelManifest) ->
 
 def run_repaint(args: argparse.Namespace) -> int:
     """Handler of ``remask repaint``; MIDI problems become one-line CLI errors (exit 2)."""
-    paths = output_paths(args.output, args.variations, ".mid")
-    check_outputs_differ(paths, [args.input])
-    check_output_folders(paths)
+    paths = checked_outputs(args.output, args.variations, ".mid", [args.input])
     parse_bars(args.bars)  # fail on a typo before loading a model
     try:
         score = load_score(args.input)

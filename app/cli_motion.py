@@ -20,10 +20,8 @@ from typing import Any, cast
 from app.cli import CliError, Command
 from app.cli_common import (
     add_common_arguments,
-    check_output_folders,
-    check_outputs_differ,
+    checked_outputs,
     choose_model,
-    output_paths,
     sampler_overrides,
 )
 from engine.media.bvh import BvhError, Clip, read_bvh, write_bvh
@@ -120,9 +118,7 @@ def _checked_clip(result: object, source: Clip) -> Clip:
 
 def run_inbetween(args: argparse.Namespace) -> int:
     """Handler of ``remask inbetween``; motion problems become one-line CLI errors (exit 2)."""
-    paths = output_paths(args.output, args.variations, ".bvh")
-    check_outputs_differ(paths, [args.input])
-    check_output_folders(paths)
+    paths = checked_outputs(args.output, args.variations, ".bvh", [args.input])
     parse_frames(args.frames)  # fail on a typo before reading or loading anything
     try:
         clip, smap = _load(args.input)
