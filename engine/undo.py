@@ -23,6 +23,7 @@ again (undoing back to it included). No edit path needs a "modified" flag.
 from __future__ import annotations
 
 import itertools
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -355,3 +356,32 @@ class UndoStack:
     def nbytes(self) -> int:
         """Bytes held by the whole history."""
         return sum(step.nbytes for step in (*self._undo, *self._redo))
+
+
+class HistoryDocument(ABC):
+    """``undo``/``redo`` for a document whose edits go through ``self.history``.
+
+    The stack reverts the arrays; the document only has to say what each touched target
+    means to its listeners, in :meth:`_touched`.
+    """
+
+    history: UndoStack
+
+    def undo(self) -> bool:
+        """Revert the newest step; False when there is none."""
+        return self._replayed(self.history.undo())
+
+    def redo(self) -> bool:
+        """Re-apply the newest undone step; False when there is none."""
+        return self._replayed(self.history.redo())
+
+    def _replayed(self, touched: dict[str, Bbox] | None) -> bool:
+        if touched is None:
+            return False
+        for target, box in touched.items():
+            self._touched(target, box)
+        return True
+
+    @abstractmethod
+    def _touched(self, target: str, box: Bbox | None) -> None:
+        """Tell listeners that ``box`` of ``target`` changed (None: nothing did)."""

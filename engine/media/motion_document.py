@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 from engine.media.bvh import Clip, read_bvh, write_bvh
 from engine.media.skeleton import PARTS, SkeletonMap, check_part, map_skeleton
-from engine.undo import Bbox, UndoStack
+from engine.undo import Bbox, HistoryDocument, UndoStack
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
@@ -68,7 +68,7 @@ class MotionPayload:
         return self.last - self.first + 1
 
 
-class MotionDocument:
+class MotionDocument(HistoryDocument):
     """One open clip with its mask and history.
 
     Parameters
@@ -155,10 +155,10 @@ class MotionDocument:
         if lo > hi:
             return
         box = (slice(lo, hi + 1), part_columns(part))
-        self._after("mask", self.history.assign(np.array(value, dtype=bool), box, target="mask"))
+        self._touched("mask", self.history.assign(np.array(value, dtype=bool), box, target="mask"))
 
     def clear_mask(self) -> None:
-        self._after("mask", self.history.assign(np.array(False), target="mask"))
+        self._touched("mask", self.history.assign(np.array(False), target="mask"))
 
     def mask_block(self) -> tuple[int, int, str]:
         """The masked block as ``(first, last, part)``; ValueError when it is not one block.
@@ -200,8 +200,8 @@ class MotionDocument:
             raise ValueError("the generated clip does not fit this document's skeleton or length")
         box = (slice(payload.first, payload.last + 1), part_columns(payload.part))
         with self.history.step("accept variation"):
-            self._after("motion", self.history.assign(result.motion, target="motion"))
-            self._after("generated", self.history.assign(np.array(True), box, target="generated"))
+            self._touched("motion", self.history.assign(result.motion, target="motion"))
+            self._touched("generated", self.history.assign(np.array(True), box, target="generated"))
 
     def export(self, path: str | os.PathLike[str]) -> None:
         """Write the current motion as BVH (the input's hierarchy and number style)."""
@@ -209,20 +209,7 @@ class MotionDocument:
 
     # -- history -----------------------------------------------------------------------------
 
-    def undo(self) -> bool:
-        return self._after_history(self.history.undo())
-
-    def redo(self) -> bool:
-        return self._after_history(self.history.redo())
-
-    def _after_history(self, touched: dict[str, Bbox] | None) -> bool:
-        if touched is None:
-            return False
-        for target, box in touched.items():
-            self._after(target, box)
-        return True
-
-    def _after(self, target: str, box: Bbox | None) -> None:
+    def _touched(self, target: str, box: Bbox | None) -> None:
         """Invalidate caches and tell listeners which frames changed (nothing if none did)."""
         if box is None:
             return

@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from engine.jobs import TokenProblem
 from engine.sampling.types import BoolArray, TokenArray
-from engine.undo import Bbox, UndoStack, full_bbox
+from engine.undo import Bbox, HistoryDocument, UndoStack, full_bbox
 
 _T = TypeVar("_T", bound=np.generic)
 
@@ -52,7 +52,7 @@ def _frozen(array: npt.NDArray[_T]) -> npt.NDArray[_T]:
     return copy
 
 
-class TokenGridDocument:
+class TokenGridDocument(HistoryDocument):
     """A token grid plus its editable mask, with change events and undo.
 
     Tokens and mask share one history: a mask stroke and an accepted
@@ -137,20 +137,9 @@ class TokenGridDocument:
 
     # -- history --------------------------------------------------------------------
 
-    def undo(self) -> bool:
-        return self._after_history(self.history.undo())
-
-    def redo(self) -> bool:
-        return self._after_history(self.history.redo())
-
-    def _after_history(self, touched: dict[str, Bbox] | None) -> bool:
-        if touched is None:
-            return False
-        if "tokens" in touched:
-            self._emit(self.tokens_changed, touched["tokens"])
-        if "editable" in touched:
-            self._emit(self.mask_changed, touched["editable"])
-        return True
+    def _touched(self, target: str, box: Bbox | None) -> None:
+        if box is not None:
+            self._emit(self.tokens_changed if target == "tokens" else self.mask_changed, box)
 
     # -- events ---------------------------------------------------------------------
 
