@@ -20,10 +20,12 @@ from torch import nn
 
 from engine.train import chorale_data as cd
 from engine.train.common import (
+    ModelFacts,
     config_from_dict,
     export_token_transformer,
     load_state_from_onnx,
 )
+from engine.train.common import write_manifest as common_write_manifest
 from engine.train.loop import Arrays, LoopSettings, masked_token_loss, train_loop
 
 MODEL_NAME = "chorale-satb"
@@ -229,29 +231,26 @@ def medium_facts(cfg: ChoraleConfig) -> dict[str, object]:
 
 
 def write_manifest(out_dir: Path, cfg: ChoraleConfig, sampling: dict[str, object]) -> Path:
-    manifest = {
-        "schema_version": 1,
-        "name": MODEL_NAME,
-        "medium": "midi",
-        "description": (
+    facts = ModelFacts(
+        name=MODEL_NAME,
+        medium="midi",
+        description=(
             "Masked transformer over a 4-voice (SATB) x "
             f"{cfg.steps}-sixteenth grid, trained on the JSB chorales (Coconet format)"
         ),
-        "files": {"transformer": ONNX_FILE},
-        "tokens": {"vocab_size": cd.VOCAB_SIZE, "mask_id": cd.MASK_ID, "shape": [4, cfg.steps]},
-        "io": {"tokens": "tokens", "logits": "logits", "condition": None},
-        "sampling": sampling,
-        "medium_facts": medium_facts(cfg),
-        "license": "MIT (model weights and code); training data: Bach chorales, public domain",
-        "data": (
+        files={"transformer": ONNX_FILE},
+        vocab_size=cd.VOCAB_SIZE,
+        mask_id=cd.MASK_ID,
+        shape=[4, cfg.steps],
+        medium_facts=medium_facts(cfg),
+        license="MIT (model weights and code); training data: Bach chorales, public domain",
+        data=(
             "JSB Chorales, Jsb16thSeparated.npz (Huang et al. 2017, from czhuang/JSB-Chorales-"
             "dataset @9a7f733; split of Boulanger-Lewandowski et al. 2012), train split only; "
             "the dataset repository has no licence file, the music is public domain"
         ),
-    }
-    path = out_dir / "manifest.json"
-    path.write_text(json.dumps(manifest, indent=2) + "\n")
-    return path
+    )
+    return common_write_manifest(out_dir, facts, sampling)
 
 
 def load_torch_model(model_dir: Path | str) -> ChoraleTransformer:

@@ -86,6 +86,47 @@ def load_token_cache(path: Path) -> tuple[dict[str, list[np.ndarray]], dict[str,
     return {name: [arrays[i] for i in sorted(arrays)] for name, arrays in splits.items()}, meta
 
 
+@dataclasses.dataclass(frozen=True)
+class ModelFacts:
+    """What every shipped manifest says of its model (schema v1, engine/models.py reads it)."""
+
+    name: str
+    medium: str
+    description: str
+    files: dict[str, str]
+    vocab_size: int
+    mask_id: int
+    shape: list[int]
+    medium_facts: dict[str, object]
+    license: str
+    data: str
+
+
+def write_manifest(out_dir: Path, facts: ModelFacts, sampling: dict[str, object]) -> Path:
+    """``out_dir/manifest.json`` for a token transformer exported with ``tokens``/``logits``."""
+    manifest = {
+        "schema_version": 1,
+        "name": facts.name,
+        "medium": facts.medium,
+        "description": facts.description,
+        "files": facts.files,
+        "tokens": {"vocab_size": facts.vocab_size, "mask_id": facts.mask_id, "shape": facts.shape},
+        "io": {"tokens": "tokens", "logits": "logits", "condition": None},
+        "sampling": dict(sampling),
+        "medium_facts": facts.medium_facts,
+        "license": facts.license,
+        "data": facts.data,
+    }
+    path = out_dir / "manifest.json"
+    path.write_text(json.dumps(manifest, indent=2) + "\n")
+    return path
+
+
+def onnx_size_mb(out_dir: Path) -> float:
+    """Megabytes of the ONNX files in a model folder."""
+    return sum(p.stat().st_size for p in out_dir.glob("*.onnx")) / 1e6
+
+
 def count_params(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 

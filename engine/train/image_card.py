@@ -16,9 +16,9 @@ from engine.models import load_manifest
 from engine.runtime import load_transformer, session_for
 from engine.sampling import sample
 from engine.sampling.types import SamplerSettings
-from engine.train import image_export
 from engine.train import image_maskgit as mg
 from engine.train import image_vq as vq
+from engine.train.common import onnx_size_mb
 from engine.train.image_eval import Scores, table
 
 EDIT_STEPS = 12
@@ -136,7 +136,7 @@ def write_model_card(
     vq_test: dict = info["vq_test"]  # type: ignore[assignment, type-arg]
     mg_stats: dict = info["maskgit"]  # type: ignore[assignment, type-arg]
     window = mg_cfg.grid * vq_cfg.patch
-    size_mb = image_export.folder_size_mb(out_dir)
+    size_mb = onnx_size_mb(out_dir)
     evaluation = table(rows) if rows else "(evaluation not run: --no-eval)"
     text = f"""# image-maskgit
 

@@ -131,7 +131,7 @@ def run_image(args: argparse.Namespace) -> int:
     from engine.train import image_data as idata
     from engine.train import image_maskgit as mg
     from engine.train import image_vq as vq
-    from engine.train.common import set_cpu_threads
+    from engine.train.common import onnx_size_mb, set_cpu_threads
 
     set_cpu_threads(2)
     command = args.command
@@ -232,7 +232,7 @@ def run_image(args: argparse.Namespace) -> int:
     info["grid"] = grid
     notes = image_card.comparison_notes(rows, info)
     image_card.write_model_card(args.out, vq_cfg, mg_cfg, info, rows, timing, notes)
-    print(f"wrote {args.out} ({image_export.folder_size_mb(args.out):.1f} MB of ONNX)")
+    print(f"wrote {args.out} ({onnx_size_mb(args.out):.1f} MB of ONNX)")
     return 0
 
 

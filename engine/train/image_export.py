@@ -15,7 +15,6 @@ transformer has a dynamic batch and the fixed window of the manifest.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 
@@ -26,7 +25,8 @@ import torch
 
 from engine.train import image_maskgit as mg
 from engine.train import image_vq as vq
-from engine.train.common import ONNX_OPSET
+from engine.train.common import ONNX_OPSET, ModelFacts
+from engine.train.common import write_manifest as common_write_manifest
 
 MODEL_NAME = "image-maskgit"
 ENCODER_FILE = "encoder.onnx"
@@ -159,31 +159,20 @@ def write_manifest(
     name: str = MODEL_NAME,
 ) -> Path:
     window = mg_cfg.grid * vq_cfg.patch
-    manifest = {
-        "schema_version": 1,
-        "name": name,
-        "medium": "image",
-        "description": (
+    facts = ModelFacts(
+        name=name,
+        medium="image",
+        description=(
             f"VQ tokenizer (f={vq_cfg.patch}, {vq_cfg.codes} codes) with a decoder that reads the "
             f"known pixels, and a masked transformer over a {mg_cfg.grid}x{mg_cfg.grid}-token "
             f"({window}x{window} px) window; trained on BSDS500 photos (research use only)"
         ),
-        "files": {"transformer": mg.ONNX_FILE, "encoder": ENCODER_FILE, "decoder": DECODER_FILE},
-        "tokens": {
-            "vocab_size": mg_cfg.vocab_size,
-            "mask_id": mg_cfg.mask_id,
-            "shape": [mg_cfg.grid, mg_cfg.grid],
-        },
-        "io": {"tokens": "tokens", "logits": "logits", "condition": None},
-        "sampling": dict(sampling or DEFAULT_SAMPLING),
-        "medium_facts": medium_facts(vq_cfg, mg_cfg),
-        "license": LICENSE,
-        "data": DATA,
-    }
-    path = out_dir / "manifest.json"
-    path.write_text(json.dumps(manifest, indent=2) + "\n")
-    return path
-
-
-def folder_size_mb(out_dir: Path) -> float:
-    return sum(p.stat().st_size for p in out_dir.glob("*.onnx")) / 1e6
+        files={"transformer": mg.ONNX_FILE, "encoder": ENCODER_FILE, "decoder": DECODER_FILE},
+        vocab_size=mg_cfg.vocab_size,
+        mask_id=mg_cfg.mask_id,
+        shape=[mg_cfg.grid, mg_cfg.grid],
+        medium_facts=medium_facts(vq_cfg, mg_cfg),
+        license=LICENSE,
+        data=DATA,
+    )
+    return common_write_manifest(out_dir, facts, sampling or DEFAULT_SAMPLING)

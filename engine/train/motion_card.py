@@ -7,6 +7,8 @@ from pathlib import Path
 
 from engine.media.bvh import Clip
 from engine.media.motion import FEATURE_JOINTS
+from engine.train.common import ModelFacts, onnx_size_mb
+from engine.train.common import write_manifest as common_write_manifest
 from engine.train.motion_data import FPS, FRAMES_PER_TOKEN, LOWER_COLUMNS, UPPER_COLUMNS
 from engine.train.motion_model import FILES, MODEL_NAME, MotionConfig, config_dict
 
@@ -80,34 +82,23 @@ def medium_facts(cfg: MotionConfig) -> dict[str, object]:
 def write_manifest(
     out_dir: Path, cfg: MotionConfig, sampling: dict[str, object] | None = None
 ) -> Path:
-    manifest = {
-        "schema_version": 1,
-        "name": MODEL_NAME,
-        "medium": "motion",
-        "description": (
+    facts = ModelFacts(
+        name=MODEL_NAME,
+        medium="motion",
+        description=(
             f"Two-stream (lower/upper body) VQ motion tokenizer, one token per {FRAMES_PER_TOKEN} "
             f"frames, and a bidirectional masked transformer over {cfg.window}-frame windows "
             "(MMM-style in-betweening and body-part edits). Non-commercial use only."
         ),
-        "files": {**FILES, "skeleton": SKELETON_FILE},
-        "tokens": {
-            "vocab_size": cfg.codebook,
-            "mask_id": cfg.codebook,
-            "shape": [2, cfg.tokens_per_row],
-        },
-        "io": {"tokens": "tokens", "logits": "logits", "condition": None},
-        "sampling": sampling or DEFAULT_SAMPLING,
-        "medium_facts": medium_facts(cfg),
-        "license": LICENSE,
-        "data": DATA,
-    }
-    path = out_dir / "manifest.json"
-    path.write_text(json.dumps(manifest, indent=2) + "\n")
-    return path
-
-
-def _size_mb(out_dir: Path) -> float:
-    return sum((out_dir / f).stat().st_size for f in FILES.values()) / 1e6
+        files={**FILES, "skeleton": SKELETON_FILE},
+        vocab_size=cfg.codebook,
+        mask_id=cfg.codebook,
+        shape=[2, cfg.tokens_per_row],
+        medium_facts=medium_facts(cfg),
+        license=LICENSE,
+        data=DATA,
+    )
+    return common_write_manifest(out_dir, facts, sampling or DEFAULT_SAMPLING)
 
 
 def write_model_card(
@@ -132,7 +123,7 @@ attribution: {ATTRIBUTION}.
   over the stacked streams [2, {cfg.tokens_per_row}] ({cfg.window} frames); trained with
   MaskGIT cosine masks,
   in-betweening spans of 15-60 frames, single-part masks and full masks.
-- Files: encoder.onnx, decoder.onnx, transformer.onnx ({_size_mb(out_dir):.1f} MB in all),
+- Files: encoder.onnx, decoder.onnx, transformer.onnx ({onnx_size_mb(out_dir):.1f} MB in all),
   skeleton.json.
 
 ## Data
