@@ -304,10 +304,8 @@ GRID_SPACING = 0.5
 
 def grid_origin(centre: FloatArray) -> tuple[float, float]:
     """Where the ground grid goes: under ``centre``, snapped to whole cells so it never slides."""
-    return (
-        float(np.round(centre[0] / GRID_SPACING) * GRID_SPACING),
-        float(np.round(centre[1] / GRID_SPACING) * GRID_SPACING),
-    )
+    x, y = np.round(np.asarray(centre[:2]) / GRID_SPACING) * GRID_SPACING
+    return float(x), float(y)
 
 
 class _GlSkeleton:
