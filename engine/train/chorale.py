@@ -24,7 +24,9 @@ from engine.train.common import (
     config_from_dict,
     export_token_transformer,
     load_state_from_onnx,
+    save_checkpoint,
 )
+from engine.train.common import load_checkpoint as common_load_checkpoint
 from engine.train.common import write_manifest as common_write_manifest
 from engine.train.loop import Arrays, LoopSettings, masked_token_loss, train_loop
 
@@ -170,14 +172,14 @@ def train(
 
     def on_best(module: nn.Module, entry: dict[str, object]) -> None:
         if checkpoint_dir is not None:
-            _save(module, cfg, entry, checkpoint_dir / "best.pt")
+            save_checkpoint(checkpoint_dir / "best.pt", module, cfg, entry)
 
     valid = validation_windows(valid_pieces, cfg.steps)
     final, stats = train_loop(model, make_batch, masked_token_loss, valid, settings, log, on_best)
     stats["command"] = command
     stats["stages"] = [*earlier_stages, stage_summary(stats)]
     if checkpoint_dir is not None:
-        _save(final, cfg, stats, checkpoint_dir / "final.pt")
+        save_checkpoint(checkpoint_dir / "final.pt", final, cfg, stats)
     return final, stats  # type: ignore[return-value]
 
 
@@ -197,19 +199,11 @@ def stage_summary(stats: dict[str, object]) -> dict[str, object]:
     }
 
 
-def _save(model: nn.Module, cfg: ChoraleConfig, info: dict[str, object], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save({"config": asdict(cfg), "state": model.state_dict(), "info": info}, tmp)
-    tmp.replace(path)
-
-
 def load_checkpoint(path: Path) -> tuple[ChoraleTransformer, dict[str, object]]:
     """The module (eval mode) and the statistics saved beside its weights."""
-    blob = torch.load(path, map_location="cpu", weights_only=False)
-    model = ChoraleTransformer(ChoraleConfig.from_dict(blob["config"]))
-    model.load_state_dict(blob["state"])
-    return model.eval(), dict(blob["info"])
+    return common_load_checkpoint(
+        path, lambda raw: ChoraleTransformer(ChoraleConfig.from_dict(raw))
+    )
 
 
 def export(model: ChoraleTransformer, out_dir: Path, int8: bool = False) -> Path:

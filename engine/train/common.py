@@ -127,6 +127,31 @@ def onnx_size_mb(out_dir: Path) -> float:
     return sum(p.stat().st_size for p in out_dir.glob("*.onnx")) / 1e6
 
 
+ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
+
+
+def save_checkpoint(
+    path: Path, model: torch.nn.Module, config: object, info: dict[str, object]
+) -> None:
+    """``{config, state, info}`` with torch.save, written to a temporary file then renamed, so
+    a run killed mid-write leaves the previous checkpoint whole. ``config`` is a dataclass."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    blob = {"config": dataclasses.asdict(config), "state": model.state_dict(), "info": info}  # type: ignore[call-overload]
+    torch.save(blob, tmp)
+    tmp.replace(path)
+
+
+def load_checkpoint(
+    path: Path, build: Callable[[dict[str, object]], ModuleT]
+) -> tuple[ModuleT, dict[str, object]]:
+    """The module ``build(config)`` with the saved weights (eval mode), and the saved info."""
+    blob = torch.load(path, map_location="cpu", weights_only=False)
+    model = build(blob["config"])
+    model.load_state_dict(blob["state"])
+    return model.eval(), dict(blob["info"])
+
+
 def count_params(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 

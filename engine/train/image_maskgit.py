@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +28,9 @@ from engine.train.common import (
     config_from_dict,
     export_token_transformer,
     load_state_from_onnx,
+    save_checkpoint,
 )
+from engine.train.common import load_checkpoint as common_load_checkpoint
 from engine.train.loop import Arrays, LoopSettings, masked_token_loss, train_loop
 
 ONNX_FILE = "transformer.onnx"
@@ -187,18 +189,11 @@ def unigram_loss(maps: Sequence[np.ndarray], vocab_size: int) -> float:
 
 
 def save_transformer(model: nn.Module, info: dict[str, object], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    cfg: MaskGITConfig = model.cfg  # type: ignore[assignment]
-    torch.save({"config": asdict(cfg), "state": model.state_dict(), "info": info}, tmp)
-    tmp.replace(path)
+    save_checkpoint(path, model, model.cfg, info)
 
 
 def load_checkpoint(path: Path) -> tuple[ImageMaskGIT, dict[str, object]]:
-    blob = torch.load(path, map_location="cpu", weights_only=False)
-    model = ImageMaskGIT(MaskGITConfig.from_dict(blob["config"]))
-    model.load_state_dict(blob["state"])
-    return model.eval(), dict(blob["info"])
+    return common_load_checkpoint(path, lambda raw: ImageMaskGIT(MaskGITConfig.from_dict(raw)))
 
 
 # --------------------------------------------------------------------------- ONNX

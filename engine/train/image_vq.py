@@ -31,8 +31,10 @@ from torch.nn import functional as F  # noqa: N812
 from engine.train import image_data as idata
 from engine.train.common import (
     count_params,
+    load_checkpoint,
     maybe_bf16,
     optimizer_step,
+    save_checkpoint,
     seed_everything,
     set_cpu_threads,
     warmup_cosine,
@@ -419,17 +421,11 @@ def train_tokenizer(
 
 
 def save_tokenizer(model: VQTokenizer, info: dict[str, object], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save({"config": asdict(model.cfg), "state": model.state_dict(), "info": info}, tmp)
-    tmp.replace(path)
+    save_checkpoint(path, model, model.cfg, info)
 
 
 def load_tokenizer(path: Path) -> tuple[VQTokenizer, dict[str, object]]:
-    blob = torch.load(path, map_location="cpu", weights_only=False)
-    model = VQTokenizer(VQConfig.from_dict(blob["config"]))
-    model.load_state_dict(blob["state"])
-    return model.eval(), dict(blob["info"])
+    return load_checkpoint(path, lambda raw: VQTokenizer(VQConfig.from_dict(raw)))
 
 
 @torch.no_grad()

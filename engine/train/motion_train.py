@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import cast
 
@@ -21,7 +20,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
 
-from engine.train.common import count_params, maybe_bf16, optimizer_step, warmup_cosine
+from engine.train.common import (
+    count_params,
+    load_checkpoint,
+    maybe_bf16,
+    optimizer_step,
+    save_checkpoint,
+    warmup_cosine,
+)
 from engine.train.loop import LoopSettings, Tensors, train_loop
 from engine.train.motion_data import (
     FRAMES_PER_TOKEN,
@@ -109,7 +115,7 @@ def train_tokenizer(
                 f"l1 {l1.item():.4f}"
             )
         if checkpoint_dir and time.monotonic() - last_ckpt > budget.eval_every_s:
-            save(checkpoint_dir / "tokenizer.pt", model, cfg, {"step": step})
+            save_checkpoint(checkpoint_dir / "tokenizer.pt", model, cfg, {"step": step})
             last_ckpt = time.monotonic()
     model.eval()
     stats = evaluate_tokenizer(model, valid_windows, valid_known)
@@ -118,7 +124,7 @@ def train_tokenizer(
     )
     log(f"tokenizer done {stats}")
     if checkpoint_dir:
-        save(checkpoint_dir / "tokenizer.pt", model, cfg, stats)
+        save_checkpoint(checkpoint_dir / "tokenizer.pt", model, cfg, stats)
     return model, stats
 
 
@@ -239,7 +245,7 @@ def train_transformer(
 
     def on_best(module: torch.nn.Module, entry: dict[str, object]) -> None:
         if checkpoint_dir:
-            save(checkpoint_dir / "transformer.pt", module, cfg, entry)
+            save_checkpoint(checkpoint_dir / "transformer.pt", module, cfg, entry)
 
     def loss_fn(module: torch.nn.Module, batch: Tensors) -> tuple[torch.Tensor, torch.Tensor]:
         return transformer_loss(cast(MotionTransformer, module), *batch)
@@ -247,29 +253,16 @@ def train_transformer(
     final, stats = train_loop(model, make_batch, loss_fn, valid, settings, log, on_best)
     stats["command"] = command
     if checkpoint_dir:
-        save(checkpoint_dir / "transformer.pt", final, cfg, stats)
+        save_checkpoint(checkpoint_dir / "transformer.pt", final, cfg, stats)
     return final, stats  # type: ignore[return-value]
 
 
 # ----------------------------------------------------------------------------- checkpoints
 
 
-def save(path: Path, model: torch.nn.Module, cfg: MotionConfig, info: dict[str, object]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save({"config": asdict(cfg), "state": model.state_dict(), "info": info}, tmp)
-    tmp.replace(path)
-
-
 def load_tokenizer(path: Path) -> tuple[MotionTokenizer, dict[str, object]]:
-    blob = torch.load(path, map_location="cpu", weights_only=False)
-    model = MotionTokenizer(MotionConfig.from_dict(blob["config"]))
-    model.load_state_dict(blob["state"])
-    return model.eval(), dict(blob["info"])
+    return load_checkpoint(path, lambda raw: MotionTokenizer(MotionConfig.from_dict(raw)))
 
 
 def load_transformer_checkpoint(path: Path) -> tuple[MotionTransformer, dict[str, object]]:
-    blob = torch.load(path, map_location="cpu", weights_only=False)
-    model = MotionTransformer(MotionConfig.from_dict(blob["config"]))
-    model.load_state_dict(blob["state"])
-    return model.eval(), dict(blob["info"])
+    return load_checkpoint(path, lambda raw: MotionTransformer(MotionConfig.from_dict(raw)))
