@@ -185,6 +185,8 @@ def run_image(args: argparse.Namespace) -> int:
     if mg_init is not None and args.maskgit_minutes <= 0 and not args.maskgit_max_steps:
         # Export/evaluate a finished run (a GPU run of image-transformer, say) as it is.
         transformer, mg_stats, mg_cfg = mg_init, mg_info, mg_init.cfg
+        if "unigram_loss" not in mg_stats:  # checkpoints from before the trainer recorded it
+            mg_stats["unigram_loss"] = round(mg.unigram_loss(train_maps, vq_cfg.codes), 4)
     else:
         mg_settings = replace(
             mg.TRAIN_DEFAULTS,
@@ -205,7 +207,6 @@ def run_image(args: argparse.Namespace) -> int:
             init=mg_init,
             command=command,
         )
-    mg_stats.setdefault("unigram_loss", round(mg.unigram_loss(train_maps, vq_cfg.codes), 4))
     args.out.mkdir(parents=True, exist_ok=True)
     image_export.export_all(tokenizer, transformer, args.out)
     image_export.write_manifest(args.out, vq_cfg, mg_cfg)
