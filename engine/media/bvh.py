@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import numpy as np
 import numpy.typing as npt
@@ -575,3 +575,35 @@ def _format_rows(motion: FloatArray, decimals: int | None) -> list[str]:
         row_format = " ".join([f"%.{decimals}f"] * motion.shape[1])
         return [row_format % tuple(row) for row in motion.tolist()]
     return [" ".join(map(_shortest, row)) for row in motion.tolist()]
+
+
+def rig_record(clip: Clip) -> dict[str, object]:
+    """The hierarchy of ``clip`` as JSON-ready data (no motion): a model's ``skeleton.json``."""
+    return {
+        "joints": [
+            {
+                "name": j.name,
+                "parent": j.parent,
+                "offset": list(j.offset),
+                "channels": list(j.channels),
+                "end_site": list(j.end_site) if j.end_site else None,
+            }
+            for j in clip.joints
+        ]
+    }
+
+
+def rig_from_record(record: Mapping[str, Any], frame_time: float) -> Clip:
+    """A one-frame clip, every channel zero, of a :func:`rig_record` hierarchy."""
+    joints = tuple(
+        Joint(
+            j["name"],
+            int(j["parent"]),
+            tuple(j["offset"]),
+            tuple(j["channels"]),
+            tuple(j["end_site"]) if j.get("end_site") else None,
+        )
+        for j in record["joints"]
+    )
+    channels = sum(len(j.channels) for j in joints)
+    return Clip(joints, frame_time, np.zeros((1, channels)))

@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.jobs import TokenProblem
-from engine.media.bvh import Clip, Joint
+from engine.media.bvh import Clip, rig_from_record
 from engine.media.motion import (
     FEATURE_SIZE,
     MotionError,
@@ -213,19 +213,8 @@ class MotionCodec:
 
     def skeleton_template(self) -> Clip:
         """A one-frame clip of the model's rig (``files.skeleton``), all channels zero."""
-        data = json.loads(self._model.path("skeleton").read_text())
-        joints = tuple(
-            Joint(
-                j["name"],
-                int(j["parent"]),
-                tuple(j["offset"]),
-                tuple(j["channels"]),
-                tuple(j["end_site"]) if j.get("end_site") else None,
-            )
-            for j in data["joints"]
-        )
-        channels = sum(len(j.channels) for j in joints)
-        return Clip(joints, 1.0 / self.fps, np.zeros((1, channels)))
+        record = json.loads(self._model.path("skeleton").read_text())
+        return rig_from_record(record, 1.0 / self.fps)
 
     def _new_clip(self, rig: Clip, features: FloatArray) -> Clip:
         smap = map_skeleton(rig)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from engine.media.bvh import Clip
+from engine.media.bvh import Clip, rig_record
 from engine.media.motion import FEATURE_JOINTS
 from engine.train.common import ModelFacts, onnx_size_mb
 from engine.train.common import write_manifest as common_write_manifest
@@ -38,20 +38,9 @@ DATA = (
 
 def write_skeleton(out_dir: Path, clip: Clip) -> Path:
     """The rig of generated clips: joint names, parents, offsets, channels (no motion)."""
-    joints = [
-        {
-            "name": j.name,
-            "parent": j.parent,
-            "offset": list(j.offset),
-            "channels": list(j.channels),
-            "end_site": list(j.end_site) if j.end_site else None,
-        }
-        for j in clip.joints
-    ]
+    record = {"source": "Bandai-Namco rig (offsets only)", **rig_record(clip)}
     path = out_dir / SKELETON_FILE
-    path.write_text(
-        json.dumps({"source": "Bandai-Namco rig (offsets only)", "joints": joints}, indent=1) + "\n"
-    )
+    path.write_text(json.dumps(record, indent=1) + "\n")
     return path
 
 
