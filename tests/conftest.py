@@ -1,5 +1,19 @@
-"""Test-wide set-up: Qt must be headless before any QApplication exists."""
+"""Test-wide set-up: Qt must be headless before any QApplication exists; a folder holding the
+tiny image model, which the image CLI and the image editor tests both run."""
 
 import os
+from pathlib import Path
+
+import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(scope="module")
+def image_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models folder holding only ``tiny-image`` (see ``tests/engine/test_image_codec.py``)."""
+    from tests.engine.test_image_codec import write_image_model
+
+    root = tmp_path_factory.mktemp("image-models")
+    write_image_model(root)
+    return root

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -11,21 +12,13 @@ from PIL import Image
 from engine.media.image_io import LoadedImage, load_image, save_image
 from engine.media.image_mask import save_mask
 from tests.cli_run import cli_env, remask
-from tests.engine.test_image_codec import write_image_model
 
 HEIGHT, WIDTH = 72, 200
 
 
-@pytest.fixture(scope="module")
-def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("image-models")
-    write_image_model(root)
-    return root
-
-
 @pytest.fixture
-def env(tmp_path: Path, models: Path) -> dict[str, str]:
-    return cli_env(models, tmp_path)
+def env(tmp_path: Path, image_models: Path) -> dict[str, str]:
+    return cli_env(image_models, tmp_path)
 
 
 @pytest.fixture
@@ -40,24 +33,20 @@ def files(tmp_path: Path) -> tuple[Path, Path, np.ndarray, np.ndarray]:
     return image_path, mask_path, rgb, mask
 
 
+def inpaint(
+    image: str | Path, mask: str | Path, out: Path, *options: str, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """``remask inpaint IMAGE --mask MASK -o OUT OPTIONS``."""
+    args = [str(image), "--mask", str(mask), "-o", str(out), *options]
+    return remask("inpaint", *args, env=env)
+
+
 def test_inpaint_writes_out_png_changing_only_the_mask(
     tmp_path: Path, env: dict[str, str], files: tuple[Path, Path, np.ndarray, np.ndarray]
 ) -> None:
     image_path, mask_path, rgb, mask = files
     out = tmp_path / "out.png"
-    done = remask(
-        "inpaint",
-        str(image_path),
-        "--mask",
-        str(mask_path),
-        "-o",
-        str(out),
-        "--steps",
-        "3",
-        "--seed",
-        "1",
-        env=env,
-    )
+    done = inpaint(image_path, mask_path, out, "--steps", "3", "--seed", "1", env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [str(out)]
     result = load_image(out).rgb
@@ -71,21 +60,8 @@ def test_k_variations_write_numbered_files(
 ) -> None:
     image_path, mask_path, rgb, mask = files
     out = tmp_path / "take.webp"
-    done = remask(
-        "inpaint",
-        str(image_path),
-        "--mask",
-        str(mask_path),
-        "-o",
-        str(out),
-        "--variations",
-        "3",
-        "--steps",
-        "2",
-        "--model",
-        "tiny-image",
-        env=env,
-    )
+    options = ["--variations", "3", "--steps", "2", "--model", "tiny-image"]
+    done = inpaint(image_path, mask_path, out, *options, env=env)
     assert done.returncode == 0, done.stderr
     results = [load_image(tmp_path / f"take-{k}.webp").rgb for k in (1, 2, 3)]
     assert not out.exists()
@@ -131,7 +107,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(
     image_path = files[0]
     out = tmp_path / "out.png"
     for name, (image_arg, mask_arg) in bad_inputs(tmp_path, image_path).items():
-        done = remask("inpaint", image_arg, "--mask", mask_arg, "-o", str(out), env=env)
+        done = inpaint(image_arg, mask_arg, out, env=env)
         assert done.returncode == 2, (name, done.stderr)
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("remask: error: "), (name, lines)
@@ -149,15 +125,8 @@ def test_no_image_model_installed(
     image_path, mask_path = files[0], files[1]
     empty_models = tmp_path / "no-models"
     empty_models.mkdir()
-    done = remask(
-        "inpaint",
-        str(image_path),
-        "--mask",
-        str(mask_path),
-        "-o",
-        str(tmp_path / "o.png"),
-        env={**env, "REMASK_MODELS_PATH": str(empty_models)},
-    )
+    no_models = {**env, "REMASK_MODELS_PATH": str(empty_models)}
+    done = inpaint(image_path, mask_path, tmp_path / "o.png", env=no_models)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "remask: error: no image model installed (see 'remask models')"

@@ -19,7 +19,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from app import cli
 from engine import models
-from engine.media.bvh import parse_bvh, read_bvh
+from engine.media.bvh import parse_bvh, read_bvh, rig_record
 from engine.media.skeleton import map_skeleton
 from tests.cli_run import cli_env, remask
 from tests.engine.synthetic_bvh import bandai_like, names_bvh
@@ -80,22 +80,6 @@ def _decoder(path: Path) -> None:
     _save(helper.make_graph(nodes, "tiny_decoder", inputs, outputs, inits), path)
 
 
-def _skeleton(path: Path) -> None:
-    """The rig of new clips (the synthetic Bandai-style one), as ``files.skeleton`` holds it."""
-    rig = parse_bvh(bandai_like(frames=1))
-    joints = [
-        {
-            "name": j.name,
-            "parent": j.parent,
-            "offset": list(j.offset),
-            "channels": list(j.channels),
-            "end_site": list(j.end_site) if j.end_site else None,
-        }
-        for j in rig.joints
-    ]
-    path.write_text(json.dumps({"joints": joints}))
-
-
 def write_tiny_motion_model(root: Path, name: str = "tiny-mmm") -> Path:
     """A transformer over 2 x 8 tokens plus tokenizer graphs: a 32-frame window at 30 fps."""
     facts = {"fps": 30, "frames_per_token": 4, "window_frames": 4 * TOKENS_PER_ROW}
@@ -104,7 +88,8 @@ def write_tiny_motion_model(root: Path, name: str = "tiny-mmm") -> Path:
     )
     _encoder(folder / "encoder.onnx")
     _decoder(folder / "decoder.onnx")
-    _skeleton(folder / "skeleton.json")
+    rig = parse_bvh(bandai_like(frames=1))  # the rig of new clips, as ``files.skeleton`` holds it
+    (folder / "skeleton.json").write_text(json.dumps(rig_record(rig)))
     manifest = json.loads((folder / "manifest.json").read_text())
     manifest["files"].update(
         encoder="encoder.onnx", decoder="decoder.onnx", skeleton="skeleton.json"

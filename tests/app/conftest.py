@@ -1,5 +1,6 @@
 """App-test fixtures: tiny real ONNX models on disk, an engine bridge that is always joined,
-and a small but real token-grid editor implementing :class:`app.editor_base.MediumEditor`.
+a synthetic walk for the motion editor, and a small but real token-grid editor implementing
+:class:`app.editor_base.MediumEditor`.
 
 The token editor doubles as the reference implementation of the editor
 interface for medium engineers: it is what the window's tests drive.
@@ -23,10 +24,13 @@ from app.unsaved import Choice
 from engine.jobs import Codec, GenerateResult, Progress
 from engine.media.tokens import TokenGridCodec, TokenGridDocument
 from engine.models import ModelManifest, ModelRegistry
+from tests.engine.synthetic_bvh import bandai_like
 from tests.tinymodels import write_tiny_model
 
 GRID_SHAPE = (4, 8)
 VOCAB = 12
+MOTION_VOCAB, MOTION_COLUMNS = 8, 8  # the "tiny-motion" model: 2 rows of 8 tokens, 4 frames each
+WALK_FRAMES = 64
 _MASK_COLOR = QColor(255, 200, 120)
 
 
@@ -48,6 +52,31 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     broken.mkdir()
     (broken / "manifest.json").write_text("{ not json")
     return root
+
+
+def write_motion_model(root: Path) -> Path:
+    """The "tiny-motion" model the motion tests generate with: a 32-frame window at 30 fps."""
+    facts = {"fps": 30, "frames_per_token": 4, "window_frames": MOTION_COLUMNS * 4}
+    shape = (2, MOTION_COLUMNS)
+    return write_tiny_model(
+        root, "tiny-motion", "motion", MOTION_VOCAB, shape, seed=3, medium_facts=facts
+    )
+
+
+@pytest.fixture(scope="module")
+def motion_registry(tmp_path_factory: pytest.TempPathFactory) -> ModelRegistry:
+    """The "tiny-motion" model only."""
+    root = tmp_path_factory.mktemp("motion-models")
+    write_motion_model(root)
+    return ModelRegistry.discover([root])
+
+
+@pytest.fixture
+def walk(tmp_path: Path) -> Path:
+    """A Bandai-style walk of ``WALK_FRAMES`` frames: the clip the motion tests open."""
+    path = tmp_path / "walk.bvh"
+    path.write_text(bandai_like(frames=WALK_FRAMES, seed=4))
+    return path
 
 
 @pytest.fixture

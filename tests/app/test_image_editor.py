@@ -19,44 +19,24 @@ from app.main_window import MainWindow
 from engine.media.image_io import LoadedImage, load_image, save_image
 from engine.media.image_mask import save_mask
 from engine.models import ModelRegistry
-from tests.engine.test_image_codec import write_image_model
+from tests.app.helpers import page_editor, shown_window
 
 TIMEOUT_MS = 30_000
 HEIGHT, WIDTH = 96, 128
 
 
 @pytest.fixture(scope="module")
-def image_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("image-models")
-    write_image_model(root)
-    return root
-
-
-@pytest.fixture
-def image_registry(image_models: Path) -> ModelRegistry:
-    return ModelRegistry.discover([image_models])
-
-
-@pytest.fixture
-def image_bridge(qtbot: Any, image_registry: ModelRegistry) -> Iterator[EngineBridge]:
-    engine = EngineBridge(image_registry)
-    yield engine
-    assert engine.shutdown(timeout_ms=20_000)
+def models_dir(image_models: Path) -> Path:
+    """The conftest's ``registry`` and joined ``bridge`` hold the tiny image model only."""
+    return image_models
 
 
 @pytest.fixture
 def window(
-    qtbot: Any, image_registry: ModelRegistry, image_bridge: EngineBridge, qsettings: Any
+    qtbot: Any, registry: ModelRegistry, bridge: EngineBridge, qsettings: Any
 ) -> Iterator[MainWindow]:
-    main = MainWindow(
-        image_registry,
-        bridge=image_bridge,
-        editors={"image": ImageEditor, "midi": None, "motion": None},
-        settings=qsettings,
-    )
-    qtbot.addWidget(main)
-    main.resize(1000, 700)
-    main.show()
+    editors = {"image": ImageEditor, "midi": None, "motion": None}
+    main = shown_window(qtbot, registry, bridge, qsettings, editors, size=(1000, 700))
     qtbot.waitExposed(main)
     yield main
     main.close()
@@ -71,15 +51,9 @@ def photo(tmp_path: Path) -> Path:
     return path
 
 
-def editor_of(window: MainWindow) -> ImageEditor:
-    editor = window.pages["image"].editor
-    assert isinstance(editor, ImageEditor)
-    return editor
-
-
 def opened(window: MainWindow, photo: Path) -> ImageEditor:
     assert window.open_path(photo)
-    editor = editor_of(window)
+    editor = page_editor(window, ImageEditor)
     QApplication.processEvents()
     return editor
 
@@ -106,7 +80,7 @@ def paint_hole(qtbot: Any, editor: ImageEditor) -> np.ndarray:
 
 
 def generate(qtbot: Any, window: MainWindow, variations: int = 1) -> ImageEditor:
-    editor = editor_of(window)
+    editor = page_editor(window, ImageEditor)
     window.sampler.steps.setValue(4)
     window.sampler.variations.setValue(variations)
     with qtbot.waitSignal(window.bridge.finished, timeout=TIMEOUT_MS):
@@ -366,7 +340,7 @@ def test_a_full_mask_is_refused_with_a_message(qtbot: Any, window: MainWindow, p
 
 
 def test_dropping_a_file_opens_it(qtbot: Any, window: MainWindow, photo: Path) -> None:
-    editor = editor_of(window)
+    editor = page_editor(window, ImageEditor)
     data = QMimeData()
     data.setUrls([QUrl.fromLocalFile(str(photo))])
     drop = QDropEvent(
@@ -384,5 +358,5 @@ def test_welcome_sample_opens_the_photo(qtbot: Any, window: MainWindow) -> None:
     welcome = window.pages["image"].welcome
     assert welcome.sample is not None and welcome.sample.name == "photo.png"
     welcome.sample_button.click()
-    editor = editor_of(window)
+    editor = page_editor(window, ImageEditor)
     assert editor.document is not None and editor.document.name == "photo.png"

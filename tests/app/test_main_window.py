@@ -17,6 +17,7 @@ from app.main_window import MainWindow, MediumPage
 from app.settings_store import RecentFiles
 from engine.models import ModelRegistry
 from tests.app.conftest import GRID_SHAPE, VOCAB, TokenGridEditor
+from tests.app.helpers import page_editor, shown_window
 
 TIMEOUT_MS = 30_000
 NO_EDITORS = {"image": None, "midi": None, "motion": None}
@@ -26,14 +27,8 @@ NO_EDITORS = {"image": None, "midi": None, "motion": None}
 def window(
     qtbot: Any, registry: ModelRegistry, bridge: EngineBridge, qsettings: QSettings
 ) -> Iterator[MainWindow]:
-    main = MainWindow(
-        registry,
-        bridge=bridge,
-        editors={**NO_EDITORS, "tokens": TokenGridEditor},
-        settings=qsettings,
-    )
-    qtbot.addWidget(main)
-    main.show()
+    editors = {**NO_EDITORS, "tokens": TokenGridEditor}
+    main = shown_window(qtbot, registry, bridge, qsettings, editors)
     yield main
     main.close()
 
@@ -45,12 +40,6 @@ def grid_file(tmp_path: Path) -> Path:
     return path
 
 
-def token_editor(window: MainWindow) -> TokenGridEditor:
-    editor = window.pages["tokens"].editor
-    assert isinstance(editor, TokenGridEditor)
-    return editor
-
-
 def click_cell(qtbot: Any, editor: TokenGridEditor, row: int, column: int) -> None:
     """A real mouse click on the table's viewport."""
     item = editor.table.item(row, column)
@@ -60,7 +49,7 @@ def click_cell(qtbot: Any, editor: TokenGridEditor, row: int, column: int) -> No
 
 def open_with_mask(qtbot: Any, window: MainWindow, grid_file: Path) -> TokenGridEditor:
     assert window.open_path(grid_file)
-    editor = token_editor(window)
+    editor = page_editor(window, TokenGridEditor)
     for column in range(2, 6):
         click_cell(qtbot, editor, 1, column)
     return editor
@@ -111,9 +100,9 @@ def test_generate_needs_a_model_a_document_and_a_mask(
     window.show_medium("tokens")
     assert not button.isEnabled()  # model, but no document
     assert window.open_path(grid_file)
-    assert window.pages["tokens"].currentWidget() is token_editor(window)
+    assert window.pages["tokens"].currentWidget() is page_editor(window, TokenGridEditor)
     assert not button.isEnabled()  # document, but no mask
-    click_cell(qtbot, token_editor(window), 0, 0)
+    click_cell(qtbot, page_editor(window, TokenGridEditor), 0, 0)
     assert button.isEnabled()
     assert window.generate() is not None
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, QSettings, Qt
+from PySide6.QtCore import QSettings, Qt
 
 from app.engine_worker import EngineBridge
 from app.main_window import MainWindow
@@ -26,16 +26,17 @@ from app.motion_viewport import MotionViewport, skeleton_points
 from engine.jobs import TokenProblem
 from engine.media.bvh import Clip, parse_bvh, read_bvh
 from engine.media.motion import composite, interpolate_range
-from engine.media.motion_document import MotionPayload
+from engine.media.motion_document import MotionDocument, MotionPayload
 from engine.media.skeleton import map_skeleton
 from engine.models import ModelManifest, ModelRegistry
 from engine.sampling.types import TokenArray
+from tests.app.conftest import MOTION_COLUMNS, MOTION_VOCAB, WALK_FRAMES
+from tests.app.helpers import drag, page_editor, shown_window
 from tests.engine.synthetic_bvh import bandai_like, names_bvh
-from tests.tinymodels import write_tiny_model
 
 TIMEOUT_MS = 30_000
-VOCAB, COLUMNS = 8, 8
-FRAMES = 64
+VOCAB, COLUMNS = MOTION_VOCAB, MOTION_COLUMNS  # conftest's "tiny-motion" model (motion_registry)
+FRAMES = WALK_FRAMES  # conftest's ``walk``
 
 
 class TinyMotionCodec:
@@ -93,28 +94,14 @@ def _rows(part: str) -> list[int]:
 # --------------------------------------------------------------------------- fixtures
 
 
-@pytest.fixture(scope="module")
-def motion_registry(tmp_path_factory: pytest.TempPathFactory) -> ModelRegistry:
-    root = tmp_path_factory.mktemp("motion-models")
-    facts = {"fps": 30, "frames_per_token": 4, "window_frames": COLUMNS * 4}
-    write_tiny_model(root, "tiny-motion", "motion", VOCAB, (2, COLUMNS), seed=3, medium_facts=facts)
-    return ModelRegistry.discover([root])
-
-
 def make_window(qtbot: Any, registry: ModelRegistry, qsettings: QSettings) -> MainWindow:
-    main = MainWindow(
-        registry,
-        bridge=EngineBridge(registry),
-        editors={
-            "image": None,
-            "midi": None,
-            "motion": lambda: MotionEditor(codec_factory=TinyMotionCodec),
-        },
-        settings=qsettings,
-    )
-    qtbot.addWidget(main)
-    main.resize(1300, 850)
-    main.show()
+    editors = {
+        "image": None,
+        "midi": None,
+        "motion": lambda: MotionEditor(codec_factory=TinyMotionCodec),
+    }
+    bridge = EngineBridge(registry)
+    main = shown_window(qtbot, registry, bridge, qsettings, editors, size=(1300, 850))
     main.show_medium("motion")
     return main
 
@@ -129,31 +116,16 @@ def window(
     assert main.bridge.engine_thread is not None and main.bridge.engine_thread.isFinished()
 
 
-@pytest.fixture
-def walk(tmp_path: Path) -> Path:
-    path = tmp_path / "walk.bvh"
-    path.write_text(bandai_like(frames=FRAMES, seed=4))
-    return path
-
-
-def motion_editor(window: MainWindow) -> MotionEditor:
-    editor = window.pages["motion"].editor
-    assert isinstance(editor, MotionEditor)
-    return editor
-
-
 def opened(window: MainWindow, path: Path) -> MotionEditor:
     assert window.open_path(path), window.last_error
-    return motion_editor(window)
+    return page_editor(window, MotionEditor)
 
 
-def drag(qtbot: Any, widget: Any, start: QPoint, end: QPoint, button: Any = None) -> None:
-    """Press, a few moves (as a hand does), release: real events on ``widget``."""
-    button = button or Qt.MouseButton.LeftButton
-    qtbot.mousePress(widget, button, pos=start)
-    for t in (0.3, 0.7, 1.0):
-        qtbot.mouseMove(widget, start + (end - start) * t)
-    qtbot.mouseRelease(widget, button, pos=end)
+def opened_document(window: MainWindow, path: Path) -> tuple[MotionEditor, MotionDocument]:
+    """:func:`opened`, and the document it holds (checked to be there)."""
+    editor = opened(window, path)
+    assert editor.document is not None
+    return editor, editor.document
 
 
 def paint(
@@ -178,9 +150,7 @@ def part_columns(clip: Clip, part: str) -> np.ndarray:
 
 
 def test_dragging_on_the_timeline_marks_frames(qtbot: Any, window: MainWindow, walk: Path) -> None:
-    editor = opened(window, walk)
-    document = editor.document
-    assert document is not None
+    editor, document = opened_document(window, walk)
     paint(qtbot, editor.timeline, "upper", 10, 25)
     assert np.flatnonzero(document.part_mask("upper")).tolist() == list(range(10, 26))
     assert not document.part_mask("lower").any()
@@ -196,9 +166,7 @@ def test_dragging_on_the_timeline_marks_frames(qtbot: Any, window: MainWindow, w
 
 
 def test_eraser_mode_and_ruler_scrub(qtbot: Any, window: MainWindow, walk: Path) -> None:
-    editor = opened(window, walk)
-    document = editor.document
-    assert document is not None
+    editor, document = opened_document(window, walk)
     editor.mark(0, 20, "lower")
     editor.eraser_action.trigger()
     paint(qtbot, editor.timeline, "lower", 5, 9)
@@ -213,9 +181,7 @@ def test_eraser_mode_and_ruler_scrub(qtbot: Any, window: MainWindow, walk: Path)
 def test_generating_changes_only_the_masked_frames_and_undo_restores(
     qtbot: Any, window: MainWindow, walk: Path, tmp_path: Path
 ) -> None:
-    editor = opened(window, walk)
-    document = editor.document
-    assert document is not None
+    editor, document = opened_document(window, walk)
     before = document.clip.motion.copy()
     paint(qtbot, editor.timeline, "full", 20, 35)
     generate(qtbot, window, variations=3)
@@ -242,9 +208,7 @@ def test_generating_changes_only_the_masked_frames_and_undo_restores(
 def test_part_only_generation_keeps_the_other_parts_channels(
     qtbot: Any, window: MainWindow, walk: Path
 ) -> None:
-    editor = opened(window, walk)
-    document = editor.document
-    assert document is not None
+    editor, document = opened_document(window, walk)
     before = document.clip.motion.copy()
     paint(qtbot, editor.timeline, "lower", 8, 30)
     generate(qtbot, window)
@@ -260,9 +224,7 @@ def test_part_only_generation_keeps_the_other_parts_channels(
 def test_discard_all_leaves_the_document_and_view_as_they_were(
     qtbot: Any, window: MainWindow, walk: Path
 ) -> None:
-    editor = opened(window, walk)
-    document = editor.document
-    assert document is not None
+    editor, document = opened_document(window, walk)
     before = document.clip.motion.copy()
     editor.mark(40, 50, "upper")
     steps = len(document.history.undo_steps)
@@ -286,9 +248,7 @@ def test_a_mask_with_gaps_is_refused_with_a_reason(window: MainWindow, walk: Pat
 def test_a_bad_file_is_an_error_and_the_document_is_unchanged(
     window: MainWindow, walk: Path, tmp_path: Path
 ) -> None:
-    editor = opened(window, walk)
-    document = editor.document
-    assert document is not None
+    editor, document = opened_document(window, walk)
     editor.mark(3, 9, "full")
     broken = tmp_path / "broken.bvh"
     broken.write_text(bandai_like(frames=4).replace("Frames: 4", "Frames: 9"))
@@ -360,7 +320,7 @@ def test_viewport_degrades_to_a_2d_view_without_opengl(qtbot: Any, walk: Path) -
 def test_new_clip_generates_a_whole_clip_from_the_welcome_page(
     qtbot: Any, window: MainWindow
 ) -> None:
-    editor = motion_editor(window)
+    editor = page_editor(window, MotionEditor)
     button = editor.new_clip_button
     assert button is not None and button.isEnabled() and "tiny-motion" in button.toolTip()
     assert window.pages["motion"].welcome.open_button.text() == "Open a BVH…"
@@ -386,7 +346,7 @@ def test_new_clip_is_disabled_without_a_motion_model(
 ) -> None:
     main = make_window(qtbot, ModelRegistry.discover([tmp_path]), qsettings)
     try:
-        button = motion_editor(main).new_clip_button
+        button = page_editor(main, MotionEditor).new_clip_button
         assert button is not None and not button.isEnabled()
         assert "No motion model is installed" in button.toolTip()
     finally:
@@ -407,13 +367,9 @@ def test_the_real_motion_codec_previews_and_keeps_the_outside_exact(
 
     write_tiny_motion_model(tmp_path / "models")
     registry = ModelRegistry.discover([tmp_path / "models"])
-    main = MainWindow(registry, bridge=EngineBridge(registry), settings=qsettings)
-    qtbot.addWidget(main)
-    main.show()
+    main = shown_window(qtbot, registry, EngineBridge(registry), qsettings)
     try:
-        editor = opened(main, walk)
-        document = editor.document
-        assert document is not None
+        editor, document = opened_document(main, walk)
         before = document.clip.motion.copy()
         paint(qtbot, editor.timeline, "upper", 24, 35)
         generate(qtbot, main)

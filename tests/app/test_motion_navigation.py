@@ -42,29 +42,18 @@ from app.motion_viewport import (
 from app.unsaved import Choice
 from engine.media.bvh import Clip, parse_bvh, write_bvh
 from engine.models import ModelRegistry
+from tests.app.helpers import drag
 from tests.app.prompt import Prompt
 from tests.app.test_motion_editor import (
-    COLUMNS,
     FRAMES,
     TIMEOUT_MS,
-    VOCAB,
-    drag,
     make_window,
     opened,
     paint,
 )
 from tests.engine.synthetic_bvh import ZYX3, ZYX6, Spec, bandai_like, bvh_text
-from tests.tinymodels import write_tiny_model
 
 LONG_CLIP = 2000
-
-
-@pytest.fixture(scope="module")
-def motion_registry(tmp_path_factory: pytest.TempPathFactory) -> ModelRegistry:
-    root = tmp_path_factory.mktemp("motion-models")
-    facts = {"fps": 30, "frames_per_token": 4, "window_frames": COLUMNS * 4}
-    write_tiny_model(root, "tiny-motion", "motion", VOCAB, (2, COLUMNS), seed=3, medium_facts=facts)
-    return ModelRegistry.discover([root])
 
 
 @pytest.fixture
@@ -75,13 +64,6 @@ def window(
     yield main
     main.confirm_discard = Prompt(Choice.DISCARD)
     main.close()
-
-
-@pytest.fixture
-def walk(tmp_path: Path) -> Path:
-    path = tmp_path / "walk.bvh"
-    path.write_text(bandai_like(frames=FRAMES, seed=4))
-    return path
 
 
 @pytest.fixture

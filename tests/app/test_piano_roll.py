@@ -23,6 +23,7 @@ from engine.jobs import GenerateResult, WindowedCodec
 from engine.media.midi import MidiError, Score, load_score, map_voices, read_score
 from engine.media.synth import SAMPLE_RATE, Envelope
 from engine.models import ModelRegistry
+from tests.app.helpers import drag, page_editor, shown_window
 from tests.engine.midi_files import (
     TPB,
     bar_tick,
@@ -39,30 +40,23 @@ Key = tuple[int, int, int, int, int, int]
 
 
 @pytest.fixture(scope="module")
-def midi_models(tmp_path_factory: pytest.TempPathFactory) -> ModelRegistry:
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The conftest's ``registry`` and joined ``bridge`` hold the tiny chorale model only."""
     from tests.engine.midi_files import tiny_chorale_model
 
     root = tmp_path_factory.mktemp("midi-models")
     tiny_chorale_model(root, steps=WINDOW_STEPS)
-    return ModelRegistry.discover([root])
+    return root
 
 
 @pytest.fixture
-def window(qtbot: Any, midi_models: ModelRegistry, qsettings: QSettings) -> Iterator[MainWindow]:
-    engine = EngineBridge(midi_models)
-    main = MainWindow(
-        midi_models,
-        bridge=engine,
-        editors={"image": None, "motion": None, "midi": PianoRollEditor},
-        settings=qsettings,
-    )
-    qtbot.addWidget(main)
-    main.resize(1400, 900)
-    main.show()
+def window(
+    qtbot: Any, registry: ModelRegistry, bridge: EngineBridge, qsettings: QSettings
+) -> Iterator[MainWindow]:
+    editors = {"image": None, "motion": None, "midi": PianoRollEditor}
+    main = shown_window(qtbot, registry, bridge, qsettings, editors, size=(1400, 900))
     yield main
     main.close()
-    assert engine.shutdown(timeout_ms=20_000)
-    assert engine.engine_thread is not None and engine.engine_thread.isFinished()
 
 
 @pytest.fixture
@@ -71,26 +65,11 @@ def chorale_file(tmp_path: Path) -> Path:
     return save(chorale(1, bars=6), tmp_path / "chorale.mid")
 
 
-def roll_editor(window: MainWindow) -> PianoRollEditor:
-    editor = window.pages["midi"].editor
-    assert isinstance(editor, PianoRollEditor)
-    return editor
-
-
 def opened(window: MainWindow, path: Path) -> tuple[PianoRollEditor, RollDocument]:
     assert window.open_path(path), window.last_error
-    editor = roll_editor(window)
+    editor = page_editor(window, PianoRollEditor)
     assert editor.document is not None
     return editor, editor.document
-
-
-def drag(qtbot: Any, widget: Any, start: QPoint, end: QPoint, button: Any = None) -> None:
-    """Press, move in a few hops (as a hand does), release - real events on ``widget``."""
-    button = button or Qt.MouseButton.LeftButton
-    qtbot.mousePress(widget, button, pos=start)
-    for t in (0.3, 0.7, 1.0):
-        qtbot.mouseMove(widget, start + (end - start) * t)
-    qtbot.mouseRelease(widget, button, pos=end)
 
 
 def paint_lanes(
@@ -507,7 +486,7 @@ def test_welcome_page_opens_the_sample_chorale(qtbot: Any, window: MainWindow) -
     page = window.pages["midi"]
     window.show_medium("midi")
     qtbot.mouseClick(page.welcome.sample_button, Qt.MouseButton.LeftButton)
-    editor = roll_editor(window)
+    editor = page_editor(window, PianoRollEditor)
     assert page.currentWidget() is editor and editor.document is not None
     assert note_keys(editor.document.score.notes) == note_keys(load_score(sample).notes)
 

@@ -28,11 +28,11 @@ from app.piano_roll import PianoRollEditor
 from app.unsaved import Choice, ask_unsaved, unsaved_box
 from app.welcome import samples_dir
 from engine.models import ModelRegistry
-from tests.app.conftest import GRID_SHAPE, VOCAB, TokenGridEditor
+from tests.app.conftest import GRID_SHAPE, VOCAB, TokenGridEditor, write_motion_model
+from tests.app.helpers import shown_window
 from tests.app.prompt import Prompt
-from tests.app.test_motion_editor import COLUMNS, TinyMotionCodec, paint
+from tests.app.test_motion_editor import TinyMotionCodec, paint
 from tests.app.test_piano_roll import free_pitch
-from tests.engine.synthetic_bvh import bandai_like
 from tests.tinymodels import write_tiny_model
 
 TIMEOUT_MS = 30_000
@@ -42,29 +42,22 @@ TIMEOUT_MS = 30_000
 def all_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("unsaved-models")
     write_tiny_model(root, "tiny", vocab_size=VOCAB, shape=GRID_SHAPE, seed=0)
-    facts = {"fps": 30, "frames_per_token": 4, "window_frames": COLUMNS * 4}
-    write_tiny_model(root, "tiny-motion", "motion", 8, (2, COLUMNS), seed=3, medium_facts=facts)
+    write_motion_model(root)
     return root
 
 
 @pytest.fixture
 def window(qtbot: Any, all_models: Path, qsettings: QSettings) -> Iterator[MainWindow]:
     registry = ModelRegistry.discover([all_models])
-    main = MainWindow(
-        registry,
-        bridge=EngineBridge(registry),
-        editors={
-            "image": ImageEditor,
-            "midi": PianoRollEditor,
-            "motion": lambda: MotionEditor(codec_factory=TinyMotionCodec),
-            "tokens": TokenGridEditor,
-        },
-        settings=qsettings,
-    )
+    editors = {
+        "image": ImageEditor,
+        "midi": PianoRollEditor,
+        "motion": lambda: MotionEditor(codec_factory=TinyMotionCodec),
+        "tokens": TokenGridEditor,
+    }
+    bridge = EngineBridge(registry)
+    main = shown_window(qtbot, registry, bridge, qsettings, editors, size=(1300, 850))
     main.ask_export_path = lambda _editor: pytest.fail("no export dialog was expected")
-    qtbot.addWidget(main)
-    main.resize(1300, 850)
-    main.show()
     qtbot.waitExposed(main)
     yield main
     main.confirm_discard = Prompt(Choice.DISCARD)
@@ -91,13 +84,6 @@ def photo(tmp_path: Path) -> Path:
 @pytest.fixture
 def chorale(tmp_path: Path) -> Path:
     return Path(shutil.copy(samples_dir() / "chorale.mid", tmp_path / "chorale.mid"))
-
-
-@pytest.fixture
-def walk(tmp_path: Path) -> Path:
-    path = tmp_path / "walk.bvh"
-    path.write_text(bandai_like(frames=64, seed=4))
-    return path
 
 
 # --------------------------------------------------------------------------- helpers

@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
-from engine.jobs import GenerateRequest, run_generation
+from engine.jobs import GenerateRequest
 from engine.media.image import (
     CropPlan,
     ImageCodec,
@@ -36,9 +36,9 @@ from engine.media.image import (
     token_mask,
 )
 from engine.media.image_io import ImageError, LoadedImage, decode_image, encode_image
-from engine.models import load_manifest
-from engine.runtime import load_transformer
+from engine.models import ModelManifest, load_manifest
 from engine.sampling.types import SamplerSettings
+from tests.engine.helpers import generate_with_manifest
 from tests.tinymodels import write_tiny_model
 
 PATCH = 8
@@ -126,18 +126,28 @@ def finish(graph: onnx.GraphProto) -> onnx.ModelProto:
     return model
 
 
-def write_image_model(models_dir: Path, flat_tokens: bool = False) -> Path:
-    """A complete image model folder: tiny transformer + palette tokenizer + manifest."""
+def write_image_model(
+    models_dir: Path,
+    flat_tokens: bool = False,
+    name: str = "tiny-image",
+    decoder: onnx.ModelProto | None = None,
+) -> Path:
+    """A complete image model folder: tiny transformer + palette tokenizer + manifest.
+
+    ``decoder`` replaces the palette decoder (of ``flat_tokens`` layout) by another graph.
+    """
+    if decoder is None:
+        decoder = build_decoder(flat_tokens)
     folder = write_tiny_model(
         models_dir,
-        name="tiny-image",
+        name=name,
         medium="image",
         vocab_size=len(PALETTE),
         shape=(WINDOW // PATCH, WINDOW // PATCH),
         medium_facts={"patch_size": PATCH, "window": WINDOW, "pixel_range": [-1, 1]},
     )
     onnx.save(build_encoder(), str(folder / "encoder.onnx"))
-    onnx.save(build_decoder(flat_tokens), str(folder / "decoder.onnx"))
+    onnx.save(decoder, str(folder / "decoder.onnx"))
     manifest_file = folder / "manifest.json"
     manifest = json.loads(manifest_file.read_text())
     manifest["files"].update(encoder="encoder.onnx", decoder="decoder.onnx")
@@ -159,6 +169,20 @@ def palette_blocks(height: int, width: int, seed: int = 0) -> np.ndarray:
 
 def random_rgb(height: int, width: int) -> np.ndarray:
     return RNG.integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+def hole_request(
+    model: Path, settings_: SamplerSettings
+) -> tuple[np.ndarray, np.ndarray, ModelManifest, GenerateRequest]:
+    """A random 90 x 130 picture, a 20 x 30 hole in it, ``model``'s manifest and the request
+    to fill the hole with it (codec feather 2 px)."""
+    rgb = random_rgb(90, 130)
+    mask = np.zeros((90, 130), dtype=np.bool_)
+    mask[30:50, 40:70] = True
+    manifest = load_manifest(model)
+    codec = ImageCodec(manifest, feather_px=2)
+    (payload,) = codec.payloads(LoadedImage.from_rgb(rgb), mask)
+    return rgb, mask, manifest, GenerateRequest(1, manifest.name, settings_, payload, codec)
 
 
 # ------------------------------------------------------------------------ token mask and composite
@@ -441,22 +465,10 @@ def test_flat_token_decoder_is_read_from_the_graph(tmp_path: Path) -> None:
 
 def test_generation_end_to_end_keeps_outside_bit_exact(image_model: Path) -> None:
     """Manifest → codec → real sampler with the tiny transformer → composited variations."""
-    rgb = random_rgb(90, 130)
-    mask = np.zeros((90, 130), dtype=np.bool_)
-    mask[30:50, 40:70] = True
-    manifest = load_manifest(image_model)
-    codec = ImageCodec(manifest, feather_px=2)
-    (payload,) = codec.payloads(LoadedImage.from_rgb(rgb), mask)
     settings_ = SamplerSettings(steps=4, variations=2, seed=3)
-    request = GenerateRequest(1, manifest.name, settings_, payload, codec)
+    rgb, mask, manifest, request = hole_request(image_model, settings_)
     steps: list[int] = []
-    variations, tokens = run_generation(
-        request,
-        load_transformer(manifest).logits_fn(),
-        manifest.mask_id,
-        on_step=lambda step: steps.append(step.index),
-        should_stop=lambda: False,
-    )
+    variations, tokens = generate_with_manifest(request, manifest, lambda s: steps.append(s.index))
     assert steps == [1, 2, 3, 4] and tokens.shape == (2, 64)
     assert len(variations) == 2
     deep = np.zeros_like(mask)

@@ -13,22 +13,21 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from engine.jobs import GenerateRequest, run_generation
 from engine.media.image import ImageCodec
 from engine.media.image_io import LoadedImage
 from engine.models import load_manifest
-from engine.runtime import load_transformer
 from engine.sampling.types import SamplerSettings
+from tests.engine.helpers import generate_with_manifest
 from tests.engine.test_image_codec import (
     PALETTE,
     PATCH,
     WINDOW,
-    build_encoder,
     finish,
+    hole_request,
     palette_in_range,
     random_rgb,
+    write_image_model,
 )
-from tests.tinymodels import write_tiny_model
 
 
 def build_context_decoder() -> onnx.ModelProto:
@@ -64,23 +63,7 @@ def build_context_decoder() -> onnx.ModelProto:
 
 @pytest.fixture()
 def context_model(tmp_path: Path) -> Path:
-    folder = write_tiny_model(
-        tmp_path,
-        name="tiny-context-image",
-        medium="image",
-        vocab_size=len(PALETTE),
-        shape=(WINDOW // PATCH, WINDOW // PATCH),
-        medium_facts={"patch_size": PATCH, "window": WINDOW, "pixel_range": [-1, 1]},
-    )
-    onnx.save(build_encoder(), str(folder / "encoder.onnx"))
-    onnx.save(build_context_decoder(), str(folder / "decoder.onnx"))
-    manifest = (folder / "manifest.json").read_text()
-    manifest = manifest.replace(
-        '"transformer": "transformer.onnx"',
-        '"transformer": "transformer.onnx", "encoder": "encoder.onnx", "decoder": "decoder.onnx"',
-    )
-    (folder / "manifest.json").write_text(manifest)
-    return folder
+    return write_image_model(tmp_path, name="tiny-context-image", decoder=build_context_decoder())
 
 
 def _hole() -> np.ndarray:
@@ -110,22 +93,10 @@ def test_context_decoder_needs_the_payload(context_model: Path) -> None:
 
 
 def test_generation_with_context_decoder_changes_only_the_mask(context_model: Path) -> None:
-    rgb = random_rgb(90, 130)
-    mask = np.zeros((90, 130), dtype=np.bool_)
-    mask[30:50, 40:70] = True
-    manifest = load_manifest(context_model)
-    codec = ImageCodec(manifest, feather_px=2)
-    (payload,) = codec.payloads(LoadedImage.from_rgb(rgb), mask)
-    request = GenerateRequest(
-        1, manifest.name, SamplerSettings(steps=3, variations=2), payload, codec
+    rgb, mask, manifest, request = hole_request(
+        context_model, SamplerSettings(steps=3, variations=2)
     )
-    variations, tokens = run_generation(
-        request,
-        load_transformer(manifest).logits_fn(),
-        manifest.mask_id,
-        on_step=lambda step: None,
-        should_stop=lambda: False,
-    )
+    variations, tokens = generate_with_manifest(request, manifest)
     assert tokens.shape == (2, 64)
     for result in variations:
         assert np.array_equal(result.rgb[~mask], rgb[~mask])

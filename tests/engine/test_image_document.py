@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -10,6 +11,10 @@ import pytest
 from engine.media.image_document import ImageDocument, combine_windows, edited_region
 from engine.media.image_io import ImageError, LoadedImage, load_image, save_image, with_edit
 from engine.media.image_mask import save_mask
+
+if TYPE_CHECKING:
+    from engine.media.image import ImageCodec
+    from engine.media.image_edit import ImageEdit
 
 
 def picture(height: int = 40, width: int = 60, seed: int = 0) -> LoadedImage:
@@ -195,9 +200,11 @@ def test_combine_windows_takes_each_windows_own_region() -> None:
 # --------------------------------------------------------------------------- windows and preview
 
 
-def test_image_edit_preview_and_heat_map_sit_on_the_hole(tmp_path: Path) -> None:
+def two_window_edit(tmp_path: Path) -> tuple[ImageCodec, LoadedImage, np.ndarray, ImageEdit]:
+    """The tiny image model's codec (no feather), an 80 x 300 picture, a mask of two far-apart
+    holes in it, and the edit planned for them."""
     from engine.media.image import ImageCodec
-    from engine.media.image_edit import ImageEdit, heat_patch, preview_patch
+    from engine.media.image_edit import ImageEdit
     from engine.models import load_manifest
     from tests.engine.test_image_codec import write_image_model
 
@@ -206,7 +213,13 @@ def test_image_edit_preview_and_heat_map_sit_on_the_hole(tmp_path: Path) -> None
     mask = np.zeros((80, 300), dtype=np.bool_)
     mask[10:20, 10:20] = True
     mask[50:60, 250:270] = True
-    edit = ImageEdit.plan(codec, image, mask)
+    return codec, image, mask, ImageEdit.plan(codec, image, mask)
+
+
+def test_image_edit_preview_and_heat_map_sit_on_the_hole(tmp_path: Path) -> None:
+    from engine.media.image_edit import heat_patch, preview_patch
+
+    codec, _image, _mask, edit = two_window_edit(tmp_path)
     assert edit.count == 2
     first = edit.windows[0]
     n = codec.grid_shape[0] * codec.grid_shape[1]
@@ -226,17 +239,10 @@ def test_image_edit_preview_and_heat_map_sit_on_the_hole(tmp_path: Path) -> None
 
 
 def test_image_edit_codec_pastes_each_window_into_each_variation_exactly(tmp_path: Path) -> None:
-    from engine.media.image import ImageCodec
-    from engine.media.image_edit import ImageEdit, ImageEditCodec
-    from engine.models import load_manifest
-    from tests.engine.test_image_codec import PALETTE, write_image_model
+    from engine.media.image_edit import ImageEditCodec
+    from tests.engine.test_image_codec import PALETTE
 
-    codec = ImageCodec(load_manifest(write_image_model(tmp_path)), feather_px=0)
-    image = picture(80, 300)
-    mask = np.zeros((80, 300), dtype=np.bool_)
-    mask[10:20, 10:20] = True
-    mask[50:60, 250:270] = True
-    edit = ImageEdit.plan(codec, image, mask)
+    codec, image, mask, edit = two_window_edit(tmp_path)
     windowed = ImageEditCodec(codec)
     assert windowed.window_count(edit) == 2
     regions = edit.regions()
@@ -262,15 +268,13 @@ def test_image_edit_codec_pastes_each_window_into_each_variation_exactly(tmp_pat
 
 def test_preview_feeds_known_pixels_to_a_context_reading_decoder(tmp_path: Path) -> None:
     context = pytest.importorskip("tests.engine.test_image_decoder_context")
-    import onnx
 
     from engine.media.image import ImageCodec
     from engine.media.image_edit import ImageEdit, preview_patch
     from engine.models import load_manifest
     from tests.engine.test_image_codec import write_image_model
 
-    folder = write_image_model(tmp_path)
-    onnx.save(context.build_context_decoder(), str(folder / "decoder.onnx"))
+    folder = write_image_model(tmp_path, decoder=context.build_context_decoder())
     codec = ImageCodec(load_manifest(folder))
     mask = np.zeros((64, 64), dtype=np.bool_)
     mask[20:30, 20:30] = True

@@ -234,31 +234,35 @@ def test_each_window_is_cut_from_what_the_earlier_windows_generated_per_variatio
             )
 
 
-def test_the_codec_runs_in_the_generic_worker_path(model: tuple[ModelManifest, LogitsFn]) -> None:
+def assert_worker_path_repaints(
+    model: tuple[ModelManifest, LogitsFn], job_id: int, codec: Codec, payload: MidiPayload
+) -> None:
+    """The generic worker path over ``codec`` writes what :func:`repaint` writes directly."""
     manifest, logits_fn = model
-    score = read_score(midi_bytes(chorale(1, bars=6)))
-    mapping, voices = resolve_voices(score, ["soprano"])
-    payload = MidiPayload.of(score, region_mask(time_grid(score), (4, 4), voices), mapping)
-    codec: Codec = MidiCodec.from_manifest(manifest)
-    request = GenerateRequest(1, manifest.name, settings(), payload, codec)
+    request = GenerateRequest(job_id, manifest.name, settings(), payload, codec)
     results, tokens = run_generation(
         request, logits_fn, manifest.mask_id, lambda _: None, lambda: False
     )
     assert tokens.shape == (2, 4 * 32)
-    direct = repaint(score, payload.cell_mask, logits_fn, manifest, settings(), mapping=mapping)
+    direct = repaint(
+        payload.score, payload.cell_mask, logits_fn, manifest, settings(), mapping=payload.mapping
+    )
     assert [note_keys(r.notes) for r in results] == [note_keys(r.notes) for r in direct]
+
+
+def test_the_codec_runs_in_the_generic_worker_path(model: tuple[ModelManifest, LogitsFn]) -> None:
+    manifest = model[0]
+    score = read_score(midi_bytes(chorale(1, bars=6)))
+    mapping, voices = resolve_voices(score, ["soprano"])
+    payload = MidiPayload.of(score, region_mask(time_grid(score), (4, 4), voices), mapping)
+    codec: Codec = MidiCodec.from_manifest(manifest)
+    assert_worker_path_repaints(model, 1, codec, payload)
     with pytest.raises(ValueError):
         payload.cell_mask[0, 0] = True  # the snapshot is frozen
     # a region longer than the window takes the same worker path, window after window
     long = MidiPayload.of(score, region_mask(time_grid(score), (1, 6), voices), mapping)
     assert MidiCodec.from_manifest(manifest).window_count(long) > 1
-    request = GenerateRequest(2, manifest.name, settings(), long, codec)
-    results, tokens = run_generation(
-        request, logits_fn, manifest.mask_id, lambda _: None, lambda: False
-    )
-    assert tokens.shape == (2, 4 * 32)
-    direct = repaint(score, long.cell_mask, logits_fn, manifest, settings(), mapping=mapping)
-    assert [note_keys(r.notes) for r in results] == [note_keys(r.notes) for r in direct]
+    assert_worker_path_repaints(model, 2, codec, long)
 
 
 def test_same_seed_same_music_and_cancel_between_steps(

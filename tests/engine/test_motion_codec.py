@@ -18,14 +18,15 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from engine.jobs import GenerateRequest, run_generation
-from engine.media.bvh import Clip, parse_bvh
+from engine.jobs import GenerateRequest
+from engine.media.bvh import Clip, parse_bvh, rig_record
 from engine.media.motion import MotionError
 from engine.media.motion_codec import MotionCodec, MotionPayload
 from engine.media.skeleton import map_skeleton
 from engine.models import load_manifest
 from engine.runtime import load_transformer
 from engine.sampling import sample
+from tests.engine.helpers import generate_with_manifest
 from tests.engine.synthetic_bvh import bandai_like, cmu_like, reactidle_like
 from tests.tinymodels import build_tiny_transformer
 
@@ -98,28 +99,13 @@ def _decoder() -> onnx.ModelProto:
     return model
 
 
-def _skeleton_json(clip: Clip) -> dict[str, object]:
-    return {
-        "joints": [
-            {
-                "name": j.name,
-                "parent": j.parent,
-                "offset": list(j.offset),
-                "channels": list(j.channels),
-                "end_site": list(j.end_site) if j.end_site else None,
-            }
-            for j in clip.joints
-        ]
-    }
-
-
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("motion-model")
     onnx.save(build_tiny_transformer(CODES, 2 * LENGTH, seed=0), str(folder / "transformer.onnx"))
     onnx.save(_encoder(), str(folder / "encoder.onnx"))
     onnx.save(_decoder(), str(folder / "decoder.onnx"))
-    (folder / "skeleton.json").write_text(json.dumps(_skeleton_json(parse_bvh(bandai_like(2)))))
+    (folder / "skeleton.json").write_text(json.dumps(rig_record(parse_bvh(bandai_like(2)))))
     manifest = {
         "schema_version": 1,
         "name": "tiny-motion",
@@ -244,13 +230,7 @@ def test_run_generation_uses_the_codec_as_a_medium_codec(codec, model_dir) -> No
         1, "tiny-motion", manifest.default_settings(variations=3), MotionPayload(clip, 5, 15), codec
     )
     steps = []
-    results, tokens = run_generation(
-        request,
-        load_transformer(manifest).logits_fn(),
-        manifest.mask_id,
-        steps.append,
-        lambda: False,
-    )
+    results, tokens = generate_with_manifest(request, manifest, steps.append)
     assert len(results) == 3 and tokens.shape == (3, 2 * LENGTH) and len(steps) == 4
 
 

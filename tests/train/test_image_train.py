@@ -12,17 +12,17 @@ torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("cv2")
 
-from engine.jobs import GenerateRequest, run_generation  # noqa: E402
+from engine.jobs import GenerateRequest  # noqa: E402
 from engine.media.image import ImageCodec, token_mask  # noqa: E402
 from engine.media.image_io import LoadedImage  # noqa: E402
 from engine.models import load_manifest  # noqa: E402
-from engine.runtime import load_transformer  # noqa: E402
 from engine.train import image_data as idata  # noqa: E402
 from engine.train import image_eval, image_export  # noqa: E402
 from engine.train import image_maskgit as mg  # noqa: E402
 from engine.train import image_vq as vq  # noqa: E402
 from engine.train.common import seed_everything  # noqa: E402
 from engine.train.loop import evaluate, masked_token_loss  # noqa: E402
+from tests.engine.helpers import generate_with_manifest  # noqa: E402
 
 GRID = 4
 WINDOW = GRID * 8
@@ -174,13 +174,7 @@ def test_exported_folder_runs_one_engine_generation(exported: Path) -> None:
     request = GenerateRequest(
         0, manifest.name, manifest.default_settings(variations=2), payload, codec
     )
-    variations, tokens = run_generation(
-        request,
-        load_transformer(manifest).logits_fn(),
-        manifest.mask_id,
-        on_step=lambda step: None,
-        should_stop=lambda: False,
-    )
+    variations, tokens = generate_with_manifest(request, manifest)
     assert tokens.shape == (2, GRID * GRID) and (tokens < manifest.vocab_size).all()
     for result in variations:
         assert np.array_equal(result.rgb[~mask], rgb[~mask])

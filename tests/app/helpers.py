@@ -1,0 +1,50 @@
+"""Small helpers the app tests share: a shown main window, the editor of one of its pages, a
+drag made of real mouse events."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from PySide6.QtCore import QPoint, QSettings, Qt
+
+from app.editor_base import MediumEditor
+from app.engine_worker import EngineBridge
+from app.main_window import EditorFactory, MainWindow
+from engine.models import ModelRegistry
+
+EditorT = TypeVar("EditorT", bound=MediumEditor)
+
+
+def shown_window(
+    qtbot: Any,
+    registry: ModelRegistry,
+    bridge: EngineBridge,
+    settings: QSettings,
+    editors: Mapping[str, EditorFactory | None] | None = None,
+    size: tuple[int, int] | None = None,
+) -> MainWindow:
+    """A real main window with ``editors``, handed to ``qtbot``, resized to ``size`` (if one is
+    given) and shown."""
+    main = MainWindow(registry, bridge=bridge, editors=editors, settings=settings)
+    qtbot.addWidget(main)
+    if size is not None:
+        main.resize(*size)
+    main.show()
+    return main
+
+
+def page_editor(window: MainWindow, kind: type[EditorT]) -> EditorT:
+    """The editor on the page of ``kind``'s medium, checked to be a ``kind``."""
+    editor = window.pages[kind.medium].editor
+    assert isinstance(editor, kind)
+    return editor
+
+
+def drag(qtbot: Any, widget: Any, start: QPoint, end: QPoint, button: Any = None) -> None:
+    """Press, move in a few hops (as a hand does), release: real events on ``widget``."""
+    button = button or Qt.MouseButton.LeftButton
+    qtbot.mousePress(widget, button, pos=start)
+    for t in (0.3, 0.7, 1.0):
+        qtbot.mouseMove(widget, start + (end - start) * t)
+    qtbot.mouseRelease(widget, button, pos=end)
