@@ -90,6 +90,15 @@ def write_manifest(
     return common_write_manifest(out_dir, facts, sampling or DEFAULT_SAMPLING)
 
 
+def _mirror_note(stats: dict[str, object]) -> str:
+    if not stats.get("mirrored"):
+        return ""
+    return (
+        "\nEvery train take is used twice: as recorded and mirrored left-right in feature space "
+        "(`engine.train.motion_data.mirror_features`); held-out takes are never mirrored."
+    )
+
+
 def write_model_card(
     out_dir: Path, cfg: MotionConfig, stats: dict[str, object], command: str, eval_table: str
 ) -> Path:
@@ -116,7 +125,8 @@ attribution: {ATTRIBUTION}.
   skeleton.json.
 
 ## Data
-{DATA}. Split by take (file), never by frame; normalisation statistics from train takes only.
+{DATA}. Split by take (file), never by frame; normalisation statistics from train takes
+only.{_mirror_note(stats)}
 
 ## Training
 Command: `{command}`

@@ -31,6 +31,27 @@ def _default_data() -> Path:
     return REPO_ROOT / ".." / "shared" / "data"
 
 
+def add_mirror_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--mirror",
+        action="store_true",
+        help="also train on a left-right mirrored copy of every training take",
+    )
+
+
+def training_takes(args: argparse.Namespace) -> tuple[list[Any], list[Any]]:
+    """Train and held-out takes; with ``--mirror`` the train takes are doubled by mirroring.
+
+    Held-out takes are never mirrored, so validation and evaluation see only real motion.
+    """
+    from engine.train import motion_data
+
+    train, valid = motion_data.split_takes(motion_data.load_takes(args.data, args.limit or None))
+    if args.mirror:
+        train = motion_data.with_mirrored(train)
+    return train, valid
+
+
 def register_motion(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "motion", help="train, export and evaluate the motion tokenizer + transformer"
@@ -58,6 +79,7 @@ def register_motion(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--limit", type=int, default=0, help="clips per archive (0 = all; smoke runs)")
     p.add_argument("--eval-gaps", type=int, default=50, help="gaps per length (0 = no evaluation)")
     p.add_argument("--no-bf16", action="store_true")
+    add_mirror_argument(p)
     add_device_arguments(p)
     p.set_defaults(func=run_motion)
 
@@ -70,6 +92,7 @@ def register_motion_tokens(sub: argparse._SubParsersAction) -> None:  # type: ig
     p.add_argument("--tokenizer-init", type=Path, required=True, help="tokenizer checkpoint")
     p.add_argument("--out", type=Path, required=True, help="the .npz to write")
     p.add_argument("--limit", type=int, default=0, help="clips per archive (0 = all)")
+    add_mirror_argument(p)
     p.set_defaults(func=run_motion_tokens)
 
 
@@ -99,7 +122,7 @@ def register_motion_eval(sub: argparse._SubParsersAction) -> None:  # type: igno
 
 
 def run_motion(args: argparse.Namespace) -> int:
-    from engine.train import motion_card, motion_data, motion_eval, motion_export, motion_train
+    from engine.train import motion_card, motion_eval, motion_export, motion_train
     from engine.train.common import seed_everything, set_cpu_threads
     from engine.train.motion_model import MotionConfig, tiny_config
 
@@ -118,8 +141,7 @@ def run_motion(args: argparse.Namespace) -> int:
         )
     )
     t0 = time.monotonic()
-    takes = motion_data.load_takes(args.data, args.limit or None)
-    train, valid = motion_data.split_takes(takes)
+    train, valid = training_takes(args)
     if not valid:  # a --limit smoke run may hold out nothing
         valid = train[-1:]
     print(
@@ -172,6 +194,7 @@ def run_motion(args: argparse.Namespace) -> int:
         "transformer": tr_stats,
         "onnx_parity": parity,
         "train_takes": len(train),
+        "mirrored": bool(args.mirror),
         "held_out_takes": len(valid),
         "total_minutes": round((time.monotonic() - t0) / 60, 2),
     }
@@ -206,11 +229,11 @@ def same_tokenizer(tokenizer_cfg: Any, transformer_cfg: Any) -> Any:
 def run_motion_tokens(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from engine.train import motion_data, motion_train
+    from engine.train import motion_train
     from engine.train.common import save_token_cache
 
     tokenizer, _ = motion_train.load_tokenizer(args.tokenizer_init)
-    train, valid = motion_data.split_takes(motion_data.load_takes(args.data, args.limit or None))
+    train, valid = training_takes(args)
     sequences = {
         "train": motion_train.encode_takes(tokenizer, train),
         "valid": motion_train.encode_takes(tokenizer, valid, shifts=1),

@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from engine.media.bvh import Clip, parse_bvh
 from engine.media.motion import FEATURE_JOINTS, FEATURE_SIZE, clip_features
-from engine.media.skeleton import UPPER_JOINTS, map_skeleton
+from engine.media.skeleton import CANONICAL_JOINTS, CANONICAL_PARENTS, UPPER_JOINTS, map_skeleton
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -113,6 +113,85 @@ def held_out_clips(data: Path) -> list[tuple[str, Clip]]:
     for relative in ARCHIVES:
         found.extend(_archive_clips(Path(data) / relative, None, is_validation))
     return found
+
+
+MIRROR_AXES: dict[str, tuple[float, float, float]] = {
+    "Hips": (1.0, -1.0, 1.0),
+    **{name: (1.0, 1.0, -1.0) for name in ("Spine", "Chest", "Neck", "Head")},
+}
+"""Diagonal of the reflection ``A_j`` that maps joint ``j``'s local axes onto its mirror
+twin's on the Bandai-Namco rig; side joints (``_L``/``_R``) use ``-I``.
+
+The rig's joint frames are not world-aligned (the spine runs along local +X, the legs
+leave the hips along local -/+Y, the arms along local +/-X), so a left-right mirror is
+not one reflection for every joint. With ``A_j`` the mirrored global rotation of the twin
+of ``j`` is ``M G_j A_j`` (``M`` negates the heading frame's lateral X), and a child's
+offset satisfies ``A_j offset_c = offset_twin(c)``. The table was fitted on the data
+(a Procrustes fit of every joint's heading-relative rotation against its twin's over
+13 k frames gave these sign matrices to within 0.1) and is checked against the shipped
+rig's offsets in the tests.
+"""
+_SIDE_AXES = (-1.0, -1.0, -1.0)
+_LATERAL = np.array([-1.0, 1.0, 1.0])
+
+
+def twin(name: str) -> str:
+    """The mirror joint's name: ``Hand_L`` <-> ``Hand_R``; centre joints are their own twin."""
+    if name.endswith("_L"):
+        return name[:-2] + "_R"
+    if name.endswith("_R"):
+        return name[:-2] + "_L"
+    return name
+
+
+def mirror_axes(name: str) -> FloatArray:
+    return np.array(MIRROR_AXES.get(name, _SIDE_AXES), dtype=np.float32)
+
+
+def _mirror_signs() -> tuple[list[int], FloatArray]:
+    """Per 6D slot: which joint's rotation it takes and the sign of each of its 6 numbers.
+
+    A local rotation ``L`` of joint ``j`` (relative to parent ``p``) becomes
+    ``A_p L A_j`` in the twin's slot, i.e. entry ``(i, k)`` is multiplied by
+    ``a_p[i] * a_j[k]``; Hips' rotation (heading taken off) becomes ``M L A_hips``.
+    The 6D layout is columns 0 and 1 of ``L``.
+    """
+    sources, signs = [], []
+    for name in FEATURE_JOINTS:
+        parent = CANONICAL_PARENTS[CANONICAL_JOINTS.index(name)]
+        left = _LATERAL if name == "Hips" else mirror_axes(CANONICAL_JOINTS[parent])
+        right = mirror_axes(name)
+        sources.append(FEATURE_JOINTS.index(twin(name)))
+        signs.append(np.concatenate([left * right[0], left * right[1]]))
+    return sources, np.stack(signs).astype(np.float32)
+
+
+_MIRROR_SOURCES, _MIRROR_SIGNS = _mirror_signs()
+
+
+def mirror_features(features: FloatArray) -> FloatArray:
+    """The same motion mirrored left-right, ``[F, 132]`` -> ``[F, 132]`` (an involution).
+
+    Doubles the training motion (the Bandai takes are not left-right balanced: waves
+    and turns come in one hand or one direction per take). Lateral root velocity and
+    heading velocity change sign, contacts swap feet, each joint takes its twin's
+    rotation reflected by :data:`MIRROR_AXES`.
+    """
+    frames = len(features)
+    out = np.array(features, dtype=np.float32, copy=True)
+    out[:, 0] *= -1.0
+    out[:, 3] *= -1.0
+    rotations = features[:, 4:-2].reshape(frames, len(FEATURE_JOINTS), 6)
+    out[:, 4:-2] = (rotations[:, _MIRROR_SOURCES] * _MIRROR_SIGNS).reshape(frames, -1)
+    out[:, -2], out[:, -1] = features[:, -1], features[:, -2]
+    return out
+
+
+def with_mirrored(takes: Sequence[MotionTake]) -> list[MotionTake]:
+    """``takes`` followed by a mirrored copy of each (for training takes only)."""
+    return list(takes) + [
+        MotionTake(f"{t.name}~mirrored", mirror_features(t.features)) for t in takes
+    ]
 
 
 def split_takes(takes: Sequence[MotionTake]) -> tuple[list[MotionTake], list[MotionTake]]:
