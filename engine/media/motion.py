@@ -46,7 +46,8 @@ __all__ = [
     "Clip", "Joint", "MotionError", "MotionFeatures", "MotionMetrics",
     "FEATURE_JOINTS", "FEATURE_SIZE",
     "local_rotations", "local_translations", "forward_kinematics", "global_positions",
-    "rest_positions", "guess_cm_per_unit", "clip_features", "features_to_clip", "foot_contacts",
+    "rest_positions", "guess_cm_per_unit", "canonical_pose", "clip_features", "features_to_clip",
+    "foot_contacts",
     "interpolate_range", "composite", "motion_metrics", "foot_skating_cm",
 ]  # fmt: skip
 
@@ -218,6 +219,16 @@ class MotionFeatures:
         )  # fmt: skip
 
 
+def canonical_pose(
+    clip: Clip, skeleton_map: SkeletonMap | None = None
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Joint positions ``[F, J, 3]``, canonical global rotations ``[F, 22, 3, 3]`` in the
+    clip's own joint frames, and the heading ``[F]`` (radians) of every frame."""
+    smap = skeleton_map or map_skeleton(clip)
+    positions, rotations = forward_kinematics(clip)
+    return positions, _canonical_globals(rotations, smap), _heading(positions, smap)
+
+
 def clip_features(
     clip: Clip,
     skeleton_map: SkeletonMap | None = None,
@@ -225,17 +236,19 @@ def clip_features(
     contact_height_cm: float = 8.0,
     contact_speed_cm_s: float = 80.0,
     cm_per_unit: float | None = None,
+    alignment: FloatArray | None = None,
 ) -> MotionFeatures:
     """The model features of ``clip`` (see :class:`MotionFeatures`).
 
     The contact defaults (8 cm, 80 cm/s) gave 55-60 % contact per foot on Bandai
     and CMU walks and 100 % on ReActIdle idles; ``cm_per_unit`` is guessed from
-    the rig when not given.
+    the rig when not given. ``alignment`` ``[22, 3, 3]`` turns each canonical joint's
+    frame into the model rig's (``engine.media.retarget``); None keeps the clip's own.
     """
     smap = skeleton_map or map_skeleton(clip)
-    positions, rotations = forward_kinematics(clip)
-    canonical = _canonical_globals(rotations, smap)
-    heading = _heading(positions, smap)
+    positions, canonical, heading = canonical_pose(clip, smap)
+    if alignment is not None:
+        canonical = canonical @ alignment
     hips = positions[:, _source(smap, "Hips")]
     relative_hips = np.swapaxes(yaw_matrix(heading), -1, -2) @ canonical[:, _HIPS]
     locals_ = _canonical_locals(canonical)
@@ -340,7 +353,10 @@ def _speed(points: FloatArray, axes: Sequence[int] = (0, 1, 2)) -> FloatArray:
 
 
 def features_to_clip(
-    features: MotionFeatures, template: Clip, skeleton_map: SkeletonMap | None = None
+    features: MotionFeatures,
+    template: Clip,
+    skeleton_map: SkeletonMap | None = None,
+    alignment: FloatArray | None = None,
 ) -> Clip:
     """Decode features into a clip on ``template``'s skeleton.
 
@@ -350,7 +366,8 @@ def features_to_clip(
     Mapped joints get rotations whose globals equal the canonical ones, so
     intermediate source joints keep their template rotations and the mapped joint
     below them compensates. The Hips position is written to the nearest joint at
-    or above Hips that has X, Y and Z position channels.
+    or above Hips that has X, Y and Z position channels. ``alignment`` is the one
+    :func:`clip_features` used for this rig; its inverse brings the model's frames back.
     """
     smap = skeleton_map or map_skeleton(template)
     motion = _template_motion(template, features.n_frames)
@@ -360,6 +377,8 @@ def features_to_clip(
     hips_xz = _integrate_root(features.start_position, features.root_velocity, heading)
     hips_position = np.stack([hips_xz[:, 0], features.root_height, hips_xz[:, 1]], axis=-1)
     target = _canonical_targets(features, heading)
+    if alignment is not None:
+        target = target @ np.swapaxes(alignment, -1, -2)
     work = Clip(template.joints, template.frame_time, motion, template.decimals)
     source_globals = _solve_rotations(work, smap, target, motion)
     _place_root(work, smap, source_globals, hips_position, motion)

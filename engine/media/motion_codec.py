@@ -42,6 +42,7 @@ from engine.media.motion import (
     guess_cm_per_unit,
     interpolate_range,
 )
+from engine.media.retarget import ModelRig, RigFit, fit_rig, mean_pose_from_record
 from engine.media.skeleton import PARTS, SkeletonError, SkeletonMap, map_skeleton
 from engine.runtime import session_for
 from engine.sampling.types import LogitsFn, SamplerSettings, TokenArray
@@ -52,6 +53,7 @@ FloatArray = npt.NDArray[np.float32]
 MIN_CLIP_FRAMES = 8
 """Shortest clip the codec accepts (two tokens of context)."""
 _UNIT_COLUMNS = [0, 1, 2]  # root velocity x/z and height: clip units <-> cm
+_HEIGHT_COLUMN = 2
 _ROOT_VELOCITY_COLUMNS = [0, 1, 3]
 _MIN_FPS, _MAX_FPS = 10.0, 240.0
 _IDENTITY_6D = np.array([1.0, 0.0, 0.0, 0.0, 1.0, 0.0])
@@ -88,7 +90,9 @@ class _Window:
     """A payload prepared for the model: everything encode, decode and preview share."""
 
     smap: SkeletonMap
-    cm_per_unit: float
+    fit: RigFit | None  # how a foreign rig is read as the model's (None: the model's own rig)
+    cm_per_unit: float  # model cm per clip unit (units, and body size on a foreign rig)
+    height_offset_cm: float
     start: int  # first clip frame of the window
     frames: int  # real clip frames in the window (<= model window; the rest is padding)
     sub_clip: Clip  # the pre-filled clip's window frames
@@ -125,6 +129,8 @@ class MotionCodec:
         self._model = model
         self._session_factory = session_factory
         self._cache: tuple[MotionPayload, _Window] | None = None
+        self._rig: ModelRig | None = None
+        self._rig_loaded = False
 
     @property
     def tokens_per_row(self) -> int:
@@ -213,8 +219,33 @@ class MotionCodec:
 
     def skeleton_template(self) -> Clip:
         """A one-frame clip of the model's rig (``files.skeleton``), all channels zero."""
-        record = json.loads(self._model.path("skeleton").read_text())
-        return rig_from_record(record, 1.0 / self.fps)
+        return rig_from_record(self._skeleton_record(), 1.0 / self.fps)
+
+    def _skeleton_record(self) -> dict[str, Any]:
+        record: dict[str, Any] = json.loads(self._model.path("skeleton").read_text())
+        return record
+
+    def model_rig(self) -> ModelRig | None:
+        """The model rig and its training mean pose, or None for a model shipped without one
+        (clips are then fed in their own joint frames, as the model saw its own rig)."""
+        if not self._rig_loaded:
+            self._rig_loaded = True
+            try:
+                record = self._skeleton_record()
+            except (KeyError, OSError):
+                record = {}
+            if "mean_pose" in record and "foot_floor_cm" in record:
+                self._rig = ModelRig.from_rig(
+                    rig_from_record(record, 1.0 / self.fps),
+                    mean_pose_from_record(record["mean_pose"]),
+                    float(record["foot_floor_cm"]),
+                )
+        return self._rig
+
+    def rig_fit(self, clip: Clip, smap: SkeletonMap, cm_per_unit: float) -> RigFit | None:
+        """How ``clip``'s rig is read as the model's (``engine.media.retarget``)."""
+        rig = self.model_rig()
+        return None if rig is None else fit_rig(clip, smap, rig, cm_per_unit)
 
     def _new_clip(self, rig: Clip, features: FloatArray) -> Clip:
         smap = map_skeleton(rig)
@@ -286,9 +317,14 @@ class MotionCodec:
         start = _window_start(payload.first, payload.last, clip.n_frames, span)
         stop = min(start + span, clip.n_frames)
         sub_clip = prefilled.with_motion(prefilled.motion[start:stop])
-        features = clip_features(sub_clip, smap, cm_per_unit=cm)
+        fit = self.rig_fit(clip, smap, cm)
+        alignment = None if fit is None else fit.corrections
+        features = clip_features(sub_clip, smap, cm_per_unit=cm, alignment=alignment)
+        model_cm = cm if fit is None else fit.cm_per_unit
+        height_offset = 0.0 if fit is None else fit.height_offset_cm
         clip_rate = features.to_array()
-        clip_rate[:, _UNIT_COLUMNS] *= cm
+        clip_rate[:, _UNIT_COLUMNS] *= model_cm
+        clip_rate[:, _HEIGHT_COLUMN] -= height_offset
         model_rate = _resample(clip_rate, ratio, math.ceil(len(clip_rate) / ratio))
         padded = _pad_edge_hold(model_rate.astype(np.float32), self.window)[: self.window]
         # a model frame is edited when it lies strictly between the kept neighbours of the range
@@ -302,8 +338,8 @@ class MotionCodec:
         editable = np.zeros((2, self.tokens_per_row), dtype=bool)
         editable[rows] = touched
         return _Window(
-            smap, cm, start, stop - start, sub_clip, features, padded, known, tokens,
-            editable.reshape(-1),
+            smap, fit, model_cm, height_offset, start, stop - start, sub_clip, features, padded,
+            known, tokens, editable.reshape(-1),
         )  # fmt: skip
 
     # -- decoding ------------------------------------------------------------------
@@ -326,6 +362,7 @@ class MotionCodec:
         columns = _part_columns(payload.part)
         generated = _resample(decoded.astype(np.float64), 1.0 / self._ratio(payload.clip),
                               window.frames)  # fmt: skip
+        generated[:, _HEIGHT_COLUMN] += window.height_offset_cm
         generated[:, _UNIT_COLUMNS] /= window.cm_per_unit
         mixed[np.ix_(np.arange(first, last + 1), columns)] = generated[first : last + 1][:, columns]
         if payload.part != "upper" and last + 1 < window.frames:
@@ -333,7 +370,8 @@ class MotionCodec:
         features = MotionFeatures.from_array(
             _usable_rotations(mixed), window.features.start_position, window.features.start_heading
         )
-        new_window = features_to_clip(features, window.sub_clip, window.smap)
+        alignment = None if window.fit is None else window.fit.corrections
+        new_window = features_to_clip(features, window.sub_clip, window.smap, alignment)
         rows = new_window.with_motion(new_window.motion[first : last + 1])
         return composite(
             payload.clip,

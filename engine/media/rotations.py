@@ -273,3 +273,40 @@ def yaw_matrix(yaw_rad: npt.ArrayLike) -> FloatArray:
 def unwrap_degrees(angles_deg: npt.ArrayLike, axis: int = 0) -> FloatArray:
     """Remove 360-degree jumps along ``axis`` so Euler curves stay continuous (same rotations)."""
     return np.unwrap(np.asarray(angles_deg, dtype=np.float64), period=360.0, axis=axis)
+
+
+def nearest_rotation(matrix: npt.ArrayLike) -> FloatArray:
+    """The rotation closest to ``matrix`` in the Frobenius norm (SVD, determinant forced to +1).
+
+    Used for chordal means of rotations and for Wahba/Procrustes fits.
+    """
+    u, _, vt = np.linalg.svd(np.asarray(matrix, dtype=np.float64))
+    flip = np.ones(u.shape[:-1])
+    flip[..., -1] = np.sign(np.linalg.det(u @ vt))
+    return np.asarray((u * flip[..., None, :]) @ vt, dtype=np.float64)
+
+
+def axis_angle_matrix(axis: npt.ArrayLike, angle_rad: float) -> FloatArray:
+    """The rotation by ``angle_rad`` about the unit vector ``axis`` (Rodrigues)."""
+    x, y, z = np.asarray(axis, dtype=np.float64)
+    skew = np.array([[0.0, -z, y], [z, 0.0, -x], [-y, x, 0.0]])
+    return np.asarray(np.eye(3) + np.sin(angle_rad) * skew + (1 - np.cos(angle_rad)) * skew @ skew)
+
+
+def rotation_between(source: npt.ArrayLike, target: npt.ArrayLike) -> FloatArray:
+    """The smallest rotation taking direction ``source`` onto direction ``target``.
+
+    Opposite directions have no unique smallest rotation; the half turn is then taken
+    about the coordinate axis most perpendicular to ``source``.
+    """
+    u = np.asarray(source, dtype=np.float64) / np.linalg.norm(source)
+    w = np.asarray(target, dtype=np.float64) / np.linalg.norm(target)
+    axis = np.cross(u, w)
+    sin, cos = float(np.linalg.norm(axis)), float(np.dot(u, w))
+    if sin < 1e-9:
+        if cos > 0:
+            return np.eye(3)
+        helper = np.eye(3)[int(np.argmin(np.abs(u)))]
+        axis = np.cross(u, helper)
+        return axis_angle_matrix(axis / np.linalg.norm(axis), np.pi)
+    return axis_angle_matrix(axis / sin, float(np.arctan2(sin, cos)))

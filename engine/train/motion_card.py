@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
+
 from engine.media.bvh import Clip, rig_record
 from engine.media.motion import FEATURE_JOINTS
+from engine.media.retarget import mean_pose_record
 from engine.train.common import ModelFacts, onnx_size_mb
 from engine.train.common import write_manifest as common_write_manifest
 from engine.train.motion_data import FPS, FRAMES_PER_TOKEN, LOWER_COLUMNS, UPPER_COLUMNS
@@ -36,9 +40,21 @@ DATA = (
 )
 
 
-def write_skeleton(out_dir: Path, clip: Clip) -> Path:
-    """The rig of generated clips: joint names, parents, offsets, channels (no motion)."""
-    record = {"source": "Bandai-Namco rig (offsets only)", **rig_record(clip)}
+def write_skeleton(
+    out_dir: Path,
+    clip: Clip,
+    mean_pose: npt.NDArray[np.float64] | None = None,
+    foot_floor_cm: float | None = None,
+) -> Path:
+    """The rig of generated clips: joint names, parents, offsets, channels (no motion).
+
+    With the training data's ``mean_pose`` and ``foot_floor_cm`` the file also tells the
+    codec how to read clips on other rigs (``engine.media.retarget``).
+    """
+    record: dict[str, object] = {"source": "Bandai-Namco rig (offsets only)", **rig_record(clip)}
+    if mean_pose is not None and foot_floor_cm is not None:
+        record["mean_pose"] = mean_pose_record(mean_pose)
+        record["foot_floor_cm"] = round(float(foot_floor_cm), 3)
     path = out_dir / SKELETON_FILE
     path.write_text(json.dumps(record, indent=1) + "\n")
     return path

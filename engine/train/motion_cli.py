@@ -122,7 +122,8 @@ def register_motion_eval(sub: argparse._SubParsersAction) -> None:  # type: igno
 
 
 def run_motion(args: argparse.Namespace) -> int:
-    from engine.train import motion_card, motion_eval, motion_export, motion_train
+    from engine.media.retarget import mean_pose_from_features
+    from engine.train import motion_card, motion_data, motion_eval, motion_export, motion_train
     from engine.train.common import seed_everything, set_cpu_threads
     from engine.train.motion_model import MotionConfig, tiny_config
 
@@ -187,7 +188,12 @@ def run_motion(args: argparse.Namespace) -> int:
         )
     args.out.mkdir(parents=True, exist_ok=True)
     parity = motion_export.export_all(tokenizer, transformer, args.out)
-    motion_card.write_skeleton(args.out, _first_rig(args.data))
+    motion_card.write_skeleton(
+        args.out,
+        _first_rig(args.data),
+        mean_pose_from_features([take.features for take in train]),
+        motion_data.training_floor_cm(args.data),
+    )
     motion_card.write_manifest(args.out, cfg)
     stats = {
         "tokenizer": tok_stats,

@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from engine.media.bvh import Clip, parse_bvh
 from engine.media.motion import FEATURE_JOINTS, FEATURE_SIZE, clip_features
+from engine.media.retarget import foot_floor
 from engine.media.skeleton import CANONICAL_JOINTS, CANONICAL_PARENTS, UPPER_JOINTS, map_skeleton
 
 FloatArray = npt.NDArray[np.float32]
@@ -192,6 +193,20 @@ def with_mirrored(takes: Sequence[MotionTake]) -> list[MotionTake]:
     return list(takes) + [
         MotionTake(f"{t.name}~mirrored", mirror_features(t.features)) for t in takes
     ]
+
+
+def training_floor_cm(data: Path, clips_per_archive: int = 20) -> float:
+    """Median :func:`engine.media.retarget.foot_floor` of the first clips of each archive.
+
+    Bandai clips are in centimetres; the value (4.25 cm: the toe joints' height when
+    planted) is where the model learnt the floor to be, below its Hips height feature.
+    """
+    floors = [
+        foot_floor(clip, map_skeleton(clip))
+        for relative in ARCHIVES
+        for _, clip in _archive_clips(Path(data) / relative, clips_per_archive)
+    ]
+    return float(np.median(floors))
 
 
 def split_takes(takes: Sequence[MotionTake]) -> tuple[list[MotionTake], list[MotionTake]]:

@@ -11,6 +11,7 @@ sessions, sampler, root landing, compositing) runs for real.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -20,13 +21,16 @@ from onnx import TensorProto, helper
 
 from engine.jobs import GenerateRequest
 from engine.media.bvh import Clip, parse_bvh, rig_record
-from engine.media.motion import MotionError
+from engine.media.motion import MotionError, clip_features, global_positions
 from engine.media.motion_codec import MotionCodec, MotionPayload
+from engine.media.retarget import foot_floor, mean_pose_from_features, mean_pose_record
+from engine.media.rotations import nearest_rotation
 from engine.media.skeleton import map_skeleton
 from engine.models import load_manifest
 from engine.runtime import load_transformer
 from engine.sampling import sample
 from tests.engine.helpers import generate_with_manifest
+from tests.engine.reframed_rig import reframe, resized
 from tests.engine.synthetic_bvh import bandai_like, cmu_like, reactidle_like
 from tests.tinymodels import build_tiny_transformer
 
@@ -275,3 +279,41 @@ def test_short_clip_wrong_rate_and_unmappable_rig_are_refused(codec) -> None:
     odd = Clip(odd.joints, 1 / 30, np.repeat(odd.motion, 10, axis=0))
     with pytest.raises(MotionError):
         codec.encode(MotionPayload(odd, 1, 2))
+
+
+@pytest.fixture(scope="module")
+def aligned_model_dir(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model, its skeleton.json also holding a training mean pose and floor
+    (those of the test clip itself, so a foreign copy of that clip has a known answer)."""
+    folder = tmp_path_factory.mktemp("motion-model-aligned")
+    for item in model_dir.iterdir():
+        shutil.copy(item, folder / item.name)
+    clip = parse_bvh(bandai_like(120, seed=3))
+    smap = map_skeleton(clip)
+    record = json.loads((model_dir / "skeleton.json").read_text())
+    record["mean_pose"] = mean_pose_record(
+        mean_pose_from_features([clip_features(clip, smap).to_array()])
+    )
+    record["foot_floor_cm"] = foot_floor(clip, smap)
+    (folder / "skeleton.json").write_text(json.dumps(record))
+    return folder
+
+
+def test_a_foreign_rig_is_read_in_the_models_frames_and_written_back_in_its_own(
+    aligned_model_dir: Path,
+) -> None:
+    codec = MotionCodec(load_manifest(aligned_model_dir))
+    ours = parse_bvh(bandai_like(120, seed=3))
+    turns = nearest_rotation(np.random.default_rng(1).normal(size=(len(ours.joints), 3, 3)))
+    theirs = resized(reframe(ours, turns), 0.01 * 0.9, 1.0)  # metres, 10 % smaller, 1 m lower
+    assert codec.rig_fit(ours, map_skeleton(ours), 1.0) is None
+    # the tiny encoder codes the Hips height: floor, units and size must all come out right
+    ours_problem = codec.encode(MotionPayload(ours, 40, 63))
+    theirs_problem = codec.encode(MotionPayload(theirs, 40, 63))
+    np.testing.assert_array_equal(theirs_problem.tokens, ours_problem.tokens)
+    ours_result = _generate(codec, aligned_model_dir, MotionPayload(ours, 40, 63), 1)[0]
+    theirs_result = _generate(codec, aligned_model_dir, MotionPayload(theirs, 40, 63), 1)[0]
+    np.testing.assert_array_equal(theirs_result.motion[:40], theirs.motion[:40])
+    np.testing.assert_array_equal(theirs_result.motion[64:], theirs.motion[64:])
+    expected = global_positions(ours_result) * 0.009 - np.array([0.0, 1.0, 0.0])
+    np.testing.assert_allclose(global_positions(theirs_result), expected, atol=0.005)  # 5 mm

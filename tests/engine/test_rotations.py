@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from engine.media.rotations import (
     TAIT_BRYAN_ORDERS,
+    axis_angle_matrix,
     axis_rotation,
     euler_to_matrix,
     euler_to_quat,
@@ -16,10 +17,12 @@ from engine.media.rotations import (
     matrix_to_6d,
     matrix_to_euler,
     matrix_to_quat,
+    nearest_rotation,
     quat_multiply,
     quat_slerp,
     quat_to_euler,
     quat_to_matrix,
+    rotation_between,
     sixd_to_matrix,
 )
 
@@ -190,3 +193,42 @@ def test_bad_orders_and_shapes_are_rejected() -> None:
         axis_rotation("W", 1.0)
     # one- and two-axis channel lists are valid BVH: forward conversion accepts them
     np.testing.assert_allclose(euler_to_matrix([90.0], "Y"), axis_rotation("Y", 90.0))
+
+
+def test_nearest_rotation_is_a_rotation_and_keeps_rotations() -> None:
+    rng = np.random.default_rng(7)
+    noisy = rng.normal(size=(6, 3, 3))
+    fixed = nearest_rotation(noisy)
+    np.testing.assert_allclose(
+        fixed @ np.swapaxes(fixed, -1, -2), np.broadcast_to(np.eye(3), (6, 3, 3)), atol=1e-12
+    )
+    np.testing.assert_allclose(np.linalg.det(fixed), 1.0)
+    rotation = euler_to_matrix([10.0, -40.0, 75.0], "ZXY")
+    np.testing.assert_allclose(nearest_rotation(rotation * 3.0), rotation, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "source,target",
+    [
+        ([1, 0, 0], [0, 1, 0]),
+        ([0, 0, 2], [0, 0, 5]),
+        ([1, 2, 3], [-1, -2, -3]),
+        ([0, 1, 0], [0, -1, 0]),
+    ],
+)
+def test_rotation_between_takes_one_direction_onto_the_other(source, target) -> None:
+    rotation = rotation_between(source, target)
+    np.testing.assert_allclose(rotation @ rotation.T, np.eye(3), atol=1e-12)
+    expected = np.asarray(target, float) / np.linalg.norm(target)
+    np.testing.assert_allclose(
+        rotation @ (np.asarray(source, float) / np.linalg.norm(source)), expected, atol=1e-12
+    )
+
+
+def test_axis_angle_matrix_matches_the_axis_rotations() -> None:
+    np.testing.assert_allclose(
+        axis_angle_matrix([0, 1, 0], np.deg2rad(30.0)), axis_rotation("Y", 30.0), atol=1e-12
+    )
+    np.testing.assert_allclose(
+        axis_angle_matrix([1, 0, 0], np.deg2rad(-90.0)), axis_rotation("X", -90.0), atol=1e-12
+    )
