@@ -236,7 +236,7 @@ def train_loop(
         ema.update(model)
         step += 1
         if step % settings.log_every == 0:
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             log(f"step {step} t={elapsed / 60:.1f}min loss {losses[-1]:.4f}")
         if time.monotonic() - last_eval >= settings.eval_every_s:
             scorer.score(step, time.monotonic() - start)
