@@ -242,10 +242,10 @@ class MotionCodec:
                 )
         return self._rig
 
-    def rig_fit(self, clip: Clip, smap: SkeletonMap, cm_per_unit: float) -> RigFit | None:
+    def rig_fit(self, clip: Clip, smap: SkeletonMap) -> RigFit | None:
         """How ``clip``'s rig is read as the model's (``engine.media.retarget``)."""
         rig = self.model_rig()
-        return None if rig is None else fit_rig(clip, smap, rig, cm_per_unit)
+        return None if rig is None else fit_rig(clip, smap, rig)
 
     def _new_clip(self, rig: Clip, features: FloatArray) -> Clip:
         smap = map_skeleton(rig)
@@ -317,7 +317,7 @@ class MotionCodec:
         start = _window_start(payload.first, payload.last, clip.n_frames, span)
         stop = min(start + span, clip.n_frames)
         sub_clip = prefilled.with_motion(prefilled.motion[start:stop])
-        fit = self.rig_fit(clip, smap, cm)
+        fit = self.rig_fit(clip, smap)
         alignment = None if fit is None else fit.corrections
         features = clip_features(sub_clip, smap, cm_per_unit=cm, alignment=alignment)
         model_cm = cm if fit is None else fit.cm_per_unit

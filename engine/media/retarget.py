@@ -61,7 +61,9 @@ RestVectors = dict[int, dict[int, FloatArray]]
 """Canonical joint -> {mapped canonical descendant: rest-pose vector in the joint's frame}."""
 
 SAME_RIG_DEGREES = 1.0
-"""Bone directions this close to the model rig's mean the clip is on the model's own rig."""
+"""Every shared bone within this many degrees of the model rig's: the clip is on our rig."""
+FLOOR_PERCENTILE = 5.0
+"""The floor is the lowest foot joint's height at this percentile of the clip's frames."""
 MAX_MEAN_FRAMES = 512
 """Clip statistics are taken over at most this many evenly spaced frames (speed)."""
 TWIST_WEIGHT_POWER = 4.0
@@ -121,11 +123,8 @@ def leg_length(clip: Clip, smap: SkeletonMap) -> float:
     return total / 2
 
 
-FLOOR_PERCENTILE = 5.0
-
-
 def foot_floor(clip: Clip, smap: SkeletonMap) -> float:
-    """Height (clip units) of the lowest foot or toe joint, at its 5th percentile over frames.
+    """Height (clip units) of the lowest foot or toe joint (:data:`FLOOR_PERCENTILE`).
 
     Rigs put the ground anywhere (CMU on the CC rig: 102 cm below the origin; ReActIdle:
     0.77 m below); the model learnt the Hips height above the Bandai floor (4.25 cm
@@ -140,8 +139,12 @@ def foot_floor(clip: Clip, smap: SkeletonMap) -> float:
     return float(np.percentile(positions[:, feet, 1].min(axis=1), FLOOR_PERCENTILE))
 
 
-def fit_rig(clip: Clip, smap: SkeletonMap, model: ModelRig, cm_per_unit: float) -> RigFit | None:
-    """The :class:`RigFit` of ``clip`` (units ``cm_per_unit``), or None on the model's own rig."""
+def fit_rig(clip: Clip, smap: SkeletonMap, model: ModelRig) -> RigFit | None:
+    """The :class:`RigFit` of ``clip``, or None on the model's own rig.
+
+    The scale is the model's leg length over the clip's, which covers both the file's
+    units and the body's size (a child, a giant) without guessing either.
+    """
     corrections = rig_alignment(clip, smap, model)
     if corrections is None:
         return None

@@ -306,7 +306,7 @@ def test_a_foreign_rig_is_read_in_the_models_frames_and_written_back_in_its_own(
     ours = parse_bvh(bandai_like(120, seed=3))
     turns = nearest_rotation(np.random.default_rng(1).normal(size=(len(ours.joints), 3, 3)))
     theirs = resized(reframe(ours, turns), 0.01 * 0.9, 1.0)  # metres, 10 % smaller, 1 m lower
-    assert codec.rig_fit(ours, map_skeleton(ours), 1.0) is None
+    assert codec.rig_fit(ours, map_skeleton(ours)) is None
     # the tiny encoder codes the Hips height: floor, units and size must all come out right
     ours_problem = codec.encode(MotionPayload(ours, 40, 63))
     theirs_problem = codec.encode(MotionPayload(theirs, 40, 63))

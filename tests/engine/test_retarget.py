@@ -64,7 +64,7 @@ def foreign(ours: Clip, turns: np.ndarray) -> Clip:
 
 def test_our_own_rig_is_read_as_it_is(ours: Clip, smap: SkeletonMap, model: ModelRig) -> None:
     assert rig_alignment(ours, smap, model) is None
-    assert fit_rig(ours, smap, model, cm_per_unit=1.0) is None
+    assert fit_rig(ours, smap, model) is None
 
 
 def test_reframing_keeps_the_motion(ours: Clip, foreign: Clip) -> None:
@@ -75,7 +75,7 @@ def test_reframing_keeps_the_motion(ours: Clip, foreign: Clip) -> None:
 def test_turned_joint_frames_are_found(
     foreign: Clip, smap: SkeletonMap, model: ModelRig, turns: np.ndarray
 ) -> None:
-    fit = fit_rig(foreign, smap, model, cm_per_unit=100.0)
+    fit = fit_rig(foreign, smap, model)
     assert fit is not None
     error = {
         name: float(geodesic_angle_deg(fit.corrections[k], turns[smap.sources[k]].T))
@@ -92,7 +92,7 @@ def test_turned_joint_frames_are_found(
 def test_a_foreign_clip_gives_our_features(
     ours: Clip, foreign: Clip, smap: SkeletonMap, model: ModelRig
 ) -> None:
-    fit = fit_rig(foreign, smap, model, cm_per_unit=100.0)
+    fit = fit_rig(foreign, smap, model)
     assert fit is not None
     assert fit.cm_per_unit == pytest.approx(100.0 / SIZE)
     ours_features = clip_features(ours, smap)
@@ -116,7 +116,7 @@ def test_a_foreign_clip_gives_our_features(
 def test_aligned_features_decode_back_to_the_foreign_clip(
     foreign: Clip, smap: SkeletonMap, model: ModelRig
 ) -> None:
-    fit = fit_rig(foreign, smap, model, cm_per_unit=100.0)
+    fit = fit_rig(foreign, smap, model)
     assert fit is not None
     features = clip_features(foreign, smap, alignment=fit.corrections)
     decoded = features_to_clip(features, foreign, smap, fit.corrections)
