@@ -8,6 +8,7 @@ smaller and standing a metre lower: the same motion, so the truth is known.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -127,3 +128,12 @@ def test_mean_pose_survives_its_json_record(model: ModelRig) -> None:
     record = json.loads(json.dumps(mean_pose_record(model.mean_pose)))
     restored = mean_pose_from_record(record)
     assert geodesic_angle_deg(restored, model.mean_pose).max() < 1e-3
+
+
+def test_shipped_model_knows_its_training_pose() -> None:
+    skeleton = Path(__file__).resolve().parents[2] / "assets/models/motion-mmm/skeleton.json"
+    record = json.loads(skeleton.read_text())
+    pose = mean_pose_from_record(record["mean_pose"])
+    assert set(record["mean_pose"]) == set(CANONICAL_JOINTS)
+    assert np.allclose(pose @ np.swapaxes(pose, -1, -2), np.eye(3), atol=1e-6)
+    assert 0.0 < record["foot_floor_cm"] < 15.0
