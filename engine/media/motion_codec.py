@@ -47,7 +47,10 @@ from engine.media.skeleton import PARTS, SkeletonError, SkeletonMap, map_skeleto
 from engine.runtime import session_for
 from engine.sampling.types import LogitsFn, SamplerSettings, TokenArray
 
-__all__ = ["MotionCodec", "MotionModelFiles", "MotionPayload", "MIN_CLIP_FRAMES"]
+__all__ = [
+    "MotionCodec", "MotionModelFiles", "MotionPayload", "ModelReading", "MIN_CLIP_FRAMES",
+    "read_for_model",
+]  # fmt: skip
 
 FloatArray = npt.NDArray[np.float32]
 MIN_CLIP_FRAMES = 8
@@ -318,15 +321,8 @@ class MotionCodec:
         stop = min(start + span, clip.n_frames)
         sub_clip = prefilled.with_motion(prefilled.motion[start:stop])
         fit = self.rig_fit(clip, smap)
-        alignment = None if fit is None else fit.corrections
-        features = clip_features(sub_clip, smap, cm_per_unit=cm, alignment=alignment)
-        model_cm = cm if fit is None else fit.cm_per_unit
-        height_offset = 0.0 if fit is None else fit.height_offset_cm
-        clip_rate = features.to_array()
-        clip_rate[:, _UNIT_COLUMNS] *= model_cm
-        clip_rate[:, _HEIGHT_COLUMN] -= height_offset
-        model_rate = _resample(clip_rate, ratio, math.ceil(len(clip_rate) / ratio))
-        padded = _pad_edge_hold(model_rate.astype(np.float32), self.window)[: self.window]
+        reading = read_for_model(sub_clip, smap, fit, self.fps, cm)
+        padded = _pad_edge_hold(reading.model_rate.astype(np.float32), self.window)[: self.window]
         # a model frame is edited when it lies strictly between the kept neighbours of the range
         times = np.round(np.arange(self.window) * ratio, 3)  # 59.9988 fps is 60
         inside = (times > payload.first - start - 1) & (times < payload.last - start + 1)
@@ -338,8 +334,8 @@ class MotionCodec:
         editable = np.zeros((2, self.tokens_per_row), dtype=bool)
         editable[rows] = touched
         return _Window(
-            smap, fit, model_cm, height_offset, start, stop - start, sub_clip, features, padded,
-            known, tokens, editable.reshape(-1),
+            smap, fit, reading.cm_per_unit, reading.height_offset_cm, start, stop - start,
+            sub_clip, reading.features, padded, known, tokens, editable.reshape(-1),
         )  # fmt: skip
 
     # -- decoding ------------------------------------------------------------------
@@ -389,6 +385,37 @@ class MotionCodec:
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+@dataclass(frozen=True)
+class ModelReading:
+    """A clip as the model reads it: features in the model rig's frames, cm, model rate."""
+
+    features: MotionFeatures  # at the clip's rate and in its units (frames aligned)
+    cm_per_unit: float  # model cm per clip unit (units, and body size on a foreign rig)
+    height_offset_cm: float  # taken off the Hips height (the floor where training had it)
+    model_rate: npt.NDArray[np.float64]  # [frames at the model's fps, FEATURE_SIZE]
+
+
+def read_for_model(
+    clip: Clip, smap: SkeletonMap, fit: RigFit | None, model_fps: float, cm_per_unit: float
+) -> ModelReading:
+    """``clip``'s features the way the model was trained on them.
+
+    ``fit`` (None on the model's own rig) comes from the whole clip; ``cm_per_unit`` is
+    the clip's unit (used as is on the model's rig, for foot contacts on any rig).
+    Training reads clips on other rigs through this too, so both sides agree.
+    """
+    alignment = None if fit is None else fit.corrections
+    features = clip_features(clip, smap, cm_per_unit=cm_per_unit, alignment=alignment)
+    model_cm = cm_per_unit if fit is None else fit.cm_per_unit
+    height_offset = 0.0 if fit is None else fit.height_offset_cm
+    clip_rate = features.to_array()
+    clip_rate[:, _UNIT_COLUMNS] *= model_cm
+    clip_rate[:, _HEIGHT_COLUMN] -= height_offset
+    ratio = clip.fps / model_fps
+    model_rate = _resample(clip_rate, ratio, math.ceil(len(clip_rate) / ratio))
+    return ModelReading(features, model_cm, height_offset, model_rate)
 
 
 def _prefill(payload: MotionPayload, smap: SkeletonMap) -> Clip:
