@@ -115,6 +115,20 @@ def _mirror_note(stats: dict[str, object]) -> str:
     )
 
 
+def _other_rigs_note(stats: dict[str, object]) -> str:
+    if not stats.get("other_rigs"):
+        return ""
+    return (
+        "\nAlso trained on motion from other rigs, read through the codec's rig alignment "
+        "(`engine.media.retarget`): ReActIdle (Atxa Landa et al., arXiv:2509.05023; MIT; "
+        "Enekoassets/ReActIdle @90b0ac7, 22 idles) and CMU motion capture retargeted to the "
+        "Character Creator rig (DragonForgedTheArtist/IClone-CMU-Mocap @79529f9, subjects 1-7, "
+        '61 clips; "The data used in this project was obtained from mocap.cs.cmu.edu. The '
+        'database was created with funding from NSF EIA-0196217."), split by take the same '
+        "way; their held-out takes are not in the validation set."
+    )
+
+
 def write_model_card(
     out_dir: Path, cfg: MotionConfig, stats: dict[str, object], command: str, eval_table: str
 ) -> Path:
@@ -142,7 +156,7 @@ attribution: {ATTRIBUTION}.
 
 ## Data
 {DATA}. Split by take (file), never by frame; normalisation statistics from train takes
-only.{_mirror_note(stats)}
+only.{_mirror_note(stats)}{_other_rigs_note(stats)}
 
 ## Training
 Command: `{command}`

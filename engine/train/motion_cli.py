@@ -39,17 +39,43 @@ def add_mirror_argument(p: argparse.ArgumentParser) -> None:
     )
 
 
-def training_takes(args: argparse.Namespace) -> tuple[list[Any], list[Any]]:
-    """Train and held-out takes; with ``--mirror`` the train takes are doubled by mirroring.
+def add_other_rigs_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--other-rigs",
+        action="store_true",
+        help="also train on the ReActIdle and CMU (CC rig) clips, aligned to the model's rig",
+    )
 
-    Held-out takes are never mirrored, so validation and evaluation see only real motion.
+
+def training_takes(args: argparse.Namespace) -> tuple[list[Any], list[Any], Any]:
+    """Train takes, held-out takes, and the model rig (:func:`model_rig`).
+
+    ``--mirror`` doubles the train takes by mirroring; held-out takes are never mirrored,
+    so validation and evaluation see only real motion. ``--other-rigs`` adds the other
+    rigs' train takes, read through the rig alignment of the Bandai takes' mean pose; their
+    held-out takes stay out of validation, which remains the Bandai takes.
     """
     from engine.train import motion_data
 
-    train, valid = motion_data.split_takes(motion_data.load_takes(args.data, args.limit or None))
+    limit = args.limit or None
+    train, valid = motion_data.split_takes(motion_data.load_takes(args.data, limit))
     if args.mirror:
         train = motion_data.with_mirrored(train)
-    return train, valid
+    rig = model_rig(args.data, train)
+    if args.other_rigs:
+        others = motion_data.split_takes(motion_data.load_other_rig_takes(args.data, rig, limit))
+        train = train + (motion_data.with_mirrored(others[0]) if args.mirror else others[0])
+    return train, valid, rig
+
+
+def model_rig(data: Path, bandai_train: Any) -> Any:
+    """The model's rig with its training data's mean pose and floor: what skeleton.json holds,
+    and what clips on other rigs are aligned to, in training as in the codec."""
+    from engine.media.retarget import ModelRig, mean_pose_from_features
+    from engine.train import motion_data
+
+    mean_pose = mean_pose_from_features([take.features for take in bandai_train])
+    return ModelRig.from_rig(_first_rig(data), mean_pose, motion_data.training_floor_cm(data))
 
 
 def register_motion(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -80,6 +106,7 @@ def register_motion(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--eval-gaps", type=int, default=50, help="gaps per length (0 = no evaluation)")
     p.add_argument("--no-bf16", action="store_true")
     add_mirror_argument(p)
+    add_other_rigs_argument(p)
     add_device_arguments(p)
     p.set_defaults(func=run_motion)
 
@@ -93,6 +120,7 @@ def register_motion_tokens(sub: argparse._SubParsersAction) -> None:  # type: ig
     p.add_argument("--out", type=Path, required=True, help="the .npz to write")
     p.add_argument("--limit", type=int, default=0, help="clips per archive (0 = all)")
     add_mirror_argument(p)
+    add_other_rigs_argument(p)
     p.set_defaults(func=run_motion_tokens)
 
 
@@ -122,8 +150,7 @@ def register_motion_eval(sub: argparse._SubParsersAction) -> None:  # type: igno
 
 
 def run_motion(args: argparse.Namespace) -> int:
-    from engine.media.retarget import mean_pose_from_features
-    from engine.train import motion_card, motion_data, motion_eval, motion_export, motion_train
+    from engine.train import motion_card, motion_eval, motion_export, motion_train
     from engine.train.common import seed_everything, set_cpu_threads
     from engine.train.motion_model import MotionConfig, tiny_config
 
@@ -142,7 +169,7 @@ def run_motion(args: argparse.Namespace) -> int:
         )
     )
     t0 = time.monotonic()
-    train, valid = training_takes(args)
+    train, valid, rig = training_takes(args)
     if not valid:  # a --limit smoke run may hold out nothing
         valid = train[-1:]
     print(
@@ -188,12 +215,7 @@ def run_motion(args: argparse.Namespace) -> int:
         )
     args.out.mkdir(parents=True, exist_ok=True)
     parity = motion_export.export_all(tokenizer, transformer, args.out)
-    motion_card.write_skeleton(
-        args.out,
-        _first_rig(args.data),
-        mean_pose_from_features([take.features for take in train]),
-        motion_data.training_floor_cm(args.data),
-    )
+    motion_card.write_skeleton(args.out, _first_rig(args.data), rig.mean_pose, rig.foot_floor_cm)
     motion_card.write_manifest(args.out, cfg)
     stats = {
         "tokenizer": tok_stats,
@@ -201,6 +223,7 @@ def run_motion(args: argparse.Namespace) -> int:
         "onnx_parity": parity,
         "train_takes": len(train),
         "mirrored": bool(args.mirror),
+        "other_rigs": bool(args.other_rigs),
         "held_out_takes": len(valid),
         "total_minutes": round((time.monotonic() - t0) / 60, 2),
     }
@@ -239,7 +262,7 @@ def run_motion_tokens(args: argparse.Namespace) -> int:
     from engine.train.common import save_token_cache
 
     tokenizer, _ = motion_train.load_tokenizer(args.tokenizer_init)
-    train, valid = training_takes(args)
+    train, valid, _ = training_takes(args)
     sequences = {
         "train": motion_train.encode_takes(tokenizer, train),
         "valid": motion_train.encode_takes(tokenizer, valid, shifts=1),

@@ -22,8 +22,9 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.media.bvh import Clip, parse_bvh
-from engine.media.motion import FEATURE_JOINTS, FEATURE_SIZE, clip_features
-from engine.media.retarget import foot_floor
+from engine.media.motion import FEATURE_JOINTS, FEATURE_SIZE, clip_features, guess_cm_per_unit
+from engine.media.motion_codec import read_for_model
+from engine.media.retarget import ModelRig, fit_rig, foot_floor
 from engine.media.skeleton import CANONICAL_JOINTS, CANONICAL_PARENTS, UPPER_JOINTS, map_skeleton
 
 FloatArray = npt.NDArray[np.float32]
@@ -32,6 +33,15 @@ ARCHIVES: tuple[str, ...] = (
     "mocap/bandai_namco_1_NC/bandai_namco_dataset1_174clips_bvh.tar.xz",
     "mocap/bandai_namco_2_subset_NC/bandai_namco_dataset2_700clips_bvh.tar.xz",
 )
+OTHER_RIG_ARCHIVES: tuple[str, ...] = (
+    "mocap/reactidle/reactidle_22clips_bvh.tar.xz",
+    "mocap/cmu_iclone_subset/cmu_iclone_61clips_bvh.tar.xz",
+)
+"""Motion on other rigs (MIT ReActIdle idles; CMU clips on the CC rig, CMU's terms), read
+through the same rig alignment the codec uses (``--other-rigs``)."""
+OTHER_RIG_MAX_SECONDS = 30.0
+"""Each other-rig take is cut to its first 30 s, so 47 minutes of standing idles do not
+outweigh the varied Bandai takes (about 20 % of the frames come from other rigs)."""
 FPS = 30.0
 FRAMES_PER_TOKEN = 4
 VALID_BUCKETS = 10
@@ -193,6 +203,26 @@ def with_mirrored(takes: Sequence[MotionTake]) -> list[MotionTake]:
     return list(takes) + [
         MotionTake(f"{t.name}~mirrored", mirror_features(t.features)) for t in takes
     ]
+
+
+def load_other_rig_takes(
+    data: Path, model: ModelRig, limit_per_archive: int | None = None
+) -> list[MotionTake]:
+    """Clips of :data:`OTHER_RIG_ARCHIVES`, read exactly as the codec reads a clip on a rig
+    that is not the model's (``engine.media.motion_codec.read_for_model``): in the model
+    rig's joint frames, in model centimetres above the model's floor, at 30 fps."""
+    takes = []
+    for relative in OTHER_RIG_ARCHIVES:
+        path = Path(data) / relative
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing (expected the staged mocap data)")
+        for name, clip in _archive_clips(path, limit_per_archive):
+            smap = map_skeleton(clip)
+            fit = fit_rig(clip, smap, model)
+            reading = read_for_model(clip, smap, fit, FPS, guess_cm_per_unit(clip, smap))
+            kept = reading.model_rate[: int(FPS * OTHER_RIG_MAX_SECONDS)]
+            takes.append(MotionTake(name, kept.astype(np.float32)))
+    return takes
 
 
 def training_floor_cm(data: Path, clips_per_archive: int = 20) -> float:
