@@ -284,51 +284,61 @@ def rig_alignment(clip: Clip, smap: SkeletonMap, model: ModelRig) -> FloatArray 
     Joints are solved parents first, so each joint's rotations can be read relative to
     its parent already expressed in the model's frame.
     """
-    source_vectors = rest_vectors(clip, smap)
-    if same_rig(source_vectors, model.vectors):
+    rest = rest_vectors(clip, smap)
+    if same_rig(rest, model.vectors):
         return None
     positions, globals_, heading = canonical_pose(_sampled(clip), smap)
-    source_vectors = _moving_vectors(source_vectors, positions, globals_, smap)
-    source_locals = _source_locals(globals_)
-    model_locals = _mean_locals(model.mean_pose)
+    clues = _Clues(
+        model,
+        _moving_vectors(rest, positions, globals_, smap),
+        _mean_locals(model.mean_pose),
+        _source_locals(globals_),
+    )
     corrections = np.broadcast_to(np.eye(3), (_N_JOINTS, 3, 3)).copy()
     for joint in range(1, _N_JOINTS):  # Root is not a model joint
         parent = CANONICAL_PARENTS[joint]
         if smap.sources[joint] is None:
-            corrections[joint] = corrections[parent] @ model_locals[joint]
-            continue
-        if parent == 0:  # Hips: its rotation relative to the heading, as the features hold it
+            corrections[joint] = corrections[parent] @ clues.model_locals[joint]
+        elif parent == 0:  # Hips: relative to the heading, as the features hold it
             relative = np.swapaxes(yaw_matrix(heading), -1, -2) @ globals_[:, joint]
+            corrections[joint] = _joint_correction(joint, relative, clues)
         else:
             parent_global = globals_[:, parent] @ corrections[parent]
             relative = np.swapaxes(parent_global, -1, -2) @ globals_[:, joint]
-        ours, theirs = model.vectors.get(joint, {}), source_vectors.get(joint, {})
-        base = CANONICAL_JOINTS[joint].removesuffix("_L").removesuffix("_R")
-        lateral = _lateral(joint, ours, theirs)
-        if base in _TILT_FROM_DATA and lateral is not None:
-            corrections[joint] = _twist_fit(*lateral, relative, model_locals[joint])
-            continue
-        secondaries = [lateral]
-        if base in _BENDS_ABOVE:
-            secondaries.append(
-                _parent_bone(joint, model, source_vectors, model_locals, source_locals)
-            )
-        if base in _BENDS_BELOW:
-            secondaries.extend(
-                _bones_below(joint, model, source_vectors, model_locals, source_locals)
-            )
-        # an end joint (head, hand, toes) has no bone of its own in the model rig: the bone
-        # leading to it, seen from its frame, stands in for one
-        primary = _primary(joint, ours, theirs) or _parent_bone(
-            joint, model, source_vectors, model_locals, source_locals
-        )
-        corrections[joint] = _correction(
-            primary,
-            [pair for pair in secondaries if pair is not None],
-            relative,
-            model_locals[joint],
-        )
+            corrections[joint] = _joint_correction(joint, relative, clues)
     return corrections
+
+
+@dataclass(frozen=True)
+class _Clues:
+    """What both rigs say about their joints: bone vectors and mean relative rotations."""
+
+    model: ModelRig
+    source_vectors: RestVectors  # averaged over the clip's frames
+    model_locals: FloatArray  # [22, 3, 3] training data's mean rotation relative to the parent
+    source_locals: FloatArray  # [F, 22, 3, 3] the clip's rotations relative to the parent
+
+
+def _joint_correction(joint: int, relative: FloatArray, clues: _Clues) -> FloatArray:
+    """``C`` of one joint; ``relative`` ``[F, 3, 3]`` is the clip's rotation of the joint
+    relative to its parent already read in the model's frame (Hips: to the heading)."""
+    ours = clues.model.vectors.get(joint, {})
+    theirs = clues.source_vectors.get(joint, {})
+    model_local = clues.model_locals[joint]
+    base = CANONICAL_JOINTS[joint].removesuffix("_L").removesuffix("_R")
+    lateral = _lateral(joint, ours, theirs)
+    if base in _TILT_FROM_DATA and lateral is not None:
+        return _twist_fit(*lateral, relative, model_local)
+    secondaries = [lateral]
+    if base in _BENDS_ABOVE:
+        secondaries.append(_parent_bone(joint, clues))
+    if base in _BENDS_BELOW:
+        secondaries.extend(_bones_below(joint, clues))
+    # an end joint (head, hand, toes) has no bone of its own in the model rig: the bone
+    # leading to it, seen from its frame, stands in for one
+    primary = _primary(joint, ours, theirs) or _parent_bone(joint, clues)
+    found = [pair for pair in secondaries if pair is not None]
+    return _correction(primary, found, relative, model_local)
 
 
 def _moving_vectors(
@@ -365,13 +375,7 @@ def _source_locals(globals_: FloatArray) -> FloatArray:
     return locals_
 
 
-def _bones_below(
-    joint: int,
-    model: ModelRig,
-    source_vectors: RestVectors,
-    model_locals: FloatArray,
-    source_locals: FloatArray,
-) -> list[DirectionPair]:
+def _bones_below(joint: int, clues: _Clues) -> list[DirectionPair]:
     """The bones further down the limb (forearm; shin, then foot), on average, in this
     joint's frame: elbows, knees and ankles bend one way, so where the next bones point
     fixes this bone's twist, whatever the clip does."""
@@ -379,11 +383,11 @@ def _bones_below(
     ours_turn, theirs_turn = np.eye(3), np.eye(3)[None]
     here = joint
     for below in _chain(joint)[:2]:
-        if CANONICAL_PARENTS[below] != here or below not in source_vectors:
+        if CANONICAL_PARENTS[below] != here or below not in clues.source_vectors:
             break
-        ours_turn = ours_turn @ model_locals[below]
-        theirs_turn = theirs_turn @ source_locals[:, below]
-        bone = _primary(below, model.vectors.get(below, {}), source_vectors[below])
+        ours_turn = ours_turn @ clues.model_locals[below]
+        theirs_turn = theirs_turn @ clues.source_locals[:, below]
+        bone = _primary(below, clues.model.vectors.get(below, {}), clues.source_vectors[below])
         if bone is not None:
             ours = ours_turn @ bone[0]
             theirs = (theirs_turn @ bone[1]).mean(axis=0)
@@ -392,21 +396,15 @@ def _bones_below(
     return found
 
 
-def _parent_bone(
-    joint: int,
-    model: ModelRig,
-    source_vectors: RestVectors,
-    model_locals: FloatArray,
-    source_locals: FloatArray,
-) -> DirectionPair | None:
+def _parent_bone(joint: int, clues: _Clues) -> DirectionPair | None:
     """The bone leading to this joint (the shin for a foot), on average, in its own frame."""
     parent = CANONICAL_PARENTS[joint]
-    ours = model.vectors.get(parent, {}).get(joint)
-    theirs = source_vectors.get(parent, {}).get(joint)
+    ours = clues.model.vectors.get(parent, {}).get(joint)
+    theirs = clues.source_vectors.get(parent, {}).get(joint)
     if parent <= 0 or ours is None or theirs is None:
         return None
-    model_side = model_locals[joint].T @ ours
-    source_side = (np.swapaxes(source_locals[:, joint], -1, -2) @ theirs).mean(axis=0)
+    model_side = clues.model_locals[joint].T @ ours
+    source_side = (np.swapaxes(clues.source_locals[:, joint], -1, -2) @ theirs).mean(axis=0)
     return _unit(model_side), _unit(source_side)
 
 
