@@ -75,10 +75,11 @@ CHORALE_STAGE_1 = "runs/chorale-satb/stage1"
 SHIPPED_RUNS: tuple[tuple[str, ...], ...] = (
     (
         "motion",
+        "--other-rigs",
         "--tokenizer-minutes",
         "10",
         "--transformer-minutes",
-        "16",
+        "30",
         "--seed",
         "0",
         "--eval-gaps",

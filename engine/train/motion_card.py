@@ -129,6 +129,19 @@ def _other_rigs_note(stats: dict[str, object]) -> str:
     )
 
 
+def _data_limit(stats: dict[str, object]) -> str:
+    if stats.get("other_rigs"):
+        return (
+            "Trained on about an hour of stylised Bandai-Namco motion (walks, runs, gestures, "
+            "dances) plus 17 minutes from other rigs (idles, CMU walks, dance, sport); other "
+            "motion is out of distribution."
+        )
+    return (
+        "Trained on about an hour of stylised Bandai-Namco motion (walks, runs, gestures, "
+        "dances); other motion is out of distribution."
+    )
+
+
 def write_model_card(
     out_dir: Path, cfg: MotionConfig, stats: dict[str, object], command: str, eval_table: str
 ) -> Path:
@@ -171,9 +184,11 @@ Command: `{command}`
 {eval_table}
 
 ## Limits
-- Trained on about an hour of stylised Bandai-Namco motion (walks, runs, gestures, dances);
-  other motion is out of distribution.
-- 30 fps clips only; one edit regenerates at most {cfg.window - 2 * FRAMES_PER_TOKEN} frames.
+- {_data_limit(stats)}
+- Clips at other rates are resampled to {FPS:g} fps for the model and back; one edit
+  regenerates at most {cfg.window - 2 * FRAMES_PER_TOKEN} model frames.
+- Clips on other rigs are read through `engine.media.retarget` (bone directions, hinge
+  bends and this model's mean pose in `skeleton.json`); hands, head and toes align least well.
 """
     path = out_dir / "MODEL_CARD.md"
     path.write_text(text)

@@ -19,10 +19,19 @@ def card_commands(folder: Path) -> list[list[str]]:
     return [shlex.split(m) for m in re.findall(r"remask-train ([a-z-]+ [^`\n]*)", text)]
 
 
-def flag_values(argv: list[str]) -> dict[str, float | str]:
-    """``--name value`` pairs; numbers compared as numbers (10 == 10.0)."""
-    pairs = dict(zip(argv[1::2], argv[2::2], strict=False))
-    return {k: float(v) if re.fullmatch(r"-?\d+(\.\d+)?", v) else v for k, v in pairs.items()}
+def flag_values(argv: list[str]) -> dict[str, float | str | bool]:
+    """``--name value`` pairs, ``--switch`` as True; numbers compared as numbers (10 == 10.0)."""
+    values: dict[str, float | str | bool] = {}
+    for index, token in enumerate(argv[1:], start=1):
+        if not token.startswith("--"):
+            continue
+        following = argv[index + 1] if index + 1 < len(argv) else "--"
+        if following.startswith("--"):
+            values[token] = True
+        else:
+            number = re.fullmatch(r"-?\d+(\.\d+)?", following)
+            values[token] = float(following) if number else following
+    return values
 
 
 @pytest.mark.parametrize("run", SHIPPED_RUNS, ids=[run[0] for run in SHIPPED_RUNS])
