@@ -46,8 +46,8 @@ __all__ = [
     "Clip", "Joint", "MotionError", "MotionFeatures", "MotionMetrics",
     "FEATURE_JOINTS", "FEATURE_SIZE",
     "local_rotations", "local_translations", "forward_kinematics", "global_positions",
-    "rest_positions", "guess_cm_per_unit", "canonical_pose", "clip_features", "features_to_clip",
-    "foot_contacts",
+    "rest_positions", "rest_leg_length", "guess_cm_per_unit", "canonical_pose", "clip_features",
+    "features_to_clip", "feature_globals", "foot_contacts", "foot_joints",
     "interpolate_range", "composite", "motion_metrics", "foot_skating_cm",
 ]  # fmt: skip
 
@@ -136,14 +136,22 @@ def guess_cm_per_unit(clip: Clip, skeleton_map: SkeletonMap | None = None) -> fl
     BVH has no unit field; Bandai and the CC rig use cm, ReActIdle metres. Thresholds
     and metrics are stated in cm, so they need this factor.
     """
-    smap = skeleton_map or map_skeleton(clip)
-    rest = rest_positions(clip)
-    chain = [smap.source_of(name) for name in ("UpperLeg_L", "LowerLeg_L", "Foot_L")]
-    hip, knee, ankle = (rest[i] for i in chain if i is not None)
-    leg = float(np.linalg.norm(knee - hip) + np.linalg.norm(ankle - knee))
+    leg = rest_leg_length(clip, skeleton_map or map_skeleton(clip))
     if leg <= 0:
         raise MotionError("cannot judge the clip's units: the rest-pose leg has zero length")
     return min(_UNIT_CANDIDATES, key=lambda unit: abs(np.log(leg * unit / _TYPICAL_LEG_CM)))
+
+
+def rest_leg_length(clip: Clip, skeleton_map: SkeletonMap) -> float:
+    """Thigh + shin length at rest, mean of both legs, in clip units (legs are required joints)."""
+    rest = rest_positions(clip)
+    total = 0.0
+    for side in "LR":
+        names = (f"UpperLeg_{side}", f"LowerLeg_{side}", f"Foot_{side}")
+        chain = [skeleton_map.source_of(name) for name in names]
+        hip, knee, ankle = (rest[i] for i in chain if i is not None)
+        total += float(np.linalg.norm(knee - hip) + np.linalg.norm(ankle - knee))
+    return total / 2
 
 
 # ----------------------------------------------------------------------------- features
@@ -376,7 +384,7 @@ def features_to_clip(
     )
     hips_xz = _integrate_root(features.start_position, features.root_velocity, heading)
     hips_position = np.stack([hips_xz[:, 0], features.root_height, hips_xz[:, 1]], axis=-1)
-    target = _canonical_targets(features, heading)
+    target = feature_globals(features, heading)
     if alignment is not None:
         target = target @ np.swapaxes(alignment, -1, -2)
     work = Clip(template.joints, template.frame_time, motion, template.decimals)
@@ -399,8 +407,9 @@ def _integrate_root(start: FloatArray, velocity: FloatArray, heading: FloatArray
     return np.asarray(start, dtype=np.float64)[None, :] + np.cumsum(steps, axis=0)
 
 
-def _canonical_targets(features: MotionFeatures, heading: FloatArray) -> FloatArray:
-    """Global rotations ``[F, 22, 3, 3]`` the decoded clip must reproduce (Root slot unused)."""
+def feature_globals(features: MotionFeatures, heading: FloatArray) -> FloatArray:
+    """Global rotations ``[F, 22, 3, 3]`` the features describe (Root identity): what a
+    decoded clip must reproduce; with ``heading`` 0, the heading-relative pose."""
     locals_ = sixd_to_matrix(features.rotations_6d)
     target = np.broadcast_to(np.eye(3), (features.n_frames, len(CANONICAL_JOINTS), 3, 3)).copy()
     target[:, _HIPS] = yaw_matrix(heading) @ locals_[:, 0]
@@ -821,14 +830,15 @@ def _frame_indices(frames: npt.ArrayLike, n_frames: int) -> IndexArray:
     return rows
 
 
-def _foot_joints(smap: SkeletonMap) -> list[int]:
+def foot_joints(smap: SkeletonMap) -> list[int]:
+    """Source indices of the mapped foot and toe joints."""
     names = _FOOT_JOINTS["L"] + _FOOT_JOINTS["R"]
     return [j for j in (smap.source_of(n) for n in names) if j is not None]
 
 
 def _foot_floors(positions: FloatArray, smap: SkeletonMap) -> FloatArray:
     """Each foot joint's lowest height over the clip; contact is judged relative to it."""
-    return np.asarray(positions[:, _foot_joints(smap), 1].min(axis=0), dtype=np.float64)
+    return np.asarray(positions[:, foot_joints(smap), 1].min(axis=0), dtype=np.float64)
 
 
 def _skating(
@@ -839,7 +849,7 @@ def _skating(
     scale: float,
     height_cm: float,
 ) -> float:
-    feet = positions[:, _foot_joints(smap)]
+    feet = positions[:, foot_joints(smap)]
     speed = _speed(feet, axes=(0, 2))[rows] * scale
     contact = (feet[rows, :, 1] - floors) * scale < height_cm
     return float(speed[contact].mean()) if contact.any() else 0.0

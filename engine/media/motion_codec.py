@@ -20,6 +20,7 @@ with half overlap); ``preview`` decodes a sampler Step whose tokens are still pa
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Callable, Mapping
@@ -132,8 +133,6 @@ class MotionCodec:
         self._model = model
         self._session_factory = session_factory
         self._cache: tuple[MotionPayload, _Window] | None = None
-        self._rig: ModelRig | None = None
-        self._rig_loaded = False
 
     @property
     def tokens_per_row(self) -> int:
@@ -228,27 +227,25 @@ class MotionCodec:
         record: dict[str, Any] = json.loads(self._model.path("skeleton").read_text())
         return record
 
+    @functools.cached_property
     def model_rig(self) -> ModelRig | None:
         """The model rig and its training mean pose, or None for a model shipped without one
         (clips are then fed in their own joint frames, as the model saw its own rig)."""
-        if not self._rig_loaded:
-            self._rig_loaded = True
-            try:
-                record = self._skeleton_record()
-            except (KeyError, OSError):
-                record = {}
-            if "mean_pose" in record and "foot_floor_cm" in record:
-                self._rig = ModelRig.from_rig(
-                    rig_from_record(record, 1.0 / self.fps),
-                    mean_pose_from_record(record["mean_pose"]),
-                    float(record["foot_floor_cm"]),
-                )
-        return self._rig
+        try:
+            record = self._skeleton_record()
+        except (KeyError, OSError):
+            return None
+        if "mean_pose" not in record or "foot_floor_cm" not in record:
+            return None
+        return ModelRig.from_rig(
+            rig_from_record(record, 1.0 / self.fps),
+            mean_pose_from_record(record["mean_pose"]),
+            float(record["foot_floor_cm"]),
+        )
 
     def rig_fit(self, clip: Clip, smap: SkeletonMap) -> RigFit | None:
         """How ``clip``'s rig is read as the model's (``engine.media.retarget``)."""
-        rig = self.model_rig()
-        return None if rig is None else fit_rig(clip, smap, rig)
+        return None if self.model_rig is None else fit_rig(clip, smap, self.model_rig)
 
     def _new_clip(self, rig: Clip, features: FloatArray) -> Clip:
         smap = map_skeleton(rig)

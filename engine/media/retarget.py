@@ -48,13 +48,20 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.media.bvh import Clip
-from engine.media.motion import FEATURE_JOINTS, canonical_pose, global_positions, rest_positions
+from engine.media.motion import (
+    MotionFeatures,
+    canonical_pose,
+    feature_globals,
+    foot_joints,
+    global_positions,
+    rest_leg_length,
+    rest_positions,
+)
 from engine.media.rotations import (
     axis_angle_matrix,
     matrix_to_quat,
     nearest_rotation,
     rotation_between,
-    sixd_to_matrix,
     yaw_matrix,
 )
 from engine.media.skeleton import CANONICAL_JOINTS, CANONICAL_PARENTS, SkeletonMap, map_skeleton
@@ -104,7 +111,7 @@ class ModelRig:
         smap = map_skeleton(rig)
         return ModelRig(
             rest_vectors(rig, smap),
-            leg_length(rig, smap),
+            rest_leg_length(rig, smap),
             np.asarray(mean_pose, dtype=np.float64),
             float(foot_floor_cm),
         )
@@ -119,18 +126,6 @@ class RigFit:
     height_offset_cm: float  # taken off the Hips height so the floor lies where it did in training
 
 
-def leg_length(clip: Clip, smap: SkeletonMap) -> float:
-    """Mean thigh + shin length at rest, in clip units (both legs are required joints)."""
-    rest = rest_positions(clip)
-    total = 0.0
-    for side in "LR":
-        hip, knee, ankle = (
-            rest[smap.source_of(f"{name}_{side}")] for name in ("UpperLeg", "LowerLeg", "Foot")
-        )
-        total += float(np.linalg.norm(knee - hip) + np.linalg.norm(ankle - knee))
-    return total / 2
-
-
 def foot_floor(clip: Clip, smap: SkeletonMap) -> float:
     """Height (clip units) of the lowest foot or toe joint (:data:`FLOOR_PERCENTILE`).
 
@@ -139,12 +134,8 @@ def foot_floor(clip: Clip, smap: SkeletonMap) -> float:
     below the lowest foot joint there), so heights are compared through this floor.
     """
     positions = global_positions(_sampled(clip))
-    feet = [
-        j
-        for j in (smap.source_of(n) for n in ("Foot_L", "Foot_R", "Toes_L", "Toes_R"))
-        if j is not None
-    ]
-    return float(np.percentile(positions[:, feet, 1].min(axis=1), FLOOR_PERCENTILE))
+    lowest = positions[:, foot_joints(smap), 1].min(axis=1)
+    return float(np.percentile(lowest, FLOOR_PERCENTILE))
 
 
 def fit_rig(clip: Clip, smap: SkeletonMap, model: ModelRig) -> RigFit | None:
@@ -156,7 +147,7 @@ def fit_rig(clip: Clip, smap: SkeletonMap, model: ModelRig) -> RigFit | None:
     corrections = rig_alignment(clip, smap, model)
     if corrections is None:
         return None
-    scale = model.leg_cm / leg_length(clip, smap)
+    scale = model.leg_cm / rest_leg_length(clip, smap)
     offset = foot_floor(clip, smap) * scale - model.foot_floor_cm
     return RigFit(corrections, scale, offset)
 
@@ -258,15 +249,8 @@ def mean_pose_from_features(features: Sequence[npt.ArrayLike]) -> FloatArray:
     """
     sums = np.zeros((_N_JOINTS, 3, 3))
     for array in features:
-        flat = np.asarray(array, dtype=np.float64)
-        locals_ = sixd_to_matrix(flat[:, 4:-2].reshape(len(flat), len(FEATURE_JOINTS), 6))
-        globals_ = np.empty((len(flat), _N_JOINTS, 3, 3))
-        globals_[:, 0] = np.eye(3)
-        for slot, name in enumerate(FEATURE_JOINTS):
-            joint = CANONICAL_JOINTS.index(name)
-            parent = globals_[:, CANONICAL_PARENTS[joint]] if slot else np.eye(3)
-            globals_[:, joint] = parent @ locals_[:, slot]
-        sums += globals_.sum(axis=0)
+        decoded = MotionFeatures.from_array(array, start_position=np.zeros(2), start_heading=0.0)
+        sums += feature_globals(decoded, np.zeros(decoded.n_frames)).sum(axis=0)
     mean = nearest_rotation(sums)
     mean[0] = np.eye(3)
     return mean
