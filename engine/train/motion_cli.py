@@ -47,35 +47,37 @@ def add_other_rigs_argument(p: argparse.ArgumentParser) -> None:
     )
 
 
-def training_takes(args: argparse.Namespace) -> tuple[list[Any], list[Any], Any]:
-    """Train takes, held-out takes, and the model rig (:func:`model_rig`).
+def bandai_takes(args: argparse.Namespace) -> tuple[list[Any], list[Any]]:
+    """Train and held-out Bandai takes; ``--mirror`` doubles the train takes by mirroring.
 
-    ``--mirror`` doubles the train takes by mirroring; held-out takes are never mirrored,
-    so validation and evaluation see only real motion. ``--other-rigs`` adds the other
-    rigs' train takes, read through the rig alignment of the Bandai takes' mean pose; their
-    held-out takes stay out of validation, which remains the Bandai takes.
+    Held-out takes are never mirrored, so validation and evaluation see only real motion.
     """
     from engine.train import motion_data
 
-    limit = args.limit or None
-    train, valid = motion_data.split_takes(motion_data.load_takes(args.data, limit))
-    if args.mirror:
-        train = motion_data.with_mirrored(train)
-    rig = model_rig(args.data, train)
-    if args.other_rigs:
-        others = motion_data.split_takes(motion_data.load_other_rig_takes(args.data, rig, limit))
-        train = train + (motion_data.with_mirrored(others[0]) if args.mirror else others[0])
-    return train, valid, rig
+    train, valid = motion_data.split_takes(motion_data.load_takes(args.data, args.limit or None))
+    return (motion_data.with_mirrored(train) if args.mirror else train), valid
 
 
-def model_rig(data: Path, bandai_train: Any) -> Any:
+def with_other_rigs(args: argparse.Namespace, train: list[Any], rig: Any) -> list[Any]:
+    """``train`` plus, with ``--other-rigs``, the other rigs' train takes read through the
+    alignment to ``rig`` (their held-out takes stay out of validation: Bandai's only)."""
+    from engine.train import motion_data
+
+    if not args.other_rigs:
+        return train
+    others = motion_data.load_other_rig_takes(args.data, rig, args.limit or None)
+    others = motion_data.split_takes(others)[0]
+    return train + (motion_data.with_mirrored(others) if args.mirror else others)
+
+
+def model_rig(rig_clip: Any, data: Path, bandai_train: Any) -> Any:
     """The model's rig with its training data's mean pose and floor: what skeleton.json holds,
     and what clips on other rigs are aligned to, in training as in the codec."""
     from engine.media.retarget import ModelRig, mean_pose_from_features
     from engine.train import motion_data
 
     mean_pose = mean_pose_from_features([take.features for take in bandai_train])
-    return ModelRig.from_rig(_first_rig(data), mean_pose, motion_data.training_floor_cm(data))
+    return ModelRig.from_rig(rig_clip, mean_pose, motion_data.training_floor_cm(data))
 
 
 def register_motion(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -169,7 +171,10 @@ def run_motion(args: argparse.Namespace) -> int:
         )
     )
     t0 = time.monotonic()
-    train, valid, rig = training_takes(args)
+    train, valid = bandai_takes(args)
+    rig_clip = _first_rig(args.data)
+    rig = model_rig(rig_clip, args.data, train)
+    train = with_other_rigs(args, train, rig)
     if not valid:  # a --limit smoke run may hold out nothing
         valid = train[-1:]
     print(
@@ -211,11 +216,17 @@ def run_motion(args: argparse.Namespace) -> int:
             **device_settings(args),
         )
         transformer, tr_stats = motion_train.train_transformer(
-            cfg, train_tokens, valid_tokens, settings, args.checkpoint_dir, init=init
+            cfg,
+            train_tokens,
+            valid_tokens,
+            settings,
+            args.checkpoint_dir,
+            init=init,
+            command=command,
         )
     args.out.mkdir(parents=True, exist_ok=True)
     parity = motion_export.export_all(tokenizer, transformer, args.out)
-    motion_card.write_skeleton(args.out, _first_rig(args.data), rig.mean_pose, rig.foot_floor_cm)
+    motion_card.write_skeleton(args.out, rig_clip, rig.mean_pose, rig.foot_floor_cm)
     motion_card.write_manifest(args.out, cfg)
     stats = {
         "tokenizer": tok_stats,
@@ -262,7 +273,9 @@ def run_motion_tokens(args: argparse.Namespace) -> int:
     from engine.train.common import save_token_cache
 
     tokenizer, _ = motion_train.load_tokenizer(args.tokenizer_init)
-    train, valid, _ = training_takes(args)
+    train, valid = bandai_takes(args)
+    if args.other_rigs:
+        train = with_other_rigs(args, train, model_rig(_first_rig(args.data), args.data, train))
     sequences = {
         "train": motion_train.encode_takes(tokenizer, train),
         "valid": motion_train.encode_takes(tokenizer, valid, shifts=1),

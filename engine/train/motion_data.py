@@ -102,6 +102,13 @@ def _archive_clips(
                 return
 
 
+def _staged(data: Path, relative: str) -> Path:
+    path = Path(data) / relative
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing (expected the staged mocap data)")
+    return path
+
+
 def clip_to_take(name: str, clip: Clip) -> MotionTake:
     features = clip_features(clip, map_skeleton(clip), cm_per_unit=1.0)
     return MotionTake(name, features.to_array().astype(np.float32))
@@ -111,9 +118,7 @@ def load_takes(data: Path, limit_per_archive: int | None = None) -> list[MotionT
     """All Bandai-Namco takes (sets 1 and 2), in archive order."""
     takes = []
     for relative in ARCHIVES:
-        path = Path(data) / relative
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} is missing (expected the staged Bandai-Namco data)")
+        path = _staged(data, relative)
         takes.extend(clip_to_take(n, c) for n, c in _archive_clips(path, limit_per_archive))
     return takes
 
@@ -213,10 +218,7 @@ def load_other_rig_takes(
     rig's joint frames, in model centimetres above the model's floor, at 30 fps."""
     takes = []
     for relative in OTHER_RIG_ARCHIVES:
-        path = Path(data) / relative
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} is missing (expected the staged mocap data)")
-        for name, clip in _archive_clips(path, limit_per_archive):
+        for name, clip in _archive_clips(_staged(data, relative), limit_per_archive):
             smap = map_skeleton(clip)
             fit = fit_rig(clip, smap, model)
             reading = read_for_model(clip, smap, fit, FPS, guess_cm_per_unit(clip, smap))
