@@ -2,8 +2,9 @@
 
 Each joint's frame is rotated by a constant ``frames[j]`` (``G'_j = G_j @ frames[j]``):
 offsets, end sites and position channels are re-expressed in the turned parent frame and
-the rotation channels rewritten, so every joint lands exactly where it did. Rigs from
-other tools differ from ours in just this way (bones along local X, Y or world axes).
+the rotation channels rewritten, so every joint lands where it did (times the scale, less
+the drop). Rigs from other tools differ from ours in just this way (bones along local X, Y
+or world axes, other units, the ground elsewhere).
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from engine.media.rotations import matrix_to_euler
 FloatArray = npt.NDArray[np.float64]
 
 
-def reframe(clip: Clip, frames: FloatArray) -> Clip:
-    """``clip`` on a rig whose joint ``j`` frame is turned by ``frames[j]`` ``[J, 3, 3]``."""
+def foreign_copy(clip: Clip, frames: FloatArray, scale: float = 1.0, drop: float = 0.0) -> Clip:
+    """``clip`` on a rig whose joint ``j`` frame is turned by ``frames[j]`` ``[J, 3, 3]``,
+    every length times ``scale`` (units, body size) and the whole motion ``drop`` lower (Y):
+    the same motion as another tool's rig, in other units and with the ground elsewhere."""
     locals_ = local_rotations(clip)
-    translations = local_translations(clip)
+    translations = local_translations(clip) * scale
     motion = clip.motion.copy()
     joints = []
     for index, joint in enumerate(clip.joints):
@@ -37,29 +40,15 @@ def reframe(clip: Clip, frames: FloatArray) -> Clip:
         if len(position):
             assert joint.position_axes == "XYZ", "the helper needs full XYZ positions"
             motion[:, position] = translations[:, index] @ parent_turn
-        end_site = None if joint.end_site is None else tuple(turn.T @ np.array(joint.end_site))
-        offset = tuple(parent_turn.T @ np.array(joint.offset))
-        joints.append(replace(joint, offset=offset, end_site=end_site))
-    return Clip(tuple(joints), clip.frame_time, motion, clip.decimals)
-
-
-def resized(clip: Clip, factor: float, drop: float) -> Clip:
-    """``clip`` with every length times ``factor`` and the whole motion ``drop`` lower (Y).
-
-    What a rig in other units, of another body size, or with the ground elsewhere gives.
-    """
-    translations = local_translations(clip)
-    motion = clip.motion.copy()
-    joints = []
-    for index, joint in enumerate(clip.joints):
-        position = clip.channel_columns(index, "position")
-        if len(position):
-            assert joint.position_axes == "XYZ", "the helper needs full XYZ positions"
-            values = translations[:, index] * factor
             if joint.parent < 0:
-                values[:, 1] -= drop
-            motion[:, position] = values
-        end_site = None if joint.end_site is None else tuple(np.array(joint.end_site) * factor)
-        offset = tuple(np.array(joint.offset) * factor)
-        joints.append(replace(joint, offset=offset, end_site=end_site))
+                motion[:, position[1]] -= drop
+        end_site = None if joint.end_site is None else turn.T @ np.array(joint.end_site) * scale
+        offset = parent_turn.T @ np.array(joint.offset) * scale
+        joints.append(
+            replace(
+                joint,
+                offset=tuple(offset),
+                end_site=None if end_site is None else tuple(end_site),
+            )
+        )
     return Clip(tuple(joints), clip.frame_time, motion, clip.decimals)

@@ -30,7 +30,7 @@ from engine.models import load_manifest
 from engine.runtime import load_transformer
 from engine.sampling import sample
 from tests.engine.helpers import generate_with_manifest
-from tests.engine.reframed_rig import reframe, resized
+from tests.engine.reframed_rig import foreign_copy
 from tests.engine.synthetic_bvh import bandai_like, cmu_like, reactidle_like
 from tests.tinymodels import build_tiny_transformer
 
@@ -305,7 +305,7 @@ def test_a_foreign_rig_is_read_in_the_models_frames_and_written_back_in_its_own(
     codec = MotionCodec(load_manifest(aligned_model_dir))
     ours = parse_bvh(bandai_like(120, seed=3))
     turns = nearest_rotation(np.random.default_rng(1).normal(size=(len(ours.joints), 3, 3)))
-    theirs = resized(reframe(ours, turns), 0.01 * 0.9, 1.0)  # metres, 10 % smaller, 1 m lower
+    theirs = foreign_copy(ours, turns, 0.01 * 0.9, 1.0)  # metres, 10 % smaller, 1 m lower
     assert codec.rig_fit(ours, map_skeleton(ours)) is None
     # the tiny encoder codes the Hips height: floor, units and size must all come out right
     ours_problem = codec.encode(MotionPayload(ours, 40, 63))

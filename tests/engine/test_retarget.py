@@ -26,7 +26,7 @@ from engine.media.retarget import (
 )
 from engine.media.rotations import geodesic_angle_deg, nearest_rotation, sixd_to_matrix
 from engine.media.skeleton import CANONICAL_JOINTS, SkeletonMap, map_skeleton
-from tests.engine.reframed_rig import reframe, resized
+from tests.engine.reframed_rig import foreign_copy
 from tests.engine.synthetic_bvh import bandai_like
 
 SIZE = 0.9
@@ -60,7 +60,7 @@ def turns(ours: Clip) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def foreign(ours: Clip, turns: np.ndarray) -> Clip:
-    return resized(reframe(ours, turns), SIZE * METRES, DROP_M)
+    return foreign_copy(ours, turns, SIZE * METRES, DROP_M)
 
 
 def test_our_own_rig_is_read_as_it_is(ours: Clip, smap: SkeletonMap, model: ModelRig) -> None:
