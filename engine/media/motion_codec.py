@@ -94,13 +94,10 @@ class _Window:
     """A payload prepared for the model: everything encode, decode and preview share."""
 
     smap: SkeletonMap
-    fit: RigFit | None  # how a foreign rig is read as the model's (None: the model's own rig)
-    cm_per_unit: float  # model cm per clip unit (units, and body size on a foreign rig)
-    height_offset_cm: float
     start: int  # first clip frame of the window
     frames: int  # real clip frames in the window (<= model window; the rest is padding)
     sub_clip: Clip  # the pre-filled clip's window frames
-    features: MotionFeatures  # of sub_clip (window units, frame 0 without velocity)
+    reading: ModelReading  # sub_clip as the model reads it (its features: frame 0 still)
     model_features: FloatArray  # [W, 132] float32 in cm, padded
     known: FloatArray  # [W, 2] float32
     tokens: TokenArray  # [2L] int64 of the pre-filled window
@@ -331,8 +328,8 @@ class MotionCodec:
         editable = np.zeros((2, self.tokens_per_row), dtype=bool)
         editable[rows] = touched
         return _Window(
-            smap, fit, reading.cm_per_unit, reading.height_offset_cm, start, stop - start,
-            sub_clip, reading.features, padded, known, tokens, editable.reshape(-1),
+            smap, start, stop - start, sub_clip, reading, padded, known, tokens,
+            editable.reshape(-1),
         )  # fmt: skip
 
     # -- decoding ------------------------------------------------------------------
@@ -350,21 +347,22 @@ class MotionCodec:
 
     def _composite(self, payload: MotionPayload, window: _Window, decoded: FloatArray) -> Clip:
         first, last = payload.first - window.start, payload.last - window.start
-        original = window.features.to_array()
+        reading = window.reading
+        original = reading.features.to_array()
         mixed = original.copy()
         columns = _part_columns(payload.part)
         generated = _resample(decoded.astype(np.float64), 1.0 / self._ratio(payload.clip),
                               window.frames)  # fmt: skip
-        generated[:, _HEIGHT_COLUMN] += window.height_offset_cm
-        generated[:, _UNIT_COLUMNS] /= window.cm_per_unit
+        generated[:, _HEIGHT_COLUMN] += reading.height_offset_cm
+        generated[:, _UNIT_COLUMNS] /= reading.cm_per_unit
         mixed[np.ix_(np.arange(first, last + 1), columns)] = generated[first : last + 1][:, columns]
         if payload.part != "upper" and last + 1 < window.frames:
-            mixed = _land_root(mixed, original, window.features, first, last)
+            mixed = _land_root(mixed, original, reading.features, first, last)
+        anchor = reading.features
         features = MotionFeatures.from_array(
-            _usable_rotations(mixed), window.features.start_position, window.features.start_heading
+            _usable_rotations(mixed), anchor.start_position, anchor.start_heading
         )
-        alignment = None if window.fit is None else window.fit.corrections
-        new_window = features_to_clip(features, window.sub_clip, window.smap, alignment)
+        new_window = features_to_clip(features, window.sub_clip, window.smap, reading.alignment)
         rows = new_window.with_motion(new_window.motion[first : last + 1])
         return composite(
             payload.clip,
@@ -389,6 +387,7 @@ class ModelReading:
     """A clip as the model reads it: features in the model rig's frames, cm, model rate."""
 
     features: MotionFeatures  # at the clip's rate and in its units (frames aligned)
+    alignment: npt.NDArray[np.float64] | None  # the rig's frames -> the model's (None: its own)
     cm_per_unit: float  # model cm per clip unit (units, and body size on a foreign rig)
     height_offset_cm: float  # taken off the Hips height (the floor where training had it)
     model_rate: npt.NDArray[np.float64]  # [frames at the model's fps, FEATURE_SIZE]
@@ -412,7 +411,7 @@ def read_for_model(
     clip_rate[:, _HEIGHT_COLUMN] -= height_offset
     ratio = clip.fps / model_fps
     model_rate = _resample(clip_rate, ratio, math.ceil(len(clip_rate) / ratio))
-    return ModelReading(features, model_cm, height_offset, model_rate)
+    return ModelReading(features, alignment, model_cm, height_offset, model_rate)
 
 
 def _prefill(payload: MotionPayload, smap: SkeletonMap) -> Clip:
