@@ -130,6 +130,7 @@ class MotionCodec:
         self._model = model
         self._session_factory = session_factory
         self._cache: tuple[MotionPayload, _Window] | None = None
+        self._last_fit: tuple[Clip, RigFit | None] | None = None
 
     @property
     def tokens_per_row(self) -> int:
@@ -241,8 +242,16 @@ class MotionCodec:
         )
 
     def rig_fit(self, clip: Clip, smap: SkeletonMap) -> RigFit | None:
-        """How ``clip``'s rig is read as the model's (``engine.media.retarget``)."""
-        return None if self.model_rig is None else fit_rig(clip, smap, self.model_rig)
+        """How ``clip``'s rig is read as the model's (``engine.media.retarget``).
+
+        Kept for the last clip object: every Generate on an unchanged document asks again,
+        and on a 100-joint rig the fit costs more than the rest of the encoding.
+        """
+        if self.model_rig is None:
+            return None
+        if self._last_fit is None or self._last_fit[0] is not clip:
+            self._last_fit = (clip, fit_rig(clip, smap, self.model_rig))
+        return self._last_fit[1]
 
     def _new_clip(self, rig: Clip, features: FloatArray) -> Clip:
         smap = map_skeleton(rig)

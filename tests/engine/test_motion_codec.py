@@ -23,9 +23,16 @@ from engine.jobs import GenerateRequest
 from engine.media.bvh import Clip, parse_bvh, rig_record
 from engine.media.motion import MotionError, clip_features, global_positions
 from engine.media.motion_codec import MotionCodec, MotionPayload
-from engine.media.retarget import foot_floor, mean_pose_from_features, mean_pose_record
+from engine.media.retarget import (
+    ModelRig,
+    RigFit,
+    fit_rig,
+    foot_floor,
+    mean_pose_from_features,
+    mean_pose_record,
+)
 from engine.media.rotations import nearest_rotation
-from engine.media.skeleton import map_skeleton
+from engine.media.skeleton import SkeletonMap, map_skeleton
 from engine.models import load_manifest
 from engine.runtime import load_transformer
 from engine.sampling import sample
@@ -317,3 +324,27 @@ def test_a_foreign_rig_is_read_in_the_models_frames_and_written_back_in_its_own(
     np.testing.assert_array_equal(theirs_result.motion[64:], theirs.motion[64:])
     expected = global_positions(ours_result) * 0.009 - np.array([0.0, 1.0, 0.0])
     np.testing.assert_allclose(global_positions(theirs_result), expected, atol=0.005)  # 5 mm
+
+
+def test_a_clip_is_fitted_to_the_model_rig_once_however_often_it_is_edited(
+    aligned_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.media import motion_codec
+
+    calls: list[Clip] = []
+
+    def counting_fit(clip: Clip, smap: SkeletonMap, model: ModelRig) -> RigFit | None:
+        calls.append(clip)
+        return fit_rig(clip, smap, model)
+
+    monkeypatch.setattr(motion_codec, "fit_rig", counting_fit)
+    codec = MotionCodec(load_manifest(aligned_model_dir))
+    ours = parse_bvh(bandai_like(120, seed=3))
+    turns = nearest_rotation(np.random.default_rng(1).normal(size=(len(ours.joints), 3, 3)))
+    theirs = foreign_copy(ours, turns, 0.009, 1.0)
+    codec.encode(MotionPayload(theirs, 40, 63))
+    codec.encode(MotionPayload(theirs, 10, 20, "upper"))
+    assert calls == [theirs]
+    edited = theirs.with_motion(theirs.motion.copy())
+    codec.encode(MotionPayload(edited, 40, 63))
+    assert len(calls) == 2 and calls[1] is edited
