@@ -36,11 +36,19 @@ def add_transformer_arguments(
 
 def loop_changes(args: argparse.Namespace) -> dict[str, object]:
     """``LoopSettings`` fields from ``add_transformer_arguments`` flags."""
+    changes = budget_changes(args, minutes=args.minutes, max_steps=args.max_steps, batch=args.batch)
+    return {**changes, "lr": args.lr}
+
+
+def budget_changes(
+    args: argparse.Namespace, *, minutes: float, max_steps: int, batch: int
+) -> dict[str, object]:
+    """``LoopSettings`` fields for a trainer whose budget flags are its own
+    (``--maskgit-minutes``, ``--transformer-batch``); seed, precision and device are shared."""
     return {
-        "minutes": args.minutes,
-        "max_steps": args.max_steps,
-        "batch": args.batch,
-        "lr": args.lr,
+        "minutes": minutes,
+        "max_steps": max_steps,
+        "batch": batch,
         "seed": args.seed,
         "bf16": not args.no_bf16,
         **device_settings(args),

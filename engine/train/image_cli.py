@@ -19,7 +19,7 @@ from pathlib import Path
 from engine.train.cli_args import (
     add_device_arguments,
     add_transformer_arguments,
-    device_settings,
+    budget_changes,
     loop_changes,
 )
 
@@ -190,12 +190,12 @@ def run_image(args: argparse.Namespace) -> int:
     else:
         mg_settings = replace(
             mg.TRAIN_DEFAULTS,
-            minutes=args.maskgit_minutes,
-            max_steps=args.maskgit_max_steps,
-            batch=args.maskgit_batch,
-            seed=args.seed,
-            bf16=not args.no_bf16,
-            **device_settings(args),
+            **budget_changes(
+                args,
+                minutes=args.maskgit_minutes,
+                max_steps=args.maskgit_max_steps,
+                batch=args.maskgit_batch,
+            ),
         )
         transformer, mg_stats = mg.train(
             mg_cfg,

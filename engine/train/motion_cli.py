@@ -18,7 +18,7 @@ from typing import Any
 from engine.train.cli_args import (
     add_device_arguments,
     add_transformer_arguments,
-    device_settings,
+    budget_changes,
     loop_changes,
 )
 
@@ -208,12 +208,12 @@ def run_motion(args: argparse.Namespace) -> int:
     else:
         settings = replace(
             motion_train.TRANSFORMER_DEFAULTS,
-            minutes=args.transformer_minutes,
-            max_steps=args.transformer_max_steps,
-            batch=args.transformer_batch,
-            seed=args.seed,
-            bf16=not args.no_bf16,
-            **device_settings(args),
+            **budget_changes(
+                args,
+                minutes=args.transformer_minutes,
+                max_steps=args.transformer_max_steps,
+                batch=args.transformer_batch,
+            ),
         )
         transformer, tr_stats = motion_train.train_transformer(
             cfg,
