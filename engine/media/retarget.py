@@ -30,9 +30,9 @@ solved parents first.
   joint (:func:`foot_floor`), so the Hips height reads as the model learnt it.
 
 Checked on our own clips put on rigs with randomly turned joint frames (20 Bandai clips,
-median): spine, chest and limb bones come back within a degree, the hips within 4 (how
-much a clip's mean tilt differs from the data's), forearms within 11, hands within about
-20 (their pose varies most between clips).
+median): spine, chest, shoulders, upper arms and legs come back within a degree, feet
+within 4, the hips within 4 (how much a clip's mean tilt differs from the data's),
+forearms within 11, hands within about 20 (their pose varies most between clips).
 
 A rig with the model rig's own bone directions gets no alignment at all (None), so
 clips on the training rig go through exactly as before.
