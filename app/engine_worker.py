@@ -39,7 +39,7 @@ from engine.jobs import (
     run_model_windows,
 )
 from engine.models import ModelManifest, ModelRegistry
-from engine.sampling.types import LogitsFn, SamplerSettings
+from engine.sampling.types import LogitsFn, SamplerSettings, SideInputs
 
 _log = logging.getLogger(__name__)
 
@@ -50,7 +50,9 @@ class LoadedModel(Protocol):
     @property
     def provider(self) -> str: ...
 
-    def logits_fn(self, condition: int | None = None) -> LogitsFn: ...
+    def logits_fn(
+        self, condition: int | None = None, side_inputs: SideInputs | None = None
+    ) -> LogitsFn: ...
 
 
 ModelLoader = Callable[[ModelManifest], LoadedModel]

@@ -29,7 +29,14 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from engine.sampling.types import BoolArray, LogitsFn, SamplerSettings, Step, TokenArray
+from engine.sampling.types import (
+    BoolArray,
+    LogitsFn,
+    SamplerSettings,
+    SideInputs,
+    Step,
+    TokenArray,
+)
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,7 @@ class TokenProblem:
     editable_mask: BoolArray
     grid_shape: tuple[int, ...]
     condition: int | None = None
+    side_inputs: SideInputs | None = None  # the model's io.side_inputs for this window
 
 
 class MediumCodec(Protocol):
@@ -209,7 +217,9 @@ class ConditionalLogits(Protocol):
     :class:`engine.runtime.Transformer` is one.
     """
 
-    def logits_fn(self, condition: int | None = None) -> LogitsFn: ...
+    def logits_fn(
+        self, condition: int | None = None, side_inputs: SideInputs | None = None
+    ) -> LogitsFn: ...
 
 
 LogitsPicker = Callable[[TokenProblem], tuple[LogitsFn, LogitsFn | None]]
@@ -295,17 +305,23 @@ def run_model_generation(
 
 
 def model_picker(model: ConditionalLogits, settings: SamplerSettings) -> LogitsPicker:
-    """Logits functions for a problem's condition, made once per condition and reused."""
+    """Logits functions for a problem's condition, made once per condition and reused.
+
+    A problem with side inputs (one window's kept frames, say) gets functions of its own.
+    """
     made: dict[int | None, LogitsFn] = {}
 
-    def logits_for(condition: int | None) -> LogitsFn:
+    def logits_for(condition: int | None, side_inputs: SideInputs | None) -> LogitsFn:
+        if side_inputs is not None:
+            return model.logits_fn(condition, side_inputs)
         if condition not in made:
             made[condition] = model.logits_fn(condition)
         return made[condition]
 
     def pick(problem: TokenProblem) -> tuple[LogitsFn, LogitsFn | None]:
         guided = problem.condition is not None and settings.guidance_scale > 0
-        return logits_for(problem.condition), logits_for(None) if guided else None
+        side = problem.side_inputs
+        return logits_for(problem.condition, side), logits_for(None, side) if guided else None
 
     return pick
 

@@ -11,7 +11,8 @@ Schema v1::
      "description": "...",
      "files": {"transformer": "transformer.onnx", "encoder": "...", "decoder": "..."},
      "tokens": {"vocab_size": V, "mask_id": M >= V, "shape": [...]},
-     "io": {"tokens": "tokens", "logits": "logits", "condition": null},
+     "io": {"tokens": "tokens", "logits": "logits", "condition": null,
+            "side_inputs": [...optional float inputs the codec fills per window...]},
      "sampling": {...SamplerSettings fields...},
      "medium_facts": {...}, "license": "...", "data": "..."}
 """
@@ -27,7 +28,7 @@ import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 import onnxruntime as ort
 
@@ -90,6 +91,7 @@ class ModelManifest:
     data: str
     size_bytes: int
     schema_version: int = SCHEMA_VERSION
+    side_inputs: tuple[str, ...] = ()  # float graph inputs the medium's codec fills per window
 
     def path(self, role: str) -> Path:
         """The file playing ``role``; KeyError names the roles this model has."""
@@ -223,10 +225,27 @@ def _read_tokens(top: _Section) -> tuple[int, int, tuple[int, ...]]:
     return vocab_size, mask_id, tuple(shape)
 
 
-def _read_io(top: _Section) -> tuple[str, str, str | None]:
+class ModelIO(NamedTuple):
+    """The transformer graph's input and output names (manifest ``io``)."""
+
+    tokens: str
+    logits: str
+    condition: str | None
+    side_inputs: tuple[str, ...]  # float inputs the codec fills per window (kept frames, say)
+
+
+def _read_io(top: _Section) -> ModelIO:
     section = top.section("io")
-    section.check_keys(("tokens", "logits"), ("condition",))
-    return section.text("tokens"), section.text("logits"), section.optional_text("condition")
+    section.check_keys(("tokens", "logits"), ("condition", "side_inputs"))
+    side = section.data.get("side_inputs") or []
+    if not isinstance(side, list) or not all(isinstance(n, str) and n for n in side):
+        section.fail(f"{section.where('side_inputs')} must be a list of input names")
+    return ModelIO(
+        section.text("tokens"),
+        section.text("logits"),
+        section.optional_text("condition"),
+        tuple(side),
+    )
 
 
 def _sampling_value(section: _Section, key: str) -> Any:
@@ -307,12 +326,21 @@ def _check_tokens_input(file: Path, inputs: Mapping[str, Any], name: str, length
         )
 
 
-def _check_condition_input(
-    file: Path, inputs: Mapping[str, Any], tokens: str, condition: str | None
-) -> None:
-    extra = [n for n in inputs if n not in (tokens, condition)]
+def _check_side_inputs(file: Path, inputs: Mapping[str, Any], io: ModelIO) -> None:
+    extra = [n for n in inputs if n not in (io.tokens, io.condition, *io.side_inputs)]
     if extra:
         raise ModelError(file, f"input {extra[0]!r} is not declared in the manifest io")
+    for name in io.side_inputs:
+        node = inputs.get(name)
+        if node is None:
+            raise ModelError(
+                file, f"has no input {name!r} (io.side_inputs); inputs: {', '.join(inputs)}"
+            )
+        if node.type not in _FLOAT_TENSORS:
+            raise ModelError(file, f"input {name!r} is {node.type}, expected a float tensor")
+
+
+def _check_condition_input(file: Path, inputs: Mapping[str, Any], condition: str | None) -> None:
     if condition is None:
         return
     node = inputs.get(condition)
@@ -341,16 +369,14 @@ def _check_logits_output(
         raise ModelError(file, f"output {name!r} has V = {v} but tokens.vocab_size is {vocab_size}")
 
 
-def _check_transformer_graph(
-    file: Path, io: tuple[str, str, str | None], vocab_size: int, length: int
-) -> None:
+def _check_transformer_graph(file: Path, io: ModelIO, vocab_size: int, length: int) -> None:
     session = _open_onnx(file)
     inputs = {node.name: node for node in session.get_inputs()}
     outputs = {node.name: node for node in session.get_outputs()}
-    tokens_name, logits_name, condition_name = io
-    _check_tokens_input(file, inputs, tokens_name, length)
-    _check_condition_input(file, inputs, tokens_name, condition_name)
-    _check_logits_output(file, outputs, logits_name, vocab_size)
+    _check_tokens_input(file, inputs, io.tokens, length)
+    _check_side_inputs(file, inputs, io)
+    _check_condition_input(file, inputs, io.condition)
+    _check_logits_output(file, outputs, io.logits, vocab_size)
 
 
 # --------------------------------------------------------------------------- loading
@@ -383,9 +409,10 @@ def load_manifest(folder: Path) -> ModelManifest:
         vocab_size=vocab_size,
         mask_id=mask_id,
         shape=shape,
-        tokens_input=io[0],
-        logits_output=io[1],
-        condition_input=io[2],
+        tokens_input=io.tokens,
+        logits_output=io.logits,
+        condition_input=io.condition,
+        side_inputs=io.side_inputs,
         sampling=sampling,
         medium_facts=medium_facts,
         license=top.text("license", ""),

@@ -28,7 +28,7 @@ import numpy as np
 import onnxruntime as ort
 
 from engine.paths import user_cache_dir
-from engine.sampling.types import FloatArray, LogitsFn, TokenArray
+from engine.sampling.types import FloatArray, LogitsFn, SideInputs, TokenArray
 
 if TYPE_CHECKING:
     from engine.models import ModelManifest
@@ -265,14 +265,19 @@ class Transformer:
         return self._session
 
     def logits(
-        self, tokens: TokenArray, condition: np.ndarray[Any, Any] | None = None
+        self,
+        tokens: TokenArray,
+        condition: np.ndarray[Any, Any] | None = None,
+        side_inputs: SideInputs | None = None,
     ) -> FloatArray:
         """Run the model once.
 
         ``tokens`` is int64 [B, N] (mask id where unknown). ``condition`` is
         int64 [B] for a model with a condition input (None = all 0, the
         unconditional class by convention) and must be None otherwise.
-        Returns float32 [B, N, V].
+        ``side_inputs`` are the manifest's ``io.side_inputs`` arrays of one window,
+        without the batch axis (repeated for each row); exactly those, or None for a
+        model that has none. Returns float32 [B, N, V].
         """
         token_grid = self._check_tokens(tokens)
         feeds = {self.manifest.tokens_input: token_grid}
@@ -281,28 +286,43 @@ class Transformer:
             feeds[condition_name] = self._check_condition(condition, len(token_grid))
         elif condition is not None:
             raise ValueError(f"model {self.manifest.name!r} takes no condition input")
+        feeds.update(self._side_feeds(side_inputs, len(token_grid)))
         (raw,) = self._run(feeds)
         return self._check_output(np.asarray(raw), token_grid.shape)
 
-    def logits_fn(self, condition: int | None = None) -> LogitsFn:
+    def logits_fn(
+        self, condition: int | None = None, side_inputs: SideInputs | None = None
+    ) -> LogitsFn:
         """A sampler-ready closure; the scalar ``condition`` is repeated for each batch row.
 
         ``condition=None`` on a conditional model means class 0 (unconditional).
+        ``side_inputs`` (one window's, see :meth:`logits`) are bound into the closure.
         """
         if condition is not None and self.manifest.condition_input is None:
             raise ValueError(f"model {self.manifest.name!r} takes no condition, got {condition}")
+        self._side_feeds(side_inputs, 1)  # fail here, not at the first sampler step
 
         def run(tokens: TokenArray) -> FloatArray:
-            if condition is None:
-                return self.logits(tokens)
-            return self.logits(tokens, np.full((np.shape(tokens)[0],), condition, dtype=np.int64))
+            rows = np.shape(tokens)[0]
+            classes = None if condition is None else np.full((rows,), condition, dtype=np.int64)
+            return self.logits(tokens, classes, side_inputs)
 
         return run
 
     def warm_up(self) -> None:
         """Run one all-mask batch so the first user-visible step is not slowed by lazy init."""
         length = self._graph_length or self.manifest.length
-        self.logits(np.full((1, length), self.manifest.mask_id, dtype=np.int64))
+        tokens = np.full((1, length), self.manifest.mask_id, dtype=np.int64)
+        self.logits(tokens, side_inputs=self.blank_side_inputs() or None)
+
+    def blank_side_inputs(self) -> dict[str, FloatArray]:
+        """Zeros of each side input's graph shape (batch axis left out): a window with
+        nothing kept, for warm-up and timing."""
+        shapes = {node.name: node.shape[1:] for node in self._session.get_inputs()}
+        return {
+            name: np.zeros([d if isinstance(d, int) else 1 for d in shapes[name]], np.float32)
+            for name in self.manifest.side_inputs
+        }
 
     # -- checks ----------------------------------------------------------------
 
@@ -336,6 +356,22 @@ class Transformer:
                 f"got {array.dtype} {array.shape}"
             )
         return np.ascontiguousarray(array, dtype=np.int64)
+
+    def _side_feeds(
+        self, side_inputs: SideInputs | None, batch: int
+    ) -> dict[str, np.ndarray[Any, Any]]:
+        """The side inputs repeated over the batch, checked against the manifest's names."""
+        wanted, given = set(self.manifest.side_inputs), set(side_inputs or {})
+        if wanted != given:
+            missing, extra = sorted(wanted - given), sorted(given - wanted)
+            raise ValueError(
+                f"model {self.manifest.name!r} reads side inputs {sorted(wanted) or 'none'}; "
+                f"missing {missing or 'none'}, not read {extra or 'none'}"
+            )
+        return {
+            name: np.repeat(np.asarray(array, dtype=np.float32)[None], batch, axis=0)
+            for name, array in (side_inputs or {}).items()
+        }
 
     def _check_output(self, raw: np.ndarray[Any, Any], token_shape: tuple[int, ...]) -> FloatArray:
         expected = (*token_shape, self.manifest.vocab_size)

@@ -9,6 +9,7 @@ test can rebuild the same model.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -17,13 +18,20 @@ from onnx import TensorProto, helper, numpy_helper
 
 
 def build_tiny_transformer(
-    vocab_size: int, length: int, dim: int = 16, seed: int = 0, with_condition: bool = False
+    vocab_size: int,
+    length: int,
+    dim: int = 16,
+    seed: int = 0,
+    with_condition: bool = False,
+    side_inputs: Mapping[str, tuple[int, ...]] | None = None,
 ) -> onnx.ModelProto:
     """Return an ONNX model mapping int64 tokens [B, N] to float logits [B, N, V].
 
     The mask id is ``vocab_size``, so the embedding table has V + 1 rows.
     With ``with_condition`` the model also takes int64 ``condition`` [B]
     (0 = unconditional), added as a class embedding, for guidance tests.
+    ``side_inputs`` adds float inputs [B, *shape] by name; the sum of each row's values
+    times a random vector is added to every position, so the logits depend on them.
     """
     rng = np.random.default_rng(seed)
     embed = rng.normal(0, 1, (vocab_size + 1, dim)).astype(np.float32)
@@ -53,6 +61,21 @@ def build_tiny_transformer(
         ]
         inputs.append(helper.make_tensor_value_info("condition", TensorProto.INT64, ["batch"]))
         last = "h2"
+    for index, (name, shape) in enumerate((side_inputs or {}).items()):
+        weight = rng.normal(0, 1, (1, 1, dim)).astype(np.float32)
+        inits.append(numpy_helper.from_array(weight, f"{name}_w"))
+        axes = list(range(1, len(shape) + 1))
+        nodes += [
+            helper.make_node("ReduceSum", [name, f"{name}_axes"], [f"{name}_sum"], keepdims=0),
+            helper.make_node("Reshape", [f"{name}_sum", "col3"], [f"{name}_b"]),
+            helper.make_node("Mul", [f"{name}_b", f"{name}_w"], [f"{name}_e"]),
+            helper.make_node("Add", [last, f"{name}_e"], [f"side{index}"]),
+        ]
+        inits.append(numpy_helper.from_array(np.array(axes, dtype=np.int64), f"{name}_axes"))
+        inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", *shape]))
+        last = f"side{index}"
+    if side_inputs:
+        inits.append(numpy_helper.from_array(np.array([-1, 1, 1], dtype=np.int64), "col3"))
     nodes.append(helper.make_node("MatMul", [last, "proj"], ["logits"]))
     graph = helper.make_graph(
         nodes,
@@ -76,12 +99,15 @@ def write_tiny_model(
     seed: int = 0,
     with_condition: bool = False,
     medium_facts: dict[str, object] | None = None,
+    side_inputs: Mapping[str, tuple[int, ...]] | None = None,
 ) -> Path:
     """Write ``models_dir/name/{transformer.onnx,manifest.json}``; return the folder."""
     folder = models_dir / name
     folder.mkdir(parents=True, exist_ok=True)
     length = int(np.prod(shape))
-    model = build_tiny_transformer(vocab_size, length, seed=seed, with_condition=with_condition)
+    model = build_tiny_transformer(
+        vocab_size, length, seed=seed, with_condition=with_condition, side_inputs=side_inputs
+    )
     onnx.save(model, str(folder / "transformer.onnx"))
     manifest = {
         "schema_version": 1,
@@ -94,6 +120,7 @@ def write_tiny_model(
             "tokens": "tokens",
             "logits": "logits",
             "condition": "condition" if with_condition else None,
+            **({"side_inputs": list(side_inputs)} if side_inputs else {}),
         },
         "sampling": {"steps": 6, "schedule": "cosine", "selector": "confidence"},
         "medium_facts": medium_facts or {},

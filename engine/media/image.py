@@ -43,7 +43,7 @@ from engine.media.image_mask import (
     validate_mask,
 )
 from engine.runtime import session_for
-from engine.sampling.types import TokenArray
+from engine.sampling.types import SideInputs, TokenArray
 
 __all__ = [
     "CropPlan",
@@ -534,11 +534,31 @@ class ImageCodec:
     # -- MediumCodec -----------------------------------------------------------------
 
     def encode(self, payload: ImagePayload) -> TokenProblem:
-        """Crop, pre-fill the holes, run the encoder; editable = tokens touching a hole."""
+        """Crop, pre-fill the holes, run the encoder; editable = tokens touching a hole.
+
+        A transformer that reads the known pixels gets the decoder's ``context`` and
+        ``hole`` of the window as side inputs.
+        """
         pixels, hole = self.window_inputs(payload)
         tokens = self._encode_pixels(pixels[None])[0]
         editable = token_mask(hole, self.patch).reshape(-1)
-        return TokenProblem(tokens=tokens, editable_mask=editable, grid_shape=self.grid_shape)
+        return TokenProblem(
+            tokens=tokens,
+            editable_mask=editable,
+            grid_shape=self.grid_shape,
+            side_inputs=self._side_inputs(pixels, hole),
+        )
+
+    def _side_inputs(self, pixels: UInt8Array, hole: BoolArray) -> SideInputs | None:
+        names = tuple(getattr(self._model, "side_inputs", ()))
+        if not names:
+            return None
+        if set(names) != {"context", "hole"}:
+            raise ValueError(
+                f"transformer side inputs {sorted(names)}; the image codec feeds context and hole"
+            )
+        context = self._to_model_range(pixels[None])[0]
+        return {"context": context, "hole": hole[None].astype(np.float32)}
 
     def decode(self, payload: ImagePayload, tokens: TokenArray) -> list[LoadedImage]:
         """Decode tokens [B, N] into B images; outside the window's fill mask they are bit-exact."""

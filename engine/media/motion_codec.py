@@ -31,7 +31,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from engine.jobs import TokenProblem
+from engine.jobs import ConditionalLogits, TokenProblem
 from engine.media.bvh import Clip, rig_from_record
 from engine.media.motion import (
     FEATURE_SIZE,
@@ -46,7 +46,7 @@ from engine.media.motion import (
 from engine.media.retarget import ModelRig, RigFit, fit_rig, mean_pose_from_record
 from engine.media.skeleton import PARTS, SkeletonError, SkeletonMap, map_skeleton
 from engine.runtime import session_for
-from engine.sampling.types import LogitsFn, SamplerSettings, TokenArray
+from engine.sampling.types import SamplerSettings, SideInputs, TokenArray
 
 __all__ = [
     "MotionCodec", "MotionModelFiles", "MotionPayload", "ModelReading", "MIN_CLIP_FRAMES",
@@ -68,6 +68,7 @@ class MotionModelFiles(Protocol):
 
     medium_facts: Mapping[str, Any]
     mask_id: int
+    side_inputs: tuple[str, ...]  # ("context", "known") when the transformer reads kept frames
 
     def path(self, role: str) -> Path: ...
 
@@ -148,9 +149,26 @@ class MotionCodec:
     # -- MediumCodec -------------------------------------------------------------
 
     def encode(self, payload: MotionPayload) -> TokenProblem:
-        """Pre-fill, window, encode; editable = the part's tokens overlapping the range."""
+        """Pre-fill, window, encode; editable = the part's tokens overlapping the range.
+
+        A transformer that reads the kept frames gets the decoder's ``context`` and
+        ``known`` of the window as side inputs.
+        """
         window = self._prepare(payload)
-        return TokenProblem(window.tokens.copy(), window.editable.copy(), self.grid_shape)
+        side = self.side_inputs(window.model_features, window.known)
+        return TokenProblem(window.tokens.copy(), window.editable.copy(), self.grid_shape, None,
+                            side)  # fmt: skip
+
+    def side_inputs(self, context: FloatArray, known: FloatArray) -> SideInputs | None:
+        """The transformer's side inputs for a window's kept frames (None if it reads none)."""
+        names = tuple(getattr(self._model, "side_inputs", ()))
+        if not names:
+            return None
+        arrays = {"context": context, "known": known}
+        unknown = [n for n in names if n not in arrays]
+        if unknown:
+            raise MotionError(f"the motion model asks for unknown side inputs {unknown}")
+        return {name: arrays[name] for name in names}
 
     def decode(self, payload: MotionPayload, tokens: TokenArray) -> list[Clip]:
         """Clips for final tokens [B, 2L] (or [2L]): the range regenerated, the rest bit-exact."""
@@ -178,17 +196,22 @@ class MotionCodec:
     def generate_clip(
         self,
         n_frames: int,
-        logits_fn: LogitsFn,
+        model: ConditionalLogits,
         settings: SamplerSettings,
         template: Clip | None = None,
     ) -> list[Clip]:
         """``settings.variations`` new clips of ``n_frames`` frames, everything generated.
 
         Windows of the model's length are chained with half overlap (the second half of one
-        is the kept first half of the next). ``template`` gives the rig (default: the
-        model's own skeleton file); the clip starts at the origin facing +Z.
+        is the kept first half of the next; a transformer that reads kept frames sees that
+        half through its tokens only). ``template`` gives the rig (default: the model's own
+        skeleton file); the clip starts at the origin facing +Z.
         """
         from engine.sampling import sample
+
+        nothing_kept = np.zeros((self.window, 2), dtype=np.float32)
+        empty_window = np.zeros((self.window, FEATURE_SIZE), dtype=np.float32)
+        logits_fn = model.logits_fn(None, self.side_inputs(empty_window, nothing_kept))
 
         if n_frames < MIN_CLIP_FRAMES:
             raise MotionError(f"a new clip needs at least {MIN_CLIP_FRAMES} frames, got {n_frames}")

@@ -6,7 +6,7 @@ V = vocabulary size (the mask id is *not* a logit column).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +18,10 @@ BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float32]
 
 LogitsFn = Callable[[TokenArray], FloatArray]
+
+SideInputs = Mapping[str, FloatArray]
+"""Per-window float arrays a model reads beside the tokens (no batch axis), by input name:
+the motion model's kept frames, say. The codec makes them; the runtime repeats them per row."""
 """Maps int64 tokens [B, N] (mask id where unknown) to float32 logits [B, N, V]."""
 
 SCHEDULES = ("cosine", "arccos", "linear")

@@ -126,6 +126,11 @@ MANIFEST_ERRORS: list[tuple[str, Callable[[Manifest], None], str]] = [
         "must be a path inside the model folder",
     ),
     ("no transformer", lambda m: m.update(files={}), "missing key files.transformer"),
+    (
+        "side inputs not a list",
+        _set("io", "side_inputs", "known"),
+        "io.side_inputs must be a list of input names",
+    ),
 ]
 
 
@@ -209,6 +214,18 @@ GRAPH_ERRORS: list[tuple[str, dict[str, Any], Callable[[Manifest], None], str]] 
         {"with_condition": True},
         _set("io", "condition", None),
         "is not declared",
+    ),
+    (
+        "side input absent",
+        {},
+        _set("io", "side_inputs", ["known"]),
+        "has no input 'known' (io.side_inputs)",
+    ),
+    (
+        "side input undeclared",
+        {"side_inputs": {"known": (8, 2)}},
+        _set("io", "side_inputs", []),
+        "input 'known' is not declared",
     ),
 ]
 

@@ -19,9 +19,9 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from engine.jobs import GenerateRequest
+from engine.jobs import GenerateRequest, run_model_generation
 from engine.media.bvh import Clip, parse_bvh, rig_record
-from engine.media.motion import MotionError, clip_features, global_positions
+from engine.media.motion import FEATURE_SIZE, MotionError, clip_features, global_positions
 from engine.media.motion_codec import MotionCodec, MotionPayload
 from engine.media.retarget import (
     ModelRig,
@@ -245,15 +245,54 @@ def test_run_generation_uses_the_codec_as_a_medium_codec(codec, model_dir) -> No
     assert len(results) == 3 and tokens.shape == (3, 2 * LENGTH) and len(steps) == 4
 
 
-def test_generate_clip_makes_new_clips_of_any_length(codec, model_dir) -> None:
-    manifest = load_manifest(model_dir)
-    fn = load_transformer(manifest).logits_fn()
-    clips = codec.generate_clip(75, fn, manifest.default_settings(variations=2))
+@pytest.mark.parametrize("folder", ["model_dir", "context_model_dir"])
+def test_generate_clip_makes_new_clips_of_any_length(folder, request) -> None:
+    manifest = load_manifest(request.getfixturevalue(folder))
+    codec, model = MotionCodec(manifest), load_transformer(manifest)
+    clips = codec.generate_clip(75, model, manifest.default_settings(variations=2))
     assert [c.n_frames for c in clips] == [75, 75]
     assert clips[0].names == parse_bvh(bandai_like(2)).names
     assert all(np.isfinite(c.motion).all() for c in clips)
     with pytest.raises(MotionError, match="at least"):
-        codec.generate_clip(3, fn, manifest.default_settings())
+        codec.generate_clip(3, model, manifest.default_settings())
+
+
+@pytest.fixture(scope="module")
+def context_model_dir(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model with a transformer that also reads the window's kept frames."""
+    folder = tmp_path_factory.mktemp("motion-model-context")
+    for item in model_dir.iterdir():
+        shutil.copy(item, folder / item.name)
+    side = {"context": (WINDOW, FEATURE_SIZE), "known": (WINDOW, 2)}
+    graph = build_tiny_transformer(CODES, 2 * LENGTH, seed=0, side_inputs=side)
+    onnx.save(graph, str(folder / "transformer.onnx"))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["io"]["side_inputs"] = list(side)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder
+
+
+def test_a_transformer_that_reads_kept_frames_gets_the_windows_frames(
+    context_model_dir: Path,
+) -> None:
+    manifest = load_manifest(context_model_dir)
+    codec = MotionCodec(manifest)
+    clip = parse_bvh(bandai_like(40))
+    payload = MotionPayload(clip, 10, 17, "upper")
+    problem = codec.encode(payload)
+    assert problem.side_inputs is not None and list(problem.side_inputs) == ["context", "known"]
+    known = problem.side_inputs["known"]
+    assert known.shape == (WINDOW, 2)
+    np.testing.assert_array_equal(np.nonzero(known[:, 1] == 0)[0], np.arange(10, 18))
+    assert known[:, 0].all()  # the lower body is kept
+    request = GenerateRequest(
+        1, manifest.name, manifest.default_settings(variations=2), payload, codec
+    )
+    results, _tokens = run_model_generation(
+        request, load_transformer(manifest), manifest.mask_id, lambda _s: None, lambda: False
+    )
+    changed = np.unique(np.concatenate([_changed_frames(clip, r) for r in results]))
+    assert changed.size and changed.min() >= 10 and changed.max() <= 17
 
 
 @pytest.mark.parametrize(

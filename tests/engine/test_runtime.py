@@ -158,6 +158,31 @@ def test_condition_changes_logits(cond_manifest: ModelManifest) -> None:
     np.testing.assert_allclose(rows[1], cond[1], rtol=1e-6)
 
 
+def test_side_inputs_are_fed_to_every_row(tmp_path: Path) -> None:
+    folder = write_tiny_model(tmp_path, name="side", side_inputs={"known": (8, 2)})
+    side_manifest = load_manifest(folder)
+    assert side_manifest.side_inputs == ("known",)
+    transformer = runtime.load_transformer(side_manifest)
+    tokens = masked(side_manifest, 3)
+    nothing = transformer.logits_fn(None, {"known": np.zeros((8, 2), np.float32)})(tokens)
+    everything = transformer.logits_fn(None, {"known": np.ones((8, 2), np.float32)})(tokens)
+    assert nothing.shape == (3, side_manifest.length, side_manifest.vocab_size)
+    assert not np.allclose(nothing, everything)
+    np.testing.assert_allclose(everything[0], everything[2], rtol=1e-6)  # same window per row
+
+
+def test_side_inputs_must_be_exactly_the_declared_ones(
+    tmp_path: Path, manifest: ModelManifest
+) -> None:
+    side_manifest = load_manifest(
+        write_tiny_model(tmp_path, name="side", side_inputs={"known": (8, 2)})
+    )
+    with pytest.raises(ValueError, match=r"missing \['known'\]"):
+        runtime.load_transformer(side_manifest).logits_fn()
+    with pytest.raises(ValueError, match=r"not read \['known'\]"):
+        runtime.load_transformer(manifest).logits_fn(None, {"known": np.zeros((8, 2), np.float32)})
+
+
 @pytest.mark.parametrize(
     ("tokens", "message"),
     [
@@ -186,8 +211,10 @@ def test_bad_conditions_get_clear_errors(
         )
 
 
-def test_warm_up_runs(manifest: ModelManifest) -> None:
+def test_warm_up_runs(manifest: ModelManifest, tmp_path: Path) -> None:
     runtime.load_transformer(manifest).warm_up()
+    side = write_tiny_model(tmp_path, name="side", side_inputs={"known": (8, 2)})
+    runtime.load_transformer(load_manifest(side)).warm_up()  # blank side inputs
 
 
 # --------------------------------------------------------------------------- GPU fallback
