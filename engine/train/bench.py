@@ -61,9 +61,10 @@ def matmul_flops(manifest: ModelManifest) -> float:
     from onnx import shape_inference
 
     model = onnx.load(str(manifest.path("transformer")))
-    for dim in model.graph.input[0].type.tensor_type.shape.dim:
-        if dim.dim_param:
-            dim.dim_value = 1
+    for graph_input in model.graph.input:  # tokens and any side inputs share the batch axis
+        for dim in graph_input.type.tensor_type.shape.dim:
+            if dim.dim_param:
+                dim.dim_value = 1
     inferred = shape_inference.infer_shapes(model, data_prop=True)  # resolves Reshape dims
     shapes = {
         v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
@@ -118,6 +119,11 @@ def edit_fn(logits_fn: LogitsFn, manifest: ModelManifest, steps: int) -> Callabl
     return run
 
 
+def probe_side_inputs(manifest: ModelManifest) -> dict[str, FloatArray]:
+    """Side inputs of one window for timing: nothing kept (zeros), shaped as the graph says."""
+    return load_transformer(manifest).blank_side_inputs()
+
+
 def check_same_weights(onnx_logits: FloatArray, torch_logits: FloatArray, int8: bool) -> None:
     """Both paths must compute the same model: equal logits, or for an int8 file (torch runs its
     dequantized weights in float32) logits within the export's int8 tolerance."""
@@ -131,8 +137,9 @@ def check_same_weights(onnx_logits: FloatArray, torch_logits: FloatArray, int8: 
 
 def bench_model(manifest: ModelManifest, runs: int, gflops: float) -> None:
     steps = EDIT_STEPS.get(manifest.medium, manifest.default_settings().steps)
-    onnx_fn = load_transformer(manifest).logits_fn()
-    torch_fn = torch_logits_fn(load_torch(manifest))
+    side = probe_side_inputs(manifest)
+    onnx_fn = load_transformer(manifest).logits_fn(None, side or None)
+    torch_fn = torch_logits_fn(load_torch(manifest), side_inputs=list(side.values()))
     rng = np.random.default_rng(0)
     batch = rng.integers(0, manifest.vocab_size, (1, manifest.length)).astype(np.int64)
     int8 = is_int8(manifest.path("transformer"))

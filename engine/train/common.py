@@ -7,7 +7,7 @@ import dataclasses
 import json
 import math
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -39,19 +39,24 @@ def maybe_bf16(enabled: bool, device: torch.device | str = "cpu") -> Iterator[No
 
 
 def torch_logits_fn(
-    module: torch.nn.Module, device: torch.device | str = "cpu"
+    module: torch.nn.Module,
+    device: torch.device | str = "cpu",
+    side_inputs: Sequence[np.ndarray] = (),
 ) -> Callable[[np.ndarray], np.ndarray]:
     """int64 tokens [B, N] -> float32 logits [B, N, V] from a torch module on ``device``.
 
-    The torch side of ``make bench`` and the chorale evaluator on a GPU.
+    The torch side of ``make bench`` and the chorale evaluator on a GPU. ``side_inputs``
+    (one window's, no batch axis) follow the tokens as arguments, repeated for each row.
     """
     target = torch.device(device)
     module = module.float().eval().to(target)
+    extras = [torch.from_numpy(np.asarray(a, dtype=np.float32)).to(target) for a in side_inputs]
 
     def logits(tokens: np.ndarray) -> np.ndarray:
         batch = torch.from_numpy(np.ascontiguousarray(tokens, dtype=np.int64)).to(target)
+        rows = [e.expand(batch.shape[0], *e.shape).contiguous() for e in extras]
         with torch.inference_mode():
-            out = module(batch)
+            out = module(batch, *rows)
         return out.float().cpu().numpy()  # type: ignore[no-any-return]
 
     return logits
@@ -100,6 +105,7 @@ class ModelFacts:
     medium_facts: dict[str, object]
     license: str
     data: str
+    side_inputs: tuple[str, ...] = ()  # float transformer inputs the codec fills per window
 
 
 def write_manifest(out_dir: Path, facts: ModelFacts, sampling: dict[str, object]) -> Path:
@@ -111,7 +117,12 @@ def write_manifest(out_dir: Path, facts: ModelFacts, sampling: dict[str, object]
         "description": facts.description,
         "files": facts.files,
         "tokens": {"vocab_size": facts.vocab_size, "mask_id": facts.mask_id, "shape": facts.shape},
-        "io": {"tokens": "tokens", "logits": "logits", "condition": None},
+        "io": {
+            "tokens": "tokens",
+            "logits": "logits",
+            "condition": None,
+            **({"side_inputs": list(facts.side_inputs)} if facts.side_inputs else {}),
+        },
         "sampling": dict(sampling),
         "medium_facts": facts.medium_facts,
         "license": facts.license,
@@ -157,9 +168,13 @@ def count_params(module: torch.nn.Module) -> int:
 
 
 def export_onnx(
-    module: torch.nn.Module, example: torch.Tensor, path: Path, in_name: str, out_name: str
+    module: torch.nn.Module,
+    example: torch.Tensor | tuple[torch.Tensor, ...],
+    path: Path,
+    in_name: str | Sequence[str],
+    out_name: str,
 ) -> None:
-    """Legacy exporter, opset 17, dynamic batch.
+    """Legacy exporter, opset 17, dynamic batch (one input, or several named in order).
 
     Constant folding is off so every parameter keeps its ``state_dict`` name as an
     initializer (folding would bake transposed copies under generated names); onnxruntime
@@ -167,13 +182,15 @@ def export_onnx(
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     module.eval()
+    examples = example if isinstance(example, tuple) else (example,)
+    in_names = [in_name] if isinstance(in_name, str) else list(in_name)
     torch.onnx.export(
         module,
-        (example,),
+        examples,
         str(path),
-        input_names=[in_name],
+        input_names=in_names,
         output_names=[out_name],
-        dynamic_axes={in_name: {0: "batch"}, out_name: {0: "batch"}},
+        dynamic_axes={name: {0: "batch"} for name in [*in_names, out_name]},
         opset_version=ONNX_OPSET,
         do_constant_folding=False,
         dynamo=False,
@@ -189,29 +206,35 @@ def export_token_transformer(
     mask_id: int,
     tolerance: float = 1e-3,
     int8: bool = False,
+    side_shapes: Mapping[str, tuple[int, ...]] | None = None,
 ) -> Path:
     """Export a masked transformer (int64 ``tokens`` [B, N] -> ``logits``) and prove it.
 
     onnxruntime must reproduce torch on random tokens (mask id included) within
     ``tolerance``, or the export raises instead of shipping a model that differs. With
     ``int8`` the file is then replaced by its ``quantize_int8`` copy, whose logits must stay
-    within ``INT8_TOLERANCE`` of torch's (``relative_error``).
+    within ``INT8_TOLERANCE`` of torch's (``relative_error``). ``side_shapes`` names float
+    inputs that follow the tokens (shapes without the batch axis), probed with values in [0, 1].
     """
     model = model.float().eval()
-    export_onnx(
-        model, torch.full((2, length), mask_id, dtype=torch.int64), path, "tokens", "logits"
-    )
+    shapes = dict(side_shapes or {})
+    examples = [torch.full((2, length), mask_id, dtype=torch.int64)]
+    examples += [torch.zeros(2, *shape) for shape in shapes.values()]
+    export_onnx(model, tuple(examples), path, ["tokens", *shapes], "logits")
     rng = np.random.default_rng(0)
     probe = rng.integers(0, mask_id, (3, length)).astype(np.int64)
     probe[rng.random(probe.shape) < 0.5] = mask_id
+    feeds = {"tokens": probe}
+    for name, shape in shapes.items():
+        feeds[name] = rng.random((3, *shape)).astype(np.float32)
     with torch.no_grad():
-        want = model(torch.from_numpy(probe)).numpy()
-    err = float(np.abs(_onnx_logits(path, probe) - want).max())
+        want = model(*(torch.from_numpy(a) for a in feeds.values())).numpy()
+    err = float(np.abs(_onnx_logits(path, feeds) - want).max())
     if err > tolerance:
         raise RuntimeError(f"onnxruntime differs from torch by {err}")
     if int8:
         quantized = quantize_int8(path, path.with_suffix(".int8.onnx"))
-        error = relative_error(_onnx_logits(quantized, probe), want)
+        error = relative_error(_onnx_logits(quantized, feeds), want)
         if error > INT8_TOLERANCE:
             quantized.unlink()
             raise RuntimeError(f"the int8 model's logits are {error:.1%} off torch's")
@@ -227,11 +250,11 @@ def relative_error(got: np.ndarray, want: np.ndarray) -> float:
     return float(np.abs(got - want).mean() / max(float(want.std()), 1e-12))
 
 
-def _onnx_logits(path: Path, tokens: np.ndarray) -> np.ndarray:
+def _onnx_logits(path: Path, feeds: Mapping[str, np.ndarray]) -> np.ndarray:
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return session.run(["logits"], {"tokens": tokens})[0]  # type: ignore[no-any-return]
+    return session.run(["logits"], dict(feeds))[0]  # type: ignore[no-any-return]
 
 
 ConfigT = TypeVar("ConfigT")
@@ -256,10 +279,10 @@ def _record_param_aliases(module: torch.nn.Module, path: Path) -> None:
     model = onnx.load(str(path))
     inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
     aliases: dict[str, str] = {}
-    for name, param in module.named_parameters():
+    for name, tensor in module.state_dict().items():
         if name in inits:
             continue
-        value = param.detach().cpu().numpy()
+        value = tensor.detach().cpu().numpy()
         match = next(
             (k for k, v in inits.items() if v.shape == value.shape and np.array_equal(v, value)),
             None,
@@ -349,11 +372,12 @@ def quantize_int8(fp32_path: Path, out_path: Path) -> Path:
 
 
 def load_state_from_onnx(module: torch.nn.Module, path: Path) -> torch.nn.Module:
-    """Copy the ONNX initializers named like ``module``'s parameters into it (all required)."""
+    """Copy the ONNX initializers named like ``module``'s state (parameters and persistent
+    buffers, such as baked-in normalisation statistics) into it (all required)."""
     inits = onnx_initializers(path)
     meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
     aliases = json.loads(meta.get(ALIAS_KEY, "{}"))
-    names = [name for name, _ in module.named_parameters()]
+    names = list(module.state_dict())
     missing = [name for name in names if aliases.get(name, name) not in inits]
     if missing:
         raise KeyError(f"{path} lacks initializers for {missing}")

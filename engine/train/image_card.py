@@ -18,7 +18,7 @@ from engine.sampling import sample
 from engine.sampling.types import SamplerSettings
 from engine.train import image_maskgit as mg
 from engine.train import image_vq as vq
-from engine.train.common import onnx_size_mb
+from engine.train.common import onnx_size_mb, torch_logits_fn
 from engine.train.image_eval import Scores, table
 
 EDIT_STEPS = 12
@@ -44,29 +44,24 @@ def _edit(
     return lambda: list(sample(logits_fn, tokens, editable, mask_id, settings, (grid, grid)))
 
 
-def _torch_fn(module: torch.nn.Module) -> Callable[[np.ndarray], np.ndarray]:
-    def run(tokens: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            return module(torch.from_numpy(tokens)).float().numpy()  # type: ignore[no-any-return]
-
-    return run
-
-
 def _grid_row(transformer: mg.ImageMaskGIT, grid: int, runs: int) -> dict[str, float]:
     """ONNX vs torch eager, 12-step edit on a grid x grid window (weights reused)."""
     cfg = replace(transformer.cfg, grid=grid)
     module = mg.ImageMaskGIT(cfg)
     module.load_state_dict(transformer.state_dict())
     module.eval()
+    side = {name: np.zeros(shape, np.float32) for name, shape in mg.side_shapes(cfg).items()}
     with tempfile.TemporaryDirectory() as tmp:
         path = mg.export(module, Path(tmp))
         session = session_for(path)
 
         def onnx_fn(tokens: np.ndarray) -> np.ndarray:
-            return session.run(["logits"], {"tokens": tokens})[0]  # type: ignore[no-any-return]
+            rows = {name: np.repeat(v[None], len(tokens), 0) for name, v in side.items()}
+            return session.run(["logits"], {"tokens": tokens, **rows})[0]  # type: ignore[no-any-return]
 
+        torch_fn = torch_logits_fn(module, side_inputs=list(side.values()))
         onnx_ms = _median_ms(_edit(onnx_fn, cfg.length, cfg.mask_id, grid), runs)
-        torch_ms = _median_ms(_edit(_torch_fn(module), cfg.length, cfg.mask_id, grid), runs)
+        torch_ms = _median_ms(_edit(torch_fn, cfg.length, cfg.mask_id, grid), runs)
     return {
         "grid": grid,
         "window_px": grid * 8,
@@ -78,14 +73,14 @@ def _grid_row(transformer: mg.ImageMaskGIT, grid: int, runs: int) -> dict[str, f
 
 def _engine_edit_ms(model_dir: Path, runs: int) -> float:
     """Encode + 12 steps + decode + composite of one shipped-window edit (30 % strokes)."""
-    from engine.jobs import GenerateRequest, run_generation
+    from engine.jobs import GenerateRequest, run_model_generation
     from engine.media.image import ImageCodec
     from engine.media.image_io import LoadedImage
     from engine.train import image_data as idata
 
     manifest = load_manifest(model_dir)
     codec = ImageCodec(manifest)
-    logits_fn = load_transformer(manifest).logits_fn()
+    model = load_transformer(manifest)
     window = codec.window[0]
     rng = np.random.default_rng(0)
     (image,) = idata.synthetic_images(1, window)
@@ -95,7 +90,9 @@ def _engine_edit_ms(model_dir: Path, runs: int) -> float:
         0, manifest.name, manifest.default_settings(steps=EDIT_STEPS), payload, codec
     )
     return _median_ms(
-        lambda: run_generation(request, logits_fn, manifest.mask_id, lambda s: None, lambda: False),
+        lambda: run_model_generation(
+            request, model, manifest.mask_id, lambda s: None, lambda: False
+        ),
         runs,
     )
 
@@ -123,6 +120,18 @@ def _latency_table(timing: dict[str, object]) -> str:
     return "\n".join(lines)
 
 
+def _context_note(cfg: mg.MaskGITConfig) -> str:
+    if not cfg.context_input:
+        return ""
+    return (
+        "\n  It also reads the known pixels (the decoder's `context` and `hole`, side inputs of"
+        "\n  `transformer.onnx`): a 3×3 conv over `context × (1 − hole)` and `hole`, then a"
+        f"\n  {cfg.patch}×{cfg.patch}-stride conv to one vector per token, added to the token"
+        "\n  embeddings (after PUT, whose transformer reads un-quantised features of the known"
+        "\n  region). A token the brush only grazes is masked, but most of its pixels are seen."
+    )
+
+
 def write_model_card(
     out_dir: Path,
     vq_cfg: vq.VQConfig,
@@ -137,6 +146,7 @@ def write_model_card(
     mg_stats: dict = info["maskgit"]  # type: ignore[assignment, type-arg]
     window = mg_cfg.grid * vq_cfg.patch
     size_mb = onnx_size_mb(out_dir)
+    context = _context_note(mg_cfg)
     evaluation = table(rows) if rows else "(evaluation not run: --no-eval)"
     text = f"""# image-maskgit
 
@@ -169,7 +179,7 @@ Trained from scratch on a 2-core CPU in one session. It is small and weak; read 
   a learned 2-D relative-position bias per head and layer (offsets clipped to ±{mg_cfg.max_rel}),
   so any window cut from a photo's token map is a valid example and the weights run on other
   grid sizes. Masks: 40 % MaskGIT cosine-schedule random, 40 % brush strokes, 20 % blocks
-  (drawn in pixels, brought to tokens like the engine does); loss on masked tokens.
+  (drawn in pixels, brought to tokens like the engine does); loss on masked tokens.{context}
 - Files: encoder.onnx, decoder.onnx (inputs `tokens`, `context`, `hole`, see the `ImageCodec`
   contract), transformer.onnx; legacy exporter, opset 17, fp32; {size_mb:.1f} MB in all.
 

@@ -52,6 +52,11 @@ def register_image(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--maskgit-batch", type=int, default=32)
     p.add_argument("--grid", type=int, default=16, help="transformer window in tokens (side)")
     p.add_argument("--d-model", type=int, default=192)
+    p.add_argument(
+        "--context-input",
+        action="store_true",
+        help="the transformer also reads the known pixels, not only their tokens",
+    )
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--heads", type=int, default=6)
     p.add_argument("--codes", type=int, default=512)
@@ -181,6 +186,7 @@ def run_image(args: argparse.Namespace) -> int:
             max_rel=grid - 1,
         )
     )
+    mg_cfg = replace(mg_cfg, context_input=args.context_input, patch=vq_cfg.patch)
     mg_init, mg_info = mg.load_checkpoint(args.maskgit_init) if args.maskgit_init else (None, {})
     if mg_init is not None and args.maskgit_minutes <= 0 and not args.maskgit_max_steps:
         # Export/evaluate a finished run (a GPU run of image-transformer, say) as it is.
@@ -206,6 +212,10 @@ def run_image(args: argparse.Namespace) -> int:
             args.checkpoint_dir,
             init=mg_init,
             command=command,
+            views=(
+                vq.tokenized_views(train_images, vq_cfg.patch, args.flips),
+                vq.tokenized_views(monitor_images, vq_cfg.patch),
+            ),
         )
     args.out.mkdir(parents=True, exist_ok=True)
     image_export.export_all(tokenizer, transformer, args.out)

@@ -9,7 +9,7 @@ Masks come in two sizes:
 
 * pixel masks (``brush_mask``, ``block_mask``): free-form strokes like the DeepFill v2 /
   LaMa training masks, used to train the context-aware decoder and by the evaluation;
-* token masks (``token_training_mask``): what the transformer learns to fill, a mixture of
+* token masks (``training_masks``): what the transformer learns to fill, a mixture of
   MaskGIT's cosine-schedule random masks and strokes/blocks brought to the token grid the
   way the engine does it (a token is editable when any of its pixels is masked).
 """
@@ -209,37 +209,67 @@ def cosine_token_mask(rng: np.random.Generator, rows: int, cols: int) -> BoolArr
     return flat.reshape(rows, cols)
 
 
-def token_training_mask(
+def training_masks(
     rng: np.random.Generator, rows: int, cols: int, patch: int = 8
-) -> BoolArray:
-    """Transformer training mask [rows, cols]: cosine random 40 %, strokes 40 %, blocks 20 %.
+) -> tuple[BoolArray, BoolArray]:
+    """(token mask [rows, cols], pixel hole [rows*patch, cols*patch]) of one training window:
+    cosine random 40 %, strokes 40 %, blocks 20 %.
 
     Strokes and blocks are drawn on the pixel grid and brought to tokens as the engine
-    does, so the transformer sees the hole shapes a user paints.
+    does, so the transformer sees the hole shapes a user paints. A cosine random mask has
+    no pixel shape: its hole is the masked tokens' pixels.
     """
     draw = rng.random()
     if draw < 0.4:
-        return cosine_token_mask(rng, rows, cols)
+        mask = cosine_token_mask(rng, rows, cols)
+        return mask, np.repeat(np.repeat(mask, patch, axis=0), patch, axis=1)
     shape = (rows * patch, cols * patch)
     pixels = brush_mask(rng, shape, (0.03, 0.5)) if draw < 0.8 else block_mask(rng, shape)
     mask = tokens_of_pixels(pixels, patch)
     if not mask.any():
-        mask[int(rng.integers(0, rows)), int(rng.integers(0, cols))] = True
-    return mask
+        row, col = int(rng.integers(0, rows)), int(rng.integers(0, cols))
+        mask[row, col] = True
+        pixels[row * patch : (row + 1) * patch, col * patch : (col + 1) * patch] = True
+    return mask, pixels
 
 
 # --------------------------------------------------------------------------- token maps
 
 
-def token_windows(
+WindowPosition = tuple[int, int, int]  # (map index, top token row, left token column)
+
+
+def window_positions(
     maps: Sequence[npt.NDArray[np.int64]], rng: np.random.Generator, count: int, grid: int
-) -> npt.NDArray[np.int64]:
-    """``count`` random ``grid``-square windows int64 [count, grid, grid] from token maps."""
-    out = np.empty((count, grid, grid), dtype=np.int64)
-    picks = rng.integers(0, len(maps), count)
-    for i, pick in enumerate(picks):
+) -> list[WindowPosition]:
+    """Where ``count`` random ``grid``-square windows lie in the token maps."""
+    positions = []
+    for pick in rng.integers(0, len(maps), count):
         token_map = maps[pick]
         top = int(rng.integers(0, token_map.shape[0] - grid + 1))
         left = int(rng.integers(0, token_map.shape[1] - grid + 1))
-        out[i] = token_map[top : top + grid, left : left + grid]
+        positions.append((int(pick), top, left))
+    return positions
+
+
+def gather_token_windows(
+    maps: Sequence[npt.NDArray[np.int64]], positions: Sequence[WindowPosition], grid: int
+) -> npt.NDArray[np.int64]:
+    out = np.empty((len(positions), grid, grid), dtype=np.int64)
+    for i, (pick, top, left) in enumerate(positions):
+        out[i] = maps[pick][top : top + grid, left : left + grid]
     return out
+
+
+def gather_pixel_windows(
+    views: Sequence[UInt8Array], positions: Sequence[WindowPosition], grid: int, patch: int
+) -> UInt8Array:
+    """The photo pixels uint8 [count, grid*patch, grid*patch, 3] under token windows
+    (``views[i]`` is the photo that token map ``i`` encodes)."""
+    size = grid * patch
+    return np.stack(
+        [
+            views[pick][top * patch : top * patch + size, left * patch : left * patch + size]
+            for pick, top, left in positions
+        ]
+    )

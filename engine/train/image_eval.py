@@ -2,7 +2,7 @@
 
 Each case is one window-sized crop of a test photo with a seeded free-form brush mask
 covering 10-40 % of it. Our model runs through the real engine path (``ImageCodec`` +
-``engine.jobs.run_generation`` -> ``engine.sampling.sample`` over onnxruntime sessions),
+``engine.jobs.run_model_generation`` -> ``engine.sampling.sample`` over onnxruntime sessions),
 with the crop as the whole document and the ``resize`` strategy (scale 1: the crop is the
 window). Telea (``cv2.inpaint``, radius 3) fills the same crops and masks.
 
@@ -27,7 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from engine.jobs import GenerateRequest, run_generation
+from engine.jobs import GenerateRequest, run_model_generation
 from engine.media.image import ImageCodec, ImagePayload
 from engine.media.image_io import LoadedImage
 from engine.models import ModelManifest, load_manifest
@@ -93,7 +93,7 @@ class EngineInpainter:
     def __init__(self, model_dir: Path, **settings: object) -> None:
         self.manifest: ModelManifest = load_manifest(model_dir)
         self.codec = ImageCodec(self.manifest)
-        self.logits_fn = load_transformer(self.manifest).logits_fn()
+        self.model = load_transformer(self.manifest)
         self.settings = self.manifest.default_settings(**settings)
 
     def payload(self, case: Case) -> ImagePayload:
@@ -110,8 +110,8 @@ class EngineInpainter:
             payload=self.payload(case),
             codec=self.codec,
         )
-        variations, _ = run_generation(
-            request, self.logits_fn, self.manifest.mask_id, lambda step: None, lambda: False
+        variations, _ = run_model_generation(
+            request, self.model, self.manifest.mask_id, lambda step: None, lambda: False
         )
         return np.asarray(variations[0].rgb)
 

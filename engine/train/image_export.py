@@ -174,5 +174,6 @@ def write_manifest(
         medium_facts=medium_facts(vq_cfg, mg_cfg),
         license=LICENSE,
         data=DATA,
+        side_inputs=tuple(mg.side_shapes(mg_cfg)),
     )
     return common_write_manifest(out_dir, facts, sampling or DEFAULT_SAMPLING)

@@ -48,6 +48,8 @@ class MaskGITConfig:
     ff_mult: int = 4
     max_rel: int = 15
     dropout: float = 0.0
+    context_input: bool = False  # also read the window's known pixels (KeptPixels)
+    patch: int = 8  # pixels per token side (the tokenizer's downsampling)
 
     @property
     def mask_id(self) -> int:
@@ -102,12 +104,35 @@ class Block(nn.Module):
         return x + self.drop(self.mlp(self.norm_mlp(x)))
 
 
+class KeptPixels(nn.Module):
+    """The window's known pixels as one vector per token: [B, grid*grid, d].
+
+    Inputs are the decoder's: ``context`` [B, 3, H, W] in [-1, 1] and ``hole`` [B, 1, H, W]
+    (1 = to fill; pixels there are ignored). A token the brush only grazes is mostly
+    visible here, while its token id says nothing (it is masked). After PUT (Liu et al.,
+    CVPR 2022), whose transformer reads un-quantised features of the known region.
+    """
+
+    def __init__(self, cfg: MaskGITConfig, channels: int = 32) -> None:
+        super().__init__()
+        self.pixels = nn.Conv2d(4, channels, 3, padding=1)
+        self.tokens = nn.Conv2d(channels, cfg.d_model, cfg.patch, stride=cfg.patch)
+
+    def forward(self, context: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+        known = torch.cat([context * (1.0 - hole), hole], dim=1)
+        return self.tokens(F.gelu(self.pixels(known))).flatten(2).transpose(1, 2)
+
+
 class ImageMaskGIT(nn.Module):
-    """int64 tokens [B, grid*grid] (row-major, ``vocab_size`` = masked) -> logits [B, N, V]."""
+    """int64 tokens [B, grid*grid] (row-major, ``vocab_size`` = masked) -> logits [B, N, V].
+
+    With ``cfg.context_input`` the forward also takes the decoder's ``context`` and ``hole``.
+    """
 
     def __init__(self, cfg: MaskGITConfig) -> None:
         super().__init__()
         self.cfg = cfg
+        self.kept = KeptPixels(cfg) if cfg.context_input else None
         self.token_embed = nn.Embedding(cfg.vocab_size + 1, cfg.d_model)
         nn.init.normal_(self.token_embed.weight, std=0.02)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
@@ -115,8 +140,17 @@ class ImageMaskGIT(nn.Module):
         self.head = nn.Linear(cfg.d_model, cfg.vocab_size)
         self.register_buffer("rel_index", relative_index(cfg.grid, cfg.max_rel), persistent=False)
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        tokens: torch.Tensor,
+        context: torch.Tensor | None = None,
+        hole: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         x = self.token_embed(tokens)
+        if self.kept is not None:
+            if context is None or hole is None:
+                raise ValueError("this transformer reads the known pixels: pass context and hole")
+            x = x + self.kept(context, hole)
         for block in self.blocks:
             x = block(x, self.rel_index)
         return self.head(self.norm_out(x))  # type: ignore[no-any-return]
@@ -126,18 +160,25 @@ class ImageMaskGIT(nn.Module):
 
 
 def training_batch(
-    maps: Sequence[np.ndarray], rng: np.random.Generator, count: int, cfg: MaskGITConfig, patch: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(inputs with mask ids, targets, loss mask) for ``count`` random windows, flattened [B, N]."""
-    targets = idata.token_windows(maps, rng, count, cfg.grid).reshape(count, -1)
-    masks = np.stack(
-        [
-            idata.token_training_mask(rng, cfg.grid, cfg.grid, patch).reshape(-1)
-            for _ in range(count)
-        ]
-    )
+    maps: Sequence[np.ndarray],
+    rng: np.random.Generator,
+    count: int,
+    cfg: MaskGITConfig,
+    patch: int,
+    views: Sequence[np.ndarray] | None = None,
+) -> tuple[np.ndarray, ...]:
+    """(inputs with mask ids, targets, loss mask) for ``count`` random windows, flattened [B, N];
+    with ``views`` (the photos the maps encode) also the windows' ``context`` and ``hole``."""
+    positions = idata.window_positions(maps, rng, count, cfg.grid)
+    targets = idata.gather_token_windows(maps, positions, cfg.grid).reshape(count, -1)
+    drawn = [idata.training_masks(rng, cfg.grid, cfg.grid, patch) for _ in range(count)]
+    masks = np.stack([token_mask.reshape(-1) for token_mask, _ in drawn])
     inputs = np.where(masks, cfg.mask_id, targets)
-    return inputs, targets, masks
+    if views is None:
+        return inputs, targets, masks
+    pixels = idata.gather_pixel_windows(views, positions, cfg.grid, patch)
+    holes = np.stack([hole for _, hole in drawn])[:, None].astype(np.float32)
+    return inputs, targets, masks, idata.to_model_range(pixels), holes
 
 
 TRAIN_DEFAULTS = LoopSettings(
@@ -155,24 +196,29 @@ def train(
     log: Callable[[str], None] = print,
     init: ImageMaskGIT | None = None,
     command: str = "",
+    views: tuple[Sequence[np.ndarray], Sequence[np.ndarray]] | None = None,
 ) -> tuple[ImageMaskGIT, dict[str, object]]:
     """Train for ``settings.minutes`` (or ``max_steps``); return the best validated weights.
 
     The best weights so far are saved as ``checkpoint_dir/maskgit_best.pt`` at every
     improvement and the returned ones, with the stats and ``command``, as ``maskgit_final.pt``.
+    A ``cfg.context_input`` model needs ``views``: the (train, valid) photos the maps encode.
     """
     model = ImageMaskGIT(cfg)
     if init is not None:
         model.load_state_dict(init.state_dict())
+    if cfg.context_input and views is None:
+        raise ValueError("a context_input transformer trains on the photos too")
+    train_views, valid_views = views if cfg.context_input and views else (None, None)
 
     def make_batch(rng: np.random.Generator, count: int) -> Arrays:
-        return training_batch(train_maps, rng, count, cfg, patch)
+        return training_batch(train_maps, rng, count, cfg, patch, train_views)
 
     def on_best(module: nn.Module, entry: dict[str, object]) -> None:
         if checkpoint_dir is not None:
             save_transformer(module, entry, checkpoint_dir / "maskgit_best.pt")
 
-    valid = training_batch(valid_maps, np.random.default_rng(1234), 256, cfg, patch)
+    valid = training_batch(valid_maps, np.random.default_rng(1234), 256, cfg, patch, valid_views)
     final, stats = train_loop(model, make_batch, masked_token_loss, valid, settings, log, on_best)
     stats["unigram_loss"] = round(unigram_loss(train_maps, cfg.vocab_size), 4)
     stats["command"] = command
@@ -201,7 +247,18 @@ def load_checkpoint(path: Path) -> tuple[ImageMaskGIT, dict[str, object]]:
 
 def export(model: ImageMaskGIT, out_dir: Path) -> Path:
     """Write ``out_dir/transformer.onnx`` (fp32) and check onnxruntime against torch."""
-    return export_token_transformer(model, out_dir / ONNX_FILE, model.cfg.length, model.cfg.mask_id)
+    cfg = model.cfg
+    return export_token_transformer(
+        model, out_dir / ONNX_FILE, cfg.length, cfg.mask_id, side_shapes=side_shapes(cfg)
+    )
+
+
+def side_shapes(cfg: MaskGITConfig) -> dict[str, tuple[int, ...]]:
+    """The side inputs of a ``context_input`` model: the decoder's ``context`` and ``hole``."""
+    if not cfg.context_input:
+        return {}
+    size = cfg.grid * cfg.patch
+    return {"context": (3, size, size), "hole": (1, size, size)}
 
 
 def load_torch_model(model_dir: Path | str) -> ImageMaskGIT:

@@ -428,6 +428,20 @@ def load_tokenizer(path: Path) -> tuple[VQTokenizer, dict[str, object]]:
     return load_checkpoint(path, lambda raw: VQTokenizer(VQConfig.from_dict(raw)))
 
 
+def tokenized_views(
+    images: Sequence[idata.UInt8Array], patch: int, flips: bool = False
+) -> list[idata.UInt8Array]:
+    """The photos :func:`tokenize_images` encodes, in its order: each cropped to multiples of
+    ``patch``, then (with ``flips``) its mirror image."""
+    views = []
+    for image in images:
+        height, width = image.shape[0] // patch * patch, image.shape[1] // patch * patch
+        views.append(np.ascontiguousarray(image[:height, :width]))
+        if flips:
+            views.append(np.ascontiguousarray(views[-1][:, ::-1]))
+    return views
+
+
 @torch.no_grad()
 def tokenize_images(
     model: VQTokenizer, images: Sequence[idata.UInt8Array], flips: bool = False
@@ -438,16 +452,10 @@ def tokenize_images(
     tokens of random 8-aligned crops, but the encoder runs once per photo.
     """
     graph = EncoderGraph(model).eval()
-    patch = model.cfg.patch
     maps = []
-    for image in images:
-        height, width = image.shape[0] // patch * patch, image.shape[1] // patch * patch
-        views = [image[:height, :width]]
-        if flips:
-            views.append(views[0][:, ::-1])
-        for view in views:
-            pixels = torch.from_numpy(idata.to_model_range(np.ascontiguousarray(view)[None]))
-            maps.append(graph(pixels)[0].numpy().astype(np.int64))
+    for view in tokenized_views(images, model.cfg.patch, flips):
+        pixels = torch.from_numpy(idata.to_model_range(view[None]))
+        maps.append(graph(pixels)[0].numpy().astype(np.int64))
     return maps
 
 

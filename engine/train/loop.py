@@ -116,9 +116,10 @@ def to_device(batch: Tensors, device: torch.device) -> Tensors:
 
 
 def masked_token_loss(model: nn.Module, batch: Tensors) -> tuple[torch.Tensor, torch.Tensor]:
-    """``LossFn`` for (inputs with mask ids, targets, loss mask) batches: loss and accuracy."""
-    inputs, targets, mask = batch
-    logits = model(inputs)
+    """``LossFn`` for (inputs with mask ids, targets, loss mask, *side inputs) batches: loss and
+    accuracy. Side inputs (a model's kept pixels, say) follow the tokens into the model."""
+    inputs, targets, mask, *side = batch
+    logits = model(inputs, *side)
     hits = (logits.argmax(-1) == targets) & mask
     return masked_loss(logits, targets, mask), hits.sum() / mask.sum().clamp(min=1)
 

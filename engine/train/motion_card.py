@@ -102,6 +102,7 @@ def write_manifest(
         medium_facts=medium_facts(cfg),
         license=LICENSE,
         data=DATA,
+        side_inputs=("context", "known") if cfg.context_input else (),
     )
     return common_write_manifest(out_dir, facts, sampling or DEFAULT_SAMPLING)
 
@@ -142,6 +143,17 @@ def _data_limit(stats: dict[str, object]) -> str:
     )
 
 
+def _context_note(cfg: MotionConfig) -> str:
+    if not cfg.context_input:
+        return ""
+    return (
+        "\n  It also reads the kept frames themselves (the decoder's `context` and `known`, side"
+        "\n  inputs of `transformer.onnx`): a conv over frames and a stride-4 conv to token rate,"
+        "\n  added to each row's token embeddings (after PUT, Liu et al. CVPR 2022), so it sees"
+        "\n  the exact poses and velocities where a gap starts and ends, not only their tokens."
+    )
+
+
 def write_model_card(
     out_dir: Path, cfg: MotionConfig, stats: dict[str, object], command: str, eval_table: str
 ) -> Path:
@@ -163,7 +175,7 @@ attribution: {ATTRIBUTION}.
 - Transformer: bidirectional, {cfg.n_layers} layers, d = {cfg.d_model}, {cfg.n_heads} heads,
   over the stacked streams [2, {cfg.tokens_per_row}] ({cfg.window} frames); trained with
   MaskGIT cosine masks,
-  in-betweening spans of 15-60 frames, single-part masks and full masks.
+  in-betweening spans of 15-60 frames, single-part masks and full masks.{_context_note(cfg)}
 - Files: encoder.onnx, decoder.onnx, transformer.onnx ({onnx_size_mb(out_dir):.1f} MB in all),
   skeleton.json.
 

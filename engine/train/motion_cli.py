@@ -103,6 +103,11 @@ def register_motion(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--heads", type=int, default=6)
     p.add_argument("--codes", type=int, default=512)
+    p.add_argument(
+        "--context-input",
+        action="store_true",
+        help="the transformer also reads the kept frames themselves, not only their tokens",
+    )
     p.add_argument("--tiny", action="store_true", help="tiny architecture (smoke runs)")
     p.add_argument("--limit", type=int, default=0, help="clips per archive (0 = all; smoke runs)")
     p.add_argument("--eval-gaps", type=int, default=50, help="gaps per length (0 = no evaluation)")
@@ -170,6 +175,7 @@ def run_motion(args: argparse.Namespace) -> int:
             n_heads=args.heads,
         )
     )
+    cfg = replace(cfg, context_input=args.context_input)
     t0 = time.monotonic()
     train, valid = bandai_takes(args)
     rig_clip = _first_rig(args.data)
@@ -184,7 +190,8 @@ def run_motion(args: argparse.Namespace) -> int:
     )
     if args.tokenizer_init:
         tokenizer, tok_stats = motion_train.load_tokenizer(args.tokenizer_init)
-        cfg = tokenizer.cfg
+        transformer_fields = ("d_model", "n_layers", "n_heads", "context_input")
+        cfg = replace(tokenizer.cfg, **{name: getattr(cfg, name) for name in transformer_fields})
     else:
         budget = replace(
             motion_train.TOKENIZER_DEFAULTS,
@@ -198,6 +205,12 @@ def run_motion(args: argparse.Namespace) -> int:
         )
     train_tokens = motion_train.encode_takes(tokenizer, train)
     valid_tokens = motion_train.encode_takes(tokenizer, valid, shifts=1)
+    features = None
+    if cfg.context_input:
+        features = (
+            motion_train.take_features(train, cfg.window),
+            motion_train.take_features(valid, cfg.window, shifts=1),
+        )
     init, init_stats = None, {}
     if args.transformer_init:
         init, init_stats = motion_train.load_transformer_checkpoint(args.transformer_init)
@@ -221,8 +234,9 @@ def run_motion(args: argparse.Namespace) -> int:
             valid_tokens,
             settings,
             args.checkpoint_dir,
-            init=init,
+            init=init if init is not None else motion_train.new_transformer(cfg, tokenizer),
             command=command,
+            features=features,
         )
     args.out.mkdir(parents=True, exist_ok=True)
     parity = motion_export.export_all(tokenizer, transformer, args.out)

@@ -44,6 +44,7 @@ OTHER_RIG_MAX_SECONDS = 30.0
 outweigh the varied Bandai takes (about 20 % of the frames come from other rigs)."""
 FPS = 30.0
 FRAMES_PER_TOKEN = 4
+STILL_COLUMNS = [0, 1, 3]  # root and heading velocity: zero on a window's first frame
 VALID_BUCKETS = 10
 """A take is held out when ``crc32(file name) % VALID_BUCKETS == 0`` (about 10 %)."""
 
@@ -261,7 +262,7 @@ def pad_edge_hold(features: FloatArray, frames: int) -> FloatArray:
     if missing <= 0:
         return features
     tail = np.repeat(features[-1:], missing, axis=0)
-    tail[:, [0, 1, 3]] = 0.0
+    tail[:, STILL_COLUMNS] = 0.0
     return np.concatenate([features, tail]).astype(np.float32)
 
 
@@ -276,5 +277,5 @@ def random_windows(
         clip = pad_edge_hold(takes[pick].features, frames)
         start = int(rng.integers(0, len(clip) - frames + 1))
         out[row] = clip[start : start + frames]
-        out[row, 0, [0, 1, 3]] = 0.0  # the codec computes features on the window: no velocity at 0
+        out[row, 0, STILL_COLUMNS] = 0.0  # the codec reads a window: no velocity at frame 0
     return out

@@ -19,7 +19,7 @@ from engine.media.motion import interpolate_range, motion_metrics
 from engine.media.motion_codec import MotionCodec, MotionPayload
 from engine.media.skeleton import map_skeleton
 from engine.models import load_manifest
-from engine.runtime import load_transformer
+from engine.runtime import Transformer, load_transformer
 from engine.sampling import sample
 from engine.sampling.types import SamplerSettings
 from engine.train.motion_data import held_out_clips
@@ -54,13 +54,13 @@ def choose_gaps(
 
 
 def _model_fill(
-    codec: MotionCodec, logits_fn, clip: Clip, gap: Gap, settings: SamplerSettings
-) -> Clip:  # type: ignore[no-untyped-def]
+    codec: MotionCodec, model: Transformer, clip: Clip, gap: Gap, settings: SamplerSettings
+) -> Clip:
     payload = MotionPayload(clip, gap.first, gap.last, "full", map_skeleton(clip))
     problem = codec.encode(payload)
     final = None
     for step in sample(
-        logits_fn,
+        model.logits_fn(problem.condition, problem.side_inputs),
         problem.tokens,
         problem.editable_mask,
         codec.mask_id,
@@ -85,7 +85,7 @@ def evaluate(
     """{gap: {"model"|"interpolation": {metric: mean}}} over ``count`` gaps per length."""
     manifest = load_manifest(model_dir)
     codec = MotionCodec(manifest)
-    logits_fn = load_transformer(manifest).logits_fn()
+    model = load_transformer(manifest)
     clips = held_out_clips(data)
     rng = np.random.default_rng(seed)
     results: dict[int, dict[str, dict[str, float]]] = {}
@@ -100,7 +100,7 @@ def evaluate(
             )
             frames = np.arange(gap.first, gap.last + 1)
             for method, filled in (
-                ("model", _model_fill(codec, logits_fn, clip, gap, settings)),
+                ("model", _model_fill(codec, model, clip, gap, settings)),
                 ("interpolation", interpolate_range(clip, gap.first, gap.last, "full", smap)),
             ):
                 m = motion_metrics(clip, filled, frames, smap, cm_per_unit=1.0)

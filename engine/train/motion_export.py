@@ -3,7 +3,8 @@
 - ``encoder.onnx``: ``features`` float32 [B, T, 132] -> ``tokens`` int64 [B, 2, T/4]
 - ``decoder.onnx``: ``tokens`` int64 [B, 2, L], ``context`` float32 [B, 4L, 132],
   ``known`` float32 [B, 4L, 2] -> ``features`` float32 [B, 4L, 132]
-- ``transformer.onnx``: ``tokens`` int64 [B, 2L] -> ``logits`` float32 [B, 2L, K]
+- ``transformer.onnx``: ``tokens`` int64 [B, 2L] -> ``logits`` float32 [B, 2L, K]; a
+  ``context_input`` model also takes the decoder's ``context`` and ``known``
 
 Batch and time are dynamic in the tokenizer graphs (T a multiple of 4), so the
 codec can decode a long generated clip in one call; the transformer's N is fixed.
@@ -26,6 +27,7 @@ from engine.train.motion_model import (
     EncoderExport,
     MotionTokenizer,
     MotionTransformer,
+    Normalizer,
 )
 
 
@@ -58,9 +60,13 @@ def _session(path: Path) -> ort.InferenceSession:
 
 
 def _probe_features(tokenizer: MotionTokenizer, batch: int, frames: int) -> np.ndarray:
+    return _probe_features_of(tokenizer.norm, batch, frames)
+
+
+def _probe_features_of(norm: Normalizer, batch: int, frames: int) -> np.ndarray:
+    """Random raw features float32 [batch, frames, 132] with the training data's spread."""
     rng = np.random.default_rng(0)
-    mean = tokenizer.norm.mean.numpy()
-    std = tokenizer.norm.std.numpy()
+    mean, std = norm.mean.numpy(), norm.std.numpy()
     return (mean + std * rng.standard_normal((batch, frames, FEATURE_SIZE))).astype(np.float32)
 
 
@@ -112,13 +118,23 @@ def export_decoder(tokenizer: MotionTokenizer, path: Path) -> float:
 
 
 def export_transformer(transformer: MotionTransformer, path: Path) -> float:
-    n = 2 * transformer.cfg.tokens_per_row
-    example = torch.full((2, n), transformer.mask_id, dtype=torch.int64)
-    export_onnx(transformer, example, path, "tokens", "logits")
-    probe = np.random.default_rng(2).integers(0, transformer.mask_id + 1, (3, n)).astype(np.int64)
-    got = _session(path).run(["logits"], {"tokens": probe})[0]
+    """``transformer.onnx``; a ``context_input`` model also takes ``context`` and ``known``."""
+    cfg = transformer.cfg
+    n, frames = 2 * cfg.tokens_per_row, cfg.window
+    names = ["tokens", "context", "known"] if cfg.context_input else ["tokens"]
+    example = [torch.full((2, n), transformer.mask_id, dtype=torch.int64)]
+    rng = np.random.default_rng(2)
+    probe = [rng.integers(0, transformer.mask_id + 1, (3, n)).astype(np.int64)]
+    if cfg.context_input:
+        example += [torch.zeros(2, frames, FEATURE_SIZE), torch.zeros(2, frames, 2)]
+        probe += [
+            _probe_features_of(transformer.kept.norm, 3, frames),  # type: ignore[union-attr]
+            (rng.random((3, frames, 2)) < 0.5).astype(np.float32),
+        ]
+    export_onnx(transformer, tuple(example), path, names, "logits")
+    got = _session(path).run(["logits"], dict(zip(names, probe, strict=True)))[0]
     with torch.no_grad():
-        want = transformer(torch.from_numpy(probe)).numpy()
+        want = transformer(*(torch.from_numpy(a) for a in probe)).numpy()
     return float(np.abs(got - want).max())
 
 

@@ -11,6 +11,9 @@ Decoder (PUT-style, it also sees the frames the user keeps):
 Transformer (MMM-style, over the stacked streams):
     tokens int64 [B, 2L] (row 0 = lower, row 1 = upper; mask id K) -> logits [B, 2L, K],
     per-row token embeddings and output heads, learned (row, time) positions.
+    With ``context_input`` it also takes the decoder's ``context`` and ``known``: the kept
+    frames themselves, not only their tokens, so it sees exactly where and how a gap starts
+    and ends (after PUT, whose transformer reads un-quantised features of the known region).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ class MotionConfig:
     n_layers: int = 4
     n_heads: int = 6
     dropout: float = 0.1
+    context_input: bool = False  # the transformer also reads the kept frames (see KeptFrames)
 
     @property
     def tokens_per_row(self) -> int:
@@ -169,6 +173,19 @@ class EmaQuantizer(nn.Module):
             self.ema_count[dead] = 1.0
 
 
+def known_columns(known: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
+    """Per-feature kept flags [B, T, 132] of per-part flags ``known`` [B, T, 2]."""
+    return known @ groups
+
+
+def part_groups() -> torch.Tensor:
+    """[2, 132]: which feature columns belong to the lower (row 0) and upper (row 1) part."""
+    groups = torch.zeros(2, FEATURE_SIZE)
+    groups[0, LOWER_COLUMNS] = 1.0
+    groups[1, UPPER_COLUMNS] = 1.0
+    return groups
+
+
 class MotionDecoder(nn.Module):
     """Code vectors of both streams + kept frames -> normalised features [B, T, 132]."""
 
@@ -185,10 +202,7 @@ class MotionDecoder(nn.Module):
         )
         self.mix = nn.Sequential(ResBlock(c, 1), ResBlock(c, 2), ResBlock(c, 4), ResBlock(c, 8))
         self.out = nn.Conv1d(c, FEATURE_SIZE, 1)
-        groups = torch.zeros(2, FEATURE_SIZE)
-        groups[0, LOWER_COLUMNS] = 1.0
-        groups[1, UPPER_COLUMNS] = 1.0
-        self.register_buffer("groups", groups)
+        self.register_buffer("groups", part_groups())
 
     def forward(
         self, codes: torch.Tensor, context: torch.Tensor, known: torch.Tensor
@@ -196,8 +210,8 @@ class MotionDecoder(nn.Module):
         h = self.stage1(self.inp(codes))
         h = self.stage2(self.up1(F.interpolate(h, scale_factor=2.0, mode="nearest")))
         h = self.up2(F.interpolate(h, scale_factor=2.0, mode="nearest"))
-        known_columns = known @ self.groups  # [B, T, 132]
-        ctx = torch.cat([context * known_columns, known_columns, known], dim=-1)
+        kept = known_columns(known, self.groups)
+        ctx = torch.cat([context * kept, kept, known], dim=-1)
         h = self.mix(h + self.context(ctx.transpose(1, 2)))
         return self.out(F.relu(h)).transpose(1, 2)
 
@@ -296,13 +310,43 @@ class Block(nn.Module):
         return x + self.drop(self.ff(self.norm2(x)))
 
 
+class KeptFrames(nn.Module):
+    """The kept frames of a window as one vector per token position: [B, 2L, d].
+
+    Input is what the decoder reads: raw ``context`` [B, T, 132] and ``known`` [B, T, 2]
+    (values where ``known`` is 0 are ignored). A conv over frames, then a stride-4 conv to
+    the token rate gives 2d channels per token: the first d for the lower row, the rest for
+    the upper row.
+    """
+
+    def __init__(self, cfg: MotionConfig) -> None:
+        super().__init__()
+        d = cfg.d_model
+        self.norm = Normalizer()
+        self.frames = nn.Conv1d(2 * FEATURE_SIZE + 2, d, 3, padding=1)
+        self.tokens = nn.Conv1d(d, 2 * d, FRAMES_PER_TOKEN, stride=FRAMES_PER_TOKEN)
+        self.register_buffer("groups", part_groups())
+
+    def forward(self, context: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+        kept = known_columns(known, self.groups)
+        x = torch.cat([self.norm(context) * kept, kept, known], dim=-1).transpose(1, 2)
+        h = self.tokens(F.gelu(self.frames(x)))  # [B, 2d, L]
+        lower, upper = h.chunk(2, dim=1)
+        return torch.cat([lower, upper], dim=2).transpose(1, 2)
+
+
 class MotionTransformer(nn.Module):
-    """tokens int64 [B, 2L] (mask id = codebook size) -> logits float [B, 2L, codebook]."""
+    """tokens int64 [B, 2L] (mask id = codebook size) -> logits float [B, 2L, codebook].
+
+    With ``cfg.context_input`` the forward also takes ``context`` [B, 4L, 132] and ``known``
+    [B, 4L, 2], the decoder's inputs (:class:`KeptFrames`).
+    """
 
     def __init__(self, cfg: MotionConfig) -> None:
         super().__init__()
         self.cfg = cfg
         length, d, k = cfg.tokens_per_row, cfg.d_model, cfg.codebook
+        self.kept = KeptFrames(cfg) if cfg.context_input else None
         self.embed = nn.Embedding(2 * (k + 1), d)
         self.pos = nn.Parameter(torch.randn(1, 2 * length, d) * 0.02)
         self.blocks = nn.ModuleList(Block(d, cfg.n_heads, cfg.dropout) for _ in range(cfg.n_layers))
@@ -315,8 +359,17 @@ class MotionTransformer(nn.Module):
     def mask_id(self) -> int:
         return self.cfg.codebook
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        tokens: torch.Tensor,
+        context: torch.Tensor | None = None,
+        known: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         x = self.embed(tokens + self.row_offset) + self.pos
+        if self.kept is not None:
+            if context is None or known is None:
+                raise ValueError("this transformer reads the kept frames: pass context and known")
+            x = x + self.kept(context, known)
         for block in self.blocks:
             x = block(x)
         x = self.norm(x)

@@ -5,7 +5,8 @@ nothing known (generation from scratch), a span of 8-80 frames unknown for both
 parts (in-betweening), or one part unknown over a span or the whole window while
 the other is kept (part edits). The transformer trains on token windows with
 MaskGIT cosine-rate masks, in-betweening spans of 15-60 frames, part masks and
-full masks.
+full masks; one that reads the kept frames (``context_input``) also gets the
+window's frames and which of them are kept.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from engine.train.common import (
 from engine.train.loop import LoopSettings, Tensors, train_loop
 from engine.train.motion_data import (
     FRAMES_PER_TOKEN,
+    STILL_COLUMNS,
     MotionTake,
     feature_stats,
     pad_edge_hold,
@@ -146,40 +148,85 @@ def evaluate_tokenizer(
 # ----------------------------------------------------------------------------- token data
 
 
+def take_features(
+    takes: Sequence[MotionTake], window: int, shifts: int = FRAMES_PER_TOKEN
+) -> list[np.ndarray]:
+    """The features float32 [4 L, 132] each token sequence of :func:`encode_takes` encodes,
+    in the same order (take, then frame shift 0..shifts-1)."""
+    out = []
+    for take in takes:
+        for shift in range(shifts):
+            feats = pad_edge_hold(take.features[shift:], window)
+            feats = feats[: len(feats) // FRAMES_PER_TOKEN * FRAMES_PER_TOKEN].copy()
+            feats[0, STILL_COLUMNS] = 0.0
+            out.append(feats.astype(np.float32))
+    return out
+
+
 @torch.no_grad()
 def encode_takes(
     tokenizer: MotionTokenizer, takes: Sequence[MotionTake], shifts: int = FRAMES_PER_TOKEN
 ) -> list[np.ndarray]:
     """Token sequences int64 [2, L_take] of every take, once per frame shift 0..shifts-1."""
     tokenizer.eval()
-    out = []
-    window = tokenizer.cfg.window
-    for take in takes:
-        for shift in range(shifts):
-            feats = pad_edge_hold(take.features[shift:], window)
-            feats = feats[: len(feats) // FRAMES_PER_TOKEN * FRAMES_PER_TOKEN].copy()
-            feats[0, [0, 1, 3]] = 0.0
-            out.append(tokenizer.encode(torch.from_numpy(feats[None]))[0].numpy())
-    return out
+    return [
+        tokenizer.encode(torch.from_numpy(feats[None]))[0].numpy()
+        for feats in take_features(takes, tokenizer.cfg.window, shifts)
+    ]
+
+
+def window_picks(
+    lengths: Sequence[int], length: int, count: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` random windows of ``length`` tokens: (sequence index, first token) each,
+    sequences drawn in proportion to their length."""
+    weights = np.asarray(lengths, dtype=np.float64)
+    picks = rng.choice(len(lengths), size=count, p=weights / weights.sum())
+    starts = np.array([int(rng.integers(0, lengths[p] - length + 1)) for p in picks], dtype=int)
+    return picks, starts
 
 
 def token_windows(
     sequences: Sequence[np.ndarray], length: int, count: int, rng: np.random.Generator
 ) -> np.ndarray:
     """``count`` random token windows int64 [count, 2, length]."""
-    weights = np.array([s.shape[1] for s in sequences], dtype=np.float64)
-    picks = rng.choice(len(sequences), size=count, p=weights / weights.sum())
-    out = np.empty((count, 2, length), dtype=np.int64)
-    for row, pick in enumerate(picks):
-        seq = sequences[pick]
-        start = int(rng.integers(0, seq.shape[1] - length + 1))
-        out[row] = seq[:, start : start + length]
+    picks, starts = window_picks([s.shape[1] for s in sequences], length, count, rng)
+    return gather_tokens(sequences, picks, starts, length)
+
+
+def gather_tokens(
+    sequences: Sequence[np.ndarray], picks: np.ndarray, starts: np.ndarray, length: int
+) -> np.ndarray:
+    return np.stack([sequences[p][:, s : s + length] for p, s in zip(picks, starts, strict=True)])
+
+
+def gather_features(
+    features: Sequence[np.ndarray], picks: np.ndarray, starts: np.ndarray, length: int
+) -> np.ndarray:
+    """float32 [count, 4 length, 132] frames of the token windows ``picks``/``starts``, each
+    starting still (no root or heading velocity on its first frame), as the codec cuts them."""
+    frames = length * FRAMES_PER_TOKEN
+    out = np.stack(
+        [
+            features[p][s * FRAMES_PER_TOKEN : s * FRAMES_PER_TOKEN + frames]
+            for p, s in zip(picks, starts, strict=True)
+        ]
+    )
+    out[:, 0, STILL_COLUMNS] = 0.0
     return out
 
 
-def token_masks(batch: int, length: int, rng: np.random.Generator) -> np.ndarray:
-    """bool [B, 2, L]: True = masked (to predict)."""
+def inbetween_masks(
+    batch: int, length: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Token masks bool [B, 2, L] (True = to predict) and the kept frames float32 [B, 4L, 2].
+
+    Spans are drawn in frames, as a user marks them: the tokens they touch are masked and
+    the frames of those tokens outside the span stay known, as the codec does.
+    """
+    frames = length * FRAMES_PER_TOKEN
     masks = np.zeros((batch, 2, length), dtype=bool)
+    known = np.ones((batch, frames, 2), dtype=np.float32)
     for row in range(batch):
         kind = rng.random()
         if kind < 0.3:  # MaskGIT cosine rate over both rows
@@ -188,35 +235,45 @@ def token_masks(batch: int, length: int, rng: np.random.Generator) -> np.ndarray
             flat = np.zeros(2 * length, dtype=bool)
             flat[rng.choice(2 * length, count, replace=False)] = True
             masks[row] = flat.reshape(2, length)
+            known[row] = ~np.repeat(masks[row], FRAMES_PER_TOKEN, axis=1).T
         elif kind < 0.85:
             gap = int(rng.integers(15, 61))
-            first = int(
-                rng.integers(0, length * FRAMES_PER_TOKEN - min(gap, length * FRAMES_PER_TOKEN - 1))
-            )
-            last = min(first + gap - 1, length * FRAMES_PER_TOKEN - 1)
+            first = int(rng.integers(0, frames - min(gap, frames - 1)))
+            last = min(first + gap - 1, frames - 1)
             tokens = slice(first // FRAMES_PER_TOKEN, last // FRAMES_PER_TOKEN + 1)
             if kind < 0.65:
                 masks[row, :, tokens] = True
+                known[row, first : last + 1] = 0.0
             elif kind < 0.75:
-                masks[row, int(rng.integers(0, 2)), tokens] = True
+                part = int(rng.integers(0, 2))
+                masks[row, part, tokens] = True
+                known[row, first : last + 1, part] = 0.0
             else:
-                masks[row, int(rng.integers(0, 2))] = True
+                part = int(rng.integers(0, 2))
+                masks[row, part] = True
+                known[row, :, part] = 0.0
         else:
             masks[row] = True
-    return masks
+            known[row] = 0.0
+    return masks, known
 
 
 # ----------------------------------------------------------------------------- transformer
 
 
 def transformer_loss(
-    model: MotionTransformer, tokens: torch.Tensor, masks: torch.Tensor
+    model: MotionTransformer,
+    tokens: torch.Tensor,
+    masks: torch.Tensor,
+    context: torch.Tensor | None = None,
+    known: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Masked cross-entropy and accuracy; tokens [B, 2, L], masks bool [B, 2, L]."""
+    """Masked cross-entropy and accuracy; tokens [B, 2, L], masks bool [B, 2, L]; the kept
+    frames ``context`` [B, 4L, 132] and ``known`` [B, 4L, 2] for a ``context_input`` model."""
     flat_tokens = tokens.reshape(tokens.shape[0], -1)
     flat_masks = masks.reshape(masks.shape[0], -1)
     inputs = torch.where(flat_masks, torch.full_like(flat_tokens, model.mask_id), flat_tokens)
-    logits = model(inputs).float()
+    logits = model(inputs, context, known).float()
     picked = logits[flat_masks]
     target = flat_tokens[flat_masks]
     loss = F.cross_entropy(picked, target)
@@ -233,15 +290,23 @@ def train_transformer(
     log: Log = print,
     init: MotionTransformer | None = None,
     command: str = "",
+    features: tuple[Sequence[np.ndarray], Sequence[np.ndarray]] | None = None,
 ) -> tuple[MotionTransformer, dict[str, object]]:
-    """Train on token windows; return the best validated weights (saved as transformer.pt)."""
+    """Train on token windows; return the best validated weights (saved as transformer.pt).
+
+    A ``cfg.context_input`` model also reads the kept frames: ``features`` are then the
+    (train, valid) frames of the token sequences (:func:`take_features`, same order).
+    """
     length = cfg.tokens_per_row
     model = init if init is not None else MotionTransformer(cfg)
+    if cfg.context_input and features is None:
+        raise ValueError("a context_input transformer trains on the takes' features too")
+    train_frames, valid_frames = features if cfg.context_input and features else (None, None)
     vrng = np.random.default_rng(3)
-    valid = (token_windows(valid_tokens, length, 256, vrng), token_masks(256, length, vrng))
+    valid = transformer_batch(valid_tokens, valid_frames, length, 256, vrng)
 
-    def make_batch(rng: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray]:
-        return token_windows(train_tokens, length, count, rng), token_masks(count, length, rng)
+    def make_batch(rng: np.random.Generator, count: int) -> tuple[np.ndarray, ...]:
+        return transformer_batch(train_tokens, train_frames, length, count, rng)
 
     def on_best(module: torch.nn.Module, entry: dict[str, object]) -> None:
         if checkpoint_dir:
@@ -255,6 +320,30 @@ def train_transformer(
     if checkpoint_dir:
         save_checkpoint(checkpoint_dir / "transformer.pt", final, cfg, stats)
     return final, stats  # type: ignore[return-value]
+
+
+def new_transformer(cfg: MotionConfig, tokenizer: MotionTokenizer) -> MotionTransformer:
+    """An untrained transformer; one that reads kept frames normalises them as ``tokenizer``."""
+    model = MotionTransformer(cfg)
+    if model.kept is not None:
+        model.kept.norm.load_state_dict(tokenizer.norm.state_dict())
+    return model
+
+
+def transformer_batch(
+    sequences: Sequence[np.ndarray],
+    features: Sequence[np.ndarray] | None,
+    length: int,
+    count: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, ...]:
+    """(tokens, masks) of random windows, plus (context, known) when ``features`` are given."""
+    picks, starts = window_picks([s.shape[1] for s in sequences], length, count, rng)
+    tokens = gather_tokens(sequences, picks, starts, length)
+    masks, known = inbetween_masks(count, length, rng)
+    if features is None:
+        return tokens, masks
+    return tokens, masks, gather_features(features, picks, starts, length), known
 
 
 # ----------------------------------------------------------------------------- checkpoints

@@ -12,10 +12,11 @@ torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("cv2")
 
-from engine.jobs import GenerateRequest  # noqa: E402
+from engine.jobs import GenerateRequest, run_model_generation  # noqa: E402
 from engine.media.image import ImageCodec, token_mask  # noqa: E402
 from engine.media.image_io import LoadedImage  # noqa: E402
 from engine.models import load_manifest  # noqa: E402
+from engine.runtime import load_transformer  # noqa: E402
 from engine.train import image_data as idata  # noqa: E402
 from engine.train import image_eval, image_export  # noqa: E402
 from engine.train import image_maskgit as mg  # noqa: E402
@@ -66,7 +67,7 @@ def test_token_masks_match_the_engine_rule() -> None:
     pixels = idata.brush_mask(rng, (64, 64), (0.1, 0.3))
     assert np.array_equal(idata.tokens_of_pixels(pixels, 8), token_mask(pixels, 8))
     for _ in range(30):
-        mask = idata.token_training_mask(rng, 8, 8)
+        mask, _hole = idata.training_masks(rng, 8, 8)
         assert mask.shape == (8, 8) and mask.any()
 
 
@@ -189,3 +190,58 @@ def test_eval_metrics_and_telea() -> None:
         filled = image_eval.telea(case)
         assert np.array_equal(filled[~case.mask], case.crop[~case.mask])
         assert image_eval.hole_psnr(filled, case.crop, case.mask) > 5
+
+
+def test_training_masks_bring_the_pixel_hole_to_tokens_as_the_engine_does() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(40):
+        tokens, pixels = idata.training_masks(rng, GRID, GRID, 8)
+        assert pixels.shape == (WINDOW, WINDOW) and tokens.any()
+        assert np.array_equal(tokens, token_mask(pixels, 8))
+
+
+def test_a_transformer_reading_known_pixels_trains_exports_and_generates(
+    tiny_models, tmp_path: Path
+) -> None:
+    seed_everything(0)
+    tokenizer, _ = tiny_models
+    images = idata.synthetic_images(3, 48, seed=4)
+    views = vq.tokenized_views(images, 8)
+    maps = vq.tokenize_images(tokenizer, images)
+    assert [v.shape[:2] for v in views] == [(m.shape[0] * 8, m.shape[1] * 8) for m in maps]
+    cfg = replace(mg.tiny_config(tokenizer.cfg.codes, GRID), context_input=True)
+    batch = mg.training_batch(maps, np.random.default_rng(0), 6, cfg, 8, views)
+    inputs, _targets, masks, context, hole = batch
+    assert context.shape == (6, 3, WINDOW, WINDOW) and hole.shape == (6, 1, WINDOW, WINDOW)
+    for row in range(6):  # the hole the model reads is the one its masked tokens come from
+        assert np.array_equal(token_mask(hole[row, 0] > 0, 8).reshape(-1), masks[row])
+    settings = replace(mg.TRAIN_DEFAULTS, max_steps=3, batch=4, bf16=False)
+    model, stats = mg.train(cfg, maps, maps, settings, log=lambda s: None, views=(views, views))
+    assert stats["steps"] == 3
+    image_export.export_all(tokenizer, model, tmp_path)
+    image_export.write_manifest(tmp_path, tokenizer.cfg, cfg, {"steps": 3}, name="tiny-ctx")
+    manifest = load_manifest(tmp_path)
+    assert manifest.side_inputs == ("context", "hole")
+    reloaded = mg.load_torch_model(tmp_path)
+    probe = [torch.from_numpy(a) for a in (inputs, context, hole)]
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded(*probe), model.eval()(*probe))
+        assert not torch.allclose(reloaded(*probe), reloaded(probe[0], probe[1], 1 - probe[2]))
+    codec = ImageCodec(manifest, feather_px=1)
+    rgb = idata.synthetic_images(1, 48, seed=9)[0]
+    mask = np.zeros((48, 48), dtype=bool)
+    mask[10:22, 14:30] = True
+    (payload,) = codec.payloads(LoadedImage.from_rgb(rgb), mask)
+    problem = codec.encode(payload)
+    assert problem.side_inputs is not None
+    np.testing.assert_array_equal(
+        problem.side_inputs["hole"][0] > 0, codec.window_inputs(payload)[1]
+    )
+    request = GenerateRequest(
+        0, manifest.name, manifest.default_settings(variations=2), payload, codec
+    )
+    variations, _ = run_model_generation(
+        request, load_transformer(manifest), manifest.mask_id, lambda s: None, lambda: False
+    )
+    for result in variations:
+        assert np.array_equal(result.rgb[~mask], rgb[~mask])

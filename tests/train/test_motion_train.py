@@ -75,7 +75,7 @@ def test_windows_and_masks_have_the_promised_shapes(takes) -> None:
     assert windows.shape == (6, 64, FEATURE_SIZE) and np.isfinite(windows).all()
     known = motion_train.known_masks(50, 64, rng)
     assert known.shape == (50, 64, 2) and set(np.unique(known)) <= {0.0, 1.0}
-    masks = motion_train.token_masks(200, 32, rng)
+    masks, _known = motion_train.inbetween_masks(200, 32, rng)
     assert masks.shape == (200, 2, 32) and masks.any(axis=(1, 2)).all()
 
 
@@ -106,7 +106,7 @@ def test_tokenizer_and_transformer_learn_in_a_few_steps(takes) -> None:
     assert all(s.shape[0] == 2 and s.shape[1] >= CFG.tokens_per_row for s in sequences)
     transformer = MotionTransformer(CFG)
     tokens = torch.from_numpy(motion_train.token_windows(sequences, CFG.tokens_per_row, 16, rng))
-    masks = torch.from_numpy(motion_train.token_masks(16, CFG.tokens_per_row, rng))
+    masks = torch.from_numpy(motion_train.inbetween_masks(16, CFG.tokens_per_row, rng)[0])
     opt2 = torch.optim.Adam(transformer.parameters(), lr=3e-3)
 
     def transformer_step() -> float:
@@ -182,3 +182,53 @@ def test_model_card_says_non_commercial(exported) -> None:
     )
     text = (folder / "MODEL_CARD.md").read_text()
     assert "Non-commercial use only" in text and "arXiv:2306.08861" in text
+
+
+def test_inbetween_masks_keep_exactly_the_frames_outside_each_span() -> None:
+    masks, known = motion_train.inbetween_masks(300, 32, np.random.default_rng(4))
+    assert masks.shape == (300, 2, 32) and known.shape == (300, 128, 2)
+    per_token = known.reshape(300, 32, 4, 2).min(axis=2).transpose(0, 2, 1)  # [B, 2, L]
+    # a masked token has an unknown frame; an unmasked token's frames are all known
+    np.testing.assert_array_equal(per_token == 0, masks)
+    by_token = known.reshape(300, 32, 4, 2).transpose(0, 3, 1, 2)  # [B, 2, L, 4]
+    partial = [row for row in range(300) if by_token[row][masks[row]].any()]
+    assert partial  # some spans start or end inside a token: its kept frames stay known
+
+
+def test_a_transformer_reading_kept_frames_trains_exports_and_reloads(takes, tmp_path) -> None:
+    seed_everything(0)
+    cfg = replace(CFG, context_input=True)
+    tokenizer = MotionTokenizer(cfg)
+    tokenizer.norm.set(*motion_data.feature_stats(takes))
+    sequences = motion_train.encode_takes(tokenizer.eval(), takes)
+    features = motion_train.take_features(takes, cfg.window)
+    assert [len(f) for f in features] == [4 * s.shape[1] for s in sequences]
+    budget = replace(motion_train.TRANSFORMER_DEFAULTS, minutes=0, max_steps=3, batch=4)
+    transformer, stats = motion_train.train_transformer(
+        cfg,
+        sequences,
+        sequences,
+        budget,
+        None,
+        log=lambda s: None,
+        init=motion_train.new_transformer(cfg, tokenizer),
+        features=(features, features),
+    )
+    assert stats["steps"] == 3
+    assert torch.equal(transformer.kept.norm.mean, tokenizer.norm.mean)
+    parity = motion_export.export_all(tokenizer, transformer, tmp_path)
+    assert parity["transformer_max_abs_err"] < 1e-4
+    motion_card.write_manifest(tmp_path, cfg)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["io"]["side_inputs"] == ["context", "known"]
+    reloaded = load_torch_model(tmp_path)
+    tokens = torch.full((2, 2 * cfg.tokens_per_row), cfg.codebook, dtype=torch.int64)
+    context = torch.from_numpy(np.stack([f[: cfg.window] for f in features[:2]]))
+    for known in (torch.zeros(2, cfg.window, 2), torch.ones(2, cfg.window, 2)):
+        torch.testing.assert_close(
+            reloaded(tokens, context, known), transformer.eval()(tokens, context, known)
+        )
+    kept = reloaded(tokens, context, torch.ones(2, cfg.window, 2))
+    assert not torch.allclose(kept, reloaded(tokens, context, torch.zeros(2, cfg.window, 2)))
+    with pytest.raises(ValueError, match="pass context and known"):
+        reloaded(tokens)

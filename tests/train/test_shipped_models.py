@@ -31,8 +31,13 @@ def test_torch_rebuilds_the_shipped_onnx(name: str) -> None:
     rng = np.random.default_rng(0)
     tokens = rng.integers(0, manifest.vocab_size, (1, manifest.length)).astype(np.int64)
     tokens[0, rng.random(manifest.length) < 0.5] = manifest.mask_id
-    onnx_logits = load_transformer(manifest).logits_fn()(tokens)
-    torch_logits = bench.torch_logits_fn(bench.load_torch(manifest))(tokens)
+    side = {  # a model that reads kept frames gets random ones, to compare their use too
+        name: rng.random(zeros.shape).astype(np.float32)
+        for name, zeros in bench.probe_side_inputs(manifest).items()
+    }
+    onnx_logits = load_transformer(manifest).logits_fn(None, side or None)(tokens)
+    torch_module = bench.load_torch(manifest)
+    torch_logits = bench.torch_logits_fn(torch_module, side_inputs=list(side.values()))(tokens)
     assert onnx_logits.shape == (1, manifest.length, manifest.vocab_size)
     bench.check_same_weights(onnx_logits, torch_logits, is_int8(manifest.path("transformer")))
 
