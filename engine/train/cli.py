@@ -72,6 +72,7 @@ def register_chorale_eval(sub: argparse._SubParsersAction) -> None:  # type: ign
 
 
 CHORALE_STAGE_1 = "runs/chorale-satb/stage1"
+CHORALE_STAGE_2 = "runs/chorale-satb/stage2"
 SHIPPED_RUNS: tuple[tuple[str, ...], ...] = (
     (
         "motion",
@@ -115,16 +116,24 @@ SHIPPED_RUNS: tuple[tuple[str, ...], ...] = (
         *("--init", f"{CHORALE_STAGE_1}-ckpt/final.pt"),
         *("--batch", "128", "--lr", "5e-4", "--minutes", "3.3", "--workers", "2"),
         *("--device", "cuda", "--eval-every", "30", "--seed", "1"),
+        *("--eval-orderings", "2", "--eval-group", "1"),
+        *("--out", CHORALE_STAGE_2, "--checkpoint-dir", f"{CHORALE_STAGE_2}-ckpt"),
+    ),
+    (
+        "chorale",
+        *("--init", f"{CHORALE_STAGE_2}-ckpt/final.pt"),
+        *("--batch", "128", "--lr", "4e-4", "--minutes", "5.5", "--workers", "3"),
+        *("--device", "cuda", "--eval-every", "30", "--seed", "2"),
         *("--eval-orderings", "2", "--eval-group", "1", "--int8"),
-        *("--out", "assets/models/chorale-satb", "--checkpoint-dir", "runs/chorale-satb/stage2"),
+        *("--out", "assets/models/chorale-satb", "--checkpoint-dir", "runs/chorale-satb/stage3"),
     ),
 )
 """The commands that made each shipped model, in order (its MODEL_CARD.md quotes the same).
 
-A model can take several: the chorale model trained on a lent GPU in two stages, the second
-starting from the first's weights (``--device cuda`` runs need a CUDA GPU, so they come last:
-on a CPU machine the others are made and ``all`` stops there with one line). Run them one
-after another, never side by side: two runs on 2 cores halve each other's steps.
+A model can take several: the chorale model trained on a lent GPU in three stages, each
+starting from the weights of the one before (``--device cuda`` runs need a CUDA GPU, so they
+come last: on a CPU machine the others are made and ``all`` stops there with one line). Run
+them one after another, never side by side: two runs on 2 cores halve each other's steps.
 """
 
 
