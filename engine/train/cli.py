@@ -71,37 +71,35 @@ def register_chorale_eval(sub: argparse._SubParsersAction) -> None:  # type: ign
     p.set_defaults(func=run_chorale_eval)
 
 
+MOTION_STAGE_1 = "runs/motion-mmm/stage1"
+IMAGE_STAGE_1 = "runs/image-maskgit/stage1"
 CHORALE_STAGE_1 = "runs/chorale-satb/stage1"
 CHORALE_STAGE_2 = "runs/chorale-satb/stage2"
 SHIPPED_RUNS: tuple[tuple[str, ...], ...] = (
     (
         "motion",
-        "--other-rigs",
-        "--tokenizer-minutes",
-        "10",
-        "--transformer-minutes",
-        "30",
-        "--seed",
-        "0",
-        "--eval-gaps",
-        "50",
+        *("--other-rigs", "--tokenizer-minutes", "10", "--transformer-minutes", "30"),
+        *("--seed", "0", "--eval-gaps", "50"),
+        *("--out", MOTION_STAGE_1, "--checkpoint-dir", f"{MOTION_STAGE_1}-ckpt"),
+    ),
+    (
+        "motion",
+        *("--other-rigs", "--context-input"),
+        *("--tokenizer-init", f"{MOTION_STAGE_1}-ckpt/tokenizer.pt", "--transformer-minutes", "30"),
+        *("--seed", "0", "--eval-gaps", "50"),
+        *("--out", "assets/models/motion-mmm", "--checkpoint-dir", "runs/motion-mmm/stage2-ckpt"),
     ),
     (
         "image",
-        "--vq-minutes",
-        "14.7",
-        "--maskgit-minutes",
-        "19.3",
-        "--d-model",
-        "160",
-        "--layers",
-        "4",
-        "--heads",
-        "5",
-        "--seed",
-        "0",
-        "--eval-crops",
-        "40",
+        *("--vq-minutes", "14.7", "--maskgit-minutes", "19.3"),
+        *("--d-model", "160", "--layers", "4", "--heads", "5", "--seed", "0", "--eval-crops", "40"),
+        *("--out", IMAGE_STAGE_1, "--checkpoint-dir", f"{IMAGE_STAGE_1}-ckpt"),
+    ),
+    (
+        "image",
+        *("--vq-init", f"{IMAGE_STAGE_1}-ckpt/vq_final.pt", "--vq-minutes", "0"),
+        *("--context-input", "--maskgit-minutes", "19.3"),
+        *("--d-model", "160", "--layers", "4", "--heads", "5", "--seed", "0", "--eval-crops", "40"),
     ),
     (
         "chorale",
@@ -130,7 +128,8 @@ SHIPPED_RUNS: tuple[tuple[str, ...], ...] = (
 )
 """The commands that made each shipped model, in order (its MODEL_CARD.md quotes the same).
 
-A model can take several: the chorale model trained on a lent GPU in three stages, each
+A model can take several: the image and motion models' second stages train a transformer on
+the first stage's tokenizer, and the chorale model trained on a lent GPU in three stages, each
 starting from the weights of the one before (``--device cuda`` runs need a CUDA GPU, so they
 come last: on a CPU machine the others are made and ``all`` stops there with one line). Run
 them one after another, never side by side: two runs on 2 cores halve each other's steps.
