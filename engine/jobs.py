@@ -23,7 +23,7 @@ each window and between steps. :func:`run_generation` and
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -31,6 +31,7 @@ import numpy as np
 
 from engine.sampling.types import (
     BoolArray,
+    FloatArray,
     LogitsFn,
     SamplerSettings,
     SideInputs,
@@ -53,6 +54,17 @@ class TokenProblem:
     grid_shape: tuple[int, ...]
     condition: int | None = None
     side_inputs: SideInputs | None = None  # the model's io.side_inputs for this window
+
+
+def requested_side_inputs(
+    names: Sequence[str], available: Mapping[str, FloatArray]
+) -> SideInputs | None:
+    """The side inputs a model asks for (manifest ``io.side_inputs``), picked from what the
+    codec can give; None when it asks for none. A name the codec lacks is left out, so the
+    runtime names it as missing when the logits function is made."""
+    if not names:
+        return None
+    return {name: available[name] for name in names if name in available}
 
 
 class MediumCodec(Protocol):

@@ -279,14 +279,23 @@ class Transformer:
         without the batch axis (repeated for each row); exactly those, or None for a
         model that has none. Returns float32 [B, N, V].
         """
+        self._check_side_inputs(side_inputs)
+        return self._logits(tokens, condition, _per_row(side_inputs, np.shape(tokens)[0]))
+
+    def _logits(
+        self,
+        tokens: TokenArray,
+        condition: np.ndarray[Any, Any] | None,
+        side_feeds: dict[str, FloatArray],
+    ) -> FloatArray:
         token_grid = self._check_tokens(tokens)
-        feeds = {self.manifest.tokens_input: token_grid}
+        feeds: dict[str, np.ndarray[Any, Any]] = {self.manifest.tokens_input: token_grid}
         condition_name = self.manifest.condition_input
         if condition_name is not None:
             feeds[condition_name] = self._check_condition(condition, len(token_grid))
         elif condition is not None:
             raise ValueError(f"model {self.manifest.name!r} takes no condition input")
-        feeds.update(self._side_feeds(side_inputs, len(token_grid)))
+        feeds.update(side_feeds)
         (raw,) = self._run(feeds)
         return self._check_output(np.asarray(raw), token_grid.shape)
 
@@ -296,16 +305,20 @@ class Transformer:
         """A sampler-ready closure; the scalar ``condition`` is repeated for each batch row.
 
         ``condition=None`` on a conditional model means class 0 (unconditional).
-        ``side_inputs`` (one window's, see :meth:`logits`) are bound into the closure.
+        ``side_inputs`` (one window's, see :meth:`logits`) are bound into the closure and
+        repeated per row once per batch size, not at every sampler step.
         """
         if condition is not None and self.manifest.condition_input is None:
             raise ValueError(f"model {self.manifest.name!r} takes no condition, got {condition}")
-        self._side_feeds(side_inputs, 1)  # fail here, not at the first sampler step
+        self._check_side_inputs(side_inputs)  # fail here, not at the first sampler step
+        side_by_rows: dict[int, dict[str, FloatArray]] = {}
 
         def run(tokens: TokenArray) -> FloatArray:
             rows = np.shape(tokens)[0]
             classes = None if condition is None else np.full((rows,), condition, dtype=np.int64)
-            return self.logits(tokens, classes, side_inputs)
+            if rows not in side_by_rows:
+                side_by_rows[rows] = _per_row(side_inputs, rows)
+            return self._logits(tokens, classes, side_by_rows[rows])
 
         return run
 
@@ -357,10 +370,8 @@ class Transformer:
             )
         return np.ascontiguousarray(array, dtype=np.int64)
 
-    def _side_feeds(
-        self, side_inputs: SideInputs | None, batch: int
-    ) -> dict[str, np.ndarray[Any, Any]]:
-        """The side inputs repeated over the batch, checked against the manifest's names."""
+    def _check_side_inputs(self, side_inputs: SideInputs | None) -> None:
+        """The side inputs must be exactly the manifest's ``io.side_inputs``."""
         wanted, given = set(self.manifest.side_inputs), set(side_inputs or {})
         if wanted != given:
             missing, extra = sorted(wanted - given), sorted(given - wanted)
@@ -368,10 +379,6 @@ class Transformer:
                 f"model {self.manifest.name!r} reads side inputs {sorted(wanted) or 'none'}; "
                 f"missing {missing or 'none'}, not read {extra or 'none'}"
             )
-        return {
-            name: np.repeat(np.asarray(array, dtype=np.float32)[None], batch, axis=0)
-            for name, array in (side_inputs or {}).items()
-        }
 
     def _check_output(self, raw: np.ndarray[Any, Any], token_shape: tuple[int, ...]) -> FloatArray:
         expected = (*token_shape, self.manifest.vocab_size)
@@ -395,6 +402,14 @@ class Transformer:
             _mark_gpu_broken(path)
             self._session = session_for(path, prefer_gpu=False)
             return list(self._session.run(outputs, feeds))
+
+
+def _per_row(side_inputs: SideInputs | None, rows: int) -> dict[str, FloatArray]:
+    """One window's side inputs repeated for ``rows`` batch rows (float32, contiguous)."""
+    return {
+        name: np.repeat(np.asarray(array, dtype=np.float32)[None], rows, axis=0)
+        for name, array in (side_inputs or {}).items()
+    }
 
 
 def _static_length(session: ort.InferenceSession, input_name: str) -> int | None:

@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from engine.jobs import TokenProblem
+from engine.jobs import TokenProblem, requested_side_inputs
 from engine.media.image_io import BoolArray, LoadedImage, UInt8Array, extend_image, with_edit
 from engine.media.image_mask import (
     Box,
@@ -43,7 +43,7 @@ from engine.media.image_mask import (
     validate_mask,
 )
 from engine.runtime import session_for
-from engine.sampling.types import SideInputs, TokenArray
+from engine.sampling.types import TokenArray
 
 __all__ = [
     "CropPlan",
@@ -445,6 +445,9 @@ class ImageModelFiles(Protocol):
     @property
     def medium_facts(self) -> Mapping[str, Any]: ...
 
+    @property
+    def side_inputs(self) -> tuple[str, ...]: ...  # ("context", "hole"): reads known pixels
+
     def path(self, role: str) -> Path: ...
 
 
@@ -546,17 +549,14 @@ class ImageCodec:
             tokens=tokens,
             editable_mask=editable,
             grid_shape=self.grid_shape,
-            side_inputs=self._side_inputs(pixels, hole),
+            side_inputs=requested_side_inputs(
+                self._model.side_inputs, self._known_pixels(pixels, hole)
+            ),
         )
 
-    def _side_inputs(self, pixels: UInt8Array, hole: BoolArray) -> SideInputs | None:
-        names = tuple(getattr(self._model, "side_inputs", ()))
-        if not names:
-            return None
-        if set(names) != {"context", "hole"}:
-            raise ValueError(
-                f"transformer side inputs {sorted(names)}; the image codec feeds context and hole"
-            )
+    def _known_pixels(self, pixels: UInt8Array, hole: BoolArray) -> dict[str, FloatArray]:
+        """The window as the decoder (and a transformer that reads pixels) takes it:
+        ``context`` float32 [3, h, w] in the model's range and ``hole`` float32 [1, h, w]."""
         context = self._to_model_range(pixels[None])[0]
         return {"context": context, "hole": hole[None].astype(np.float32)}
 
@@ -607,10 +607,8 @@ class ImageCodec:
             )
         if payload is None:
             raise ValueError("this model's decoder reads the known pixels: pass the payload")
-        pixels, hole = self.window_inputs(payload)
-        context = np.repeat(self._to_model_range(pixels[None]), batch, axis=0)
-        hole_plane = np.repeat(hole[None, None].astype(np.float32), batch, axis=0)
-        return {"context": context, "hole": hole_plane}
+        known = self._known_pixels(*self.window_inputs(payload))
+        return {name: np.repeat(plane[None], batch, axis=0) for name, plane in known.items()}
 
     # -- ONNX ---------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from engine.jobs import ConditionalLogits, TokenProblem
+from engine.jobs import ConditionalLogits, TokenProblem, requested_side_inputs
 from engine.media.bvh import Clip, rig_from_record
 from engine.media.motion import (
     FEATURE_SIZE,
@@ -155,20 +155,16 @@ class MotionCodec:
         ``known`` of the window as side inputs.
         """
         window = self._prepare(payload)
-        side = self.side_inputs(window.model_features, window.known)
-        return TokenProblem(window.tokens.copy(), window.editable.copy(), self.grid_shape, None,
-                            side)  # fmt: skip
+        return TokenProblem(
+            window.tokens.copy(),
+            window.editable.copy(),
+            self.grid_shape,
+            side_inputs=self._side_inputs(window.model_features, window.known),
+        )
 
-    def side_inputs(self, context: FloatArray, known: FloatArray) -> SideInputs | None:
-        """The transformer's side inputs for a window's kept frames (None if it reads none)."""
-        names = tuple(getattr(self._model, "side_inputs", ()))
-        if not names:
-            return None
-        arrays = {"context": context, "known": known}
-        unknown = [n for n in names if n not in arrays]
-        if unknown:
-            raise MotionError(f"the motion model asks for unknown side inputs {unknown}")
-        return {name: arrays[name] for name in names}
+    def _side_inputs(self, context: FloatArray, known: FloatArray) -> SideInputs | None:
+        """What the transformer reads of a window's kept frames (the decoder's inputs)."""
+        return requested_side_inputs(self._model.side_inputs, {"context": context, "known": known})
 
     def decode(self, payload: MotionPayload, tokens: TokenArray) -> list[Clip]:
         """Clips for final tokens [B, 2L] (or [2L]): the range regenerated, the rest bit-exact."""
@@ -211,7 +207,7 @@ class MotionCodec:
 
         nothing_kept = np.zeros((self.window, 2), dtype=np.float32)
         empty_window = np.zeros((self.window, FEATURE_SIZE), dtype=np.float32)
-        logits_fn = model.logits_fn(None, self.side_inputs(empty_window, nothing_kept))
+        logits_fn = model.logits_fn(None, self._side_inputs(empty_window, nothing_kept))
 
         if n_frames < MIN_CLIP_FRAMES:
             raise MotionError(f"a new clip needs at least {MIN_CLIP_FRAMES} frames, got {n_frames}")

@@ -119,11 +119,6 @@ def edit_fn(logits_fn: LogitsFn, manifest: ModelManifest, steps: int) -> Callabl
     return run
 
 
-def probe_side_inputs(manifest: ModelManifest) -> dict[str, FloatArray]:
-    """Side inputs of one window for timing: nothing kept (zeros), shaped as the graph says."""
-    return load_transformer(manifest).blank_side_inputs()
-
-
 def check_same_weights(onnx_logits: FloatArray, torch_logits: FloatArray, int8: bool) -> None:
     """Both paths must compute the same model: equal logits, or for an int8 file (torch runs its
     dequantized weights in float32) logits within the export's int8 tolerance."""
@@ -137,7 +132,7 @@ def check_same_weights(onnx_logits: FloatArray, torch_logits: FloatArray, int8: 
 
 def bench_model(manifest: ModelManifest, runs: int, gflops: float) -> None:
     steps = EDIT_STEPS.get(manifest.medium, manifest.default_settings().steps)
-    side = probe_side_inputs(manifest)
+    side = load_transformer(manifest).blank_side_inputs()
     onnx_fn = load_transformer(manifest).logits_fn(None, side or None)
     torch_fn = torch_logits_fn(load_torch(manifest), side_inputs=list(side.values()))
     rng = np.random.default_rng(0)
