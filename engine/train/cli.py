@@ -72,7 +72,9 @@ def register_chorale_eval(sub: argparse._SubParsersAction) -> None:  # type: ign
 
 
 MOTION_STAGE_1 = "runs/motion-mmm/stage1"
+MOTION_STAGE_2 = "runs/motion-mmm/stage2"
 IMAGE_STAGE_1 = "runs/image-maskgit/stage1"
+IMAGE_STAGE_2 = "runs/image-maskgit/stage2"
 CHORALE_STAGE_1 = "runs/chorale-satb/stage1"
 CHORALE_STAGE_2 = "runs/chorale-satb/stage2"
 SHIPPED_RUNS: tuple[tuple[str, ...], ...] = (
@@ -87,7 +89,16 @@ SHIPPED_RUNS: tuple[tuple[str, ...], ...] = (
         *("--other-rigs", "--context-input"),
         *("--tokenizer-init", f"{MOTION_STAGE_1}-ckpt/tokenizer.pt", "--transformer-minutes", "30"),
         *("--seed", "0", "--eval-gaps", "50"),
-        *("--out", "assets/models/motion-mmm", "--checkpoint-dir", "runs/motion-mmm/stage2-ckpt"),
+        *("--out", MOTION_STAGE_2, "--checkpoint-dir", f"{MOTION_STAGE_2}-ckpt"),
+    ),
+    (
+        "motion",
+        *("--other-rigs", "--context-input"),
+        *("--tokenizer-init", f"{MOTION_STAGE_1}-ckpt/tokenizer.pt"),
+        *("--transformer-init", f"{MOTION_STAGE_2}-ckpt/transformer.pt"),
+        *("--transformer-minutes", "0", "--refine-minutes", "25"),
+        *("--seed", "0", "--eval-gaps", "50"),
+        *("--out", "assets/models/motion-mmm", "--checkpoint-dir", "runs/motion-mmm/stage3-ckpt"),
     ),
     (
         "image",
@@ -100,6 +111,20 @@ SHIPPED_RUNS: tuple[tuple[str, ...], ...] = (
         *("--vq-init", f"{IMAGE_STAGE_1}-ckpt/vq_final.pt", "--vq-minutes", "0"),
         *("--context-input", "--maskgit-minutes", "19.3"),
         *("--d-model", "160", "--layers", "4", "--heads", "5", "--seed", "0", "--eval-crops", "40"),
+        *("--out", IMAGE_STAGE_2, "--checkpoint-dir", f"{IMAGE_STAGE_2}-ckpt"),
+    ),
+    (
+        "image",
+        *("--vq-init", f"{IMAGE_STAGE_1}-ckpt/vq_final.pt", "--vq-minutes", "0"),
+        *("--maskgit-init", f"{IMAGE_STAGE_2}-ckpt/maskgit_final.pt", "--maskgit-minutes", "0"),
+        *("--context-input", "--refine-minutes", "25"),
+        *("--d-model", "160", "--layers", "4", "--heads", "5", "--seed", "0", "--eval-crops", "40"),
+        *(
+            "--out",
+            "assets/models/image-maskgit",
+            "--checkpoint-dir",
+            "runs/image-maskgit/stage3-ckpt",
+        ),
     ),
     (
         "chorale",

@@ -7,6 +7,15 @@ importing torch.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
+from typing import Protocol, TypeVar
+
+
+class _Batched(Protocol):
+    batch: int
+
+
+SettingsT = TypeVar("SettingsT", bound=_Batched)
 
 
 def add_transformer_arguments(
@@ -72,3 +81,26 @@ def device_settings(args: argparse.Namespace) -> dict[str, object]:
     if args.eval_every > 0:
         settings["eval_every_s"] = args.eval_every
     return settings
+
+
+def add_refine_arguments(parser: argparse.ArgumentParser, module: str) -> None:
+    """``--refine-minutes`` / ``--refine-max-steps``: fine-tune the decoder on sampled tokens."""
+    parser.add_argument(
+        "--refine-minutes",
+        type=float,
+        default=0.0,
+        help=f"then fine-tune the decoder on the transformer's sampled tokens ({module})",
+    )
+    parser.add_argument("--refine-max-steps", type=int, default=0)
+
+
+def wants_refine(args: argparse.Namespace) -> bool:
+    return bool(args.refine_minutes > 0 or args.refine_max_steps)
+
+
+def refine_settings(args: argparse.Namespace, defaults: SettingsT) -> SettingsT:
+    """A decoder fine-tuning's ``LoopSettings``: its ``defaults`` with the refine flags."""
+    budget = budget_changes(
+        args, minutes=args.refine_minutes, max_steps=args.refine_max_steps, batch=defaults.batch
+    )
+    return replace(defaults, **budget)  # type: ignore[type-var]  # a LoopSettings dataclass

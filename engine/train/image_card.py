@@ -132,6 +132,16 @@ def _context_note(cfg: mg.MaskGITConfig) -> str:
     )
 
 
+def _refine_note(info: dict[str, object]) -> str:
+    if not info.get("decoder_refine"):
+        return ""
+    return (
+        "\n  Then fine-tuned (decoder only) on what it decodes in use: windows whose holes the"
+        "\n  transformer below filled with the engine's sampler and this manifest's settings,"
+        "\n  the photo as target, same loss (`engine/train/image_refine.py`)."
+    )
+
+
 def write_model_card(
     out_dir: Path,
     vq_cfg: vq.VQConfig,
@@ -173,7 +183,7 @@ Trained from scratch on a 2-core CPU in one session. It is small and weak; read 
   decoder keeps the known region, so fills continue the surrounding colours instead of pasting
   VQ blocks with colour offsets). With `hole = 1` everywhere it is a plain VQ decoder.
   Loss: L1 + 0.5·gradient-L1 over the crop, the same again over the hole, 0.25·commitment;
-  holes during training: 20 % everything, 50 % brush strokes, 30 % blocks.
+  holes during training: 20 % everything, 50 % brush strokes, 30 % blocks.{_refine_note(info)}
 - Transformer ({mg_stats.get("params", "?"):,} params): {mg_cfg.n_layers} pre-norm blocks,
   d = {mg_cfg.d_model}, {mg_cfg.n_heads} heads, MLP ×{mg_cfg.ff_mult}; positions only through
   a learned 2-D relative-position bias per head and layer (offsets clipped to ±{mg_cfg.max_rel}),

@@ -15,12 +15,16 @@ import json
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from engine.train.cli_args import (
     add_device_arguments,
+    add_refine_arguments,
     add_transformer_arguments,
     budget_changes,
     loop_changes,
+    refine_settings,
+    wants_refine,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -71,6 +75,7 @@ def register_image(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
         help="extra evaluation row at this sampling temperature (default: 0.5)",
     )
     p.add_argument("--no-eval", action="store_true")
+    add_refine_arguments(p, "image_refine")
     p.add_argument("--no-bf16", action="store_true")
     add_device_arguments(p)
     p.set_defaults(func=run_image)
@@ -217,6 +222,15 @@ def run_image(args: argparse.Namespace) -> int:
                 vq.tokenized_views(monitor_images, vq_cfg.patch),
             ),
         )
+    refine_stats = None
+    if wants_refine(args):
+        tokenizer, refine_stats = refine(
+            args,
+            tokenizer,
+            transformer,
+            (train_maps, vq.tokenized_views(train_images, vq_cfg.patch, args.flips)),
+            (monitor_maps, vq.tokenized_views(monitor_images, vq_cfg.patch)),
+        )
     args.out.mkdir(parents=True, exist_ok=True)
     image_export.export_all(tokenizer, transformer, args.out)
     image_export.write_manifest(args.out, vq_cfg, mg_cfg)
@@ -236,6 +250,7 @@ def run_image(args: argparse.Namespace) -> int:
         "vq": vq_stats,
         "vq_test": vq_test,
         "maskgit": mg_stats,
+        "decoder_refine": refine_stats,
         "maps": len(train_maps),
     }
     args.checkpoint_dir.mkdir(parents=True, exist_ok=True)
@@ -245,6 +260,29 @@ def run_image(args: argparse.Namespace) -> int:
     image_card.write_model_card(args.out, vq_cfg, mg_cfg, info, rows, timing, notes)
     print(f"wrote {args.out} ({onnx_size_mb(args.out):.1f} MB of ONNX)")
     return 0
+
+
+def refine(
+    args: argparse.Namespace,
+    tokenizer: Any,
+    transformer: Any,
+    data: tuple[list[Any], list[Any]],
+    valid_data: tuple[list[Any], list[Any]],
+) -> tuple[Any, dict[str, object]]:
+    """The decoder fine-tuned on the transformer's sampled tokens (``--refine-minutes``):
+    ``data``/``valid_data`` are token maps and the photos they encode, in one order."""
+    from engine.train import image_refine
+    from engine.train.image_export import DEFAULT_SAMPLING
+
+    return image_refine.refine_decoder(  # type: ignore[no-any-return]
+        tokenizer,
+        transformer,
+        data,
+        valid_data,
+        DEFAULT_SAMPLING,
+        refine_settings(args, image_refine.REFINE_DEFAULTS),
+        args.checkpoint_dir,
+    )
 
 
 def run_image_tokens(args: argparse.Namespace) -> int:

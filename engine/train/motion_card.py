@@ -154,6 +154,16 @@ def _context_note(cfg: MotionConfig) -> str:
     )
 
 
+def _refine_note(stats: dict[str, object]) -> str:
+    if not stats.get("decoder_refine"):
+        return ""
+    return (
+        " It was then fine-tuned on what it decodes in use: tokens"
+        "\n  the transformer sampled for in-between spans (the engine's sampler and this manifest's"
+        "\n  settings), with the recorded motion as target (`engine/train/motion_refine.py`)."
+    )
+
+
 def write_model_card(
     out_dir: Path, cfg: MotionConfig, stats: dict[str, object], command: str, eval_table: str
 ) -> Path:
@@ -171,7 +181,7 @@ attribution: {ATTRIBUTION}.
   features; upper body = Spine and above, 72 features), one token per {FRAMES_PER_TOKEN} frames,
   {cfg.codebook} codes x {cfg.code_dim} dims per stream (EMA codebook, dead-code restart).
   The decoder reads both streams plus the kept frames (`context`, `known`), so it only
-  has to invent the edited ones.
+  has to invent the edited ones.{_refine_note(stats)}
 - Transformer: bidirectional, {cfg.n_layers} layers, d = {cfg.d_model}, {cfg.n_heads} heads,
   over the stacked streams [2, {cfg.tokens_per_row}] ({cfg.window} frames); trained with
   MaskGIT cosine masks,

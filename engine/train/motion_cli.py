@@ -17,9 +17,12 @@ from typing import Any
 
 from engine.train.cli_args import (
     add_device_arguments,
+    add_refine_arguments,
     add_transformer_arguments,
     budget_changes,
     loop_changes,
+    refine_settings,
+    wants_refine,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -111,6 +114,7 @@ def register_motion(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--tiny", action="store_true", help="tiny architecture (smoke runs)")
     p.add_argument("--limit", type=int, default=0, help="clips per archive (0 = all; smoke runs)")
     p.add_argument("--eval-gaps", type=int, default=50, help="gaps per length (0 = no evaluation)")
+    add_refine_arguments(p, "motion_refine")
     p.add_argument("--no-bf16", action="store_true")
     add_mirror_argument(p)
     add_other_rigs_argument(p)
@@ -206,7 +210,7 @@ def run_motion(args: argparse.Namespace) -> int:
     train_tokens = motion_train.encode_takes(tokenizer, train)
     valid_tokens = motion_train.encode_takes(tokenizer, valid, shifts=1)
     features = None
-    if cfg.context_input:
+    if cfg.context_input or wants_refine(args):
         features = (
             motion_train.take_features(train, cfg.window),
             motion_train.take_features(valid, cfg.window, shifts=1),
@@ -238,6 +242,12 @@ def run_motion(args: argparse.Namespace) -> int:
             command=command,
             features=features,
         )
+    refine_stats = None
+    if wants_refine(args):
+        assert features is not None
+        tokenizer, refine_stats = refine(
+            args, tokenizer, transformer, (train_tokens, features[0]), (valid_tokens, features[1])
+        )
     args.out.mkdir(parents=True, exist_ok=True)
     parity = motion_export.export_all(tokenizer, transformer, args.out)
     motion_card.write_skeleton(args.out, rig_clip, rig.mean_pose, rig.foot_floor_cm)
@@ -245,6 +255,7 @@ def run_motion(args: argparse.Namespace) -> int:
     stats = {
         "tokenizer": tok_stats,
         "transformer": tr_stats,
+        "decoder_refine": refine_stats,
         "onnx_parity": parity,
         "train_takes": len(train),
         "mirrored": bool(args.mirror),
@@ -266,6 +277,29 @@ def run_motion(args: argparse.Namespace) -> int:
     motion_card.write_model_card(args.out, cfg, stats, command, eval_table)
     print(f"wrote {args.out}")
     return 0
+
+
+def refine(
+    args: argparse.Namespace,
+    tokenizer: Any,
+    transformer: Any,
+    data: tuple[list[Any], list[Any]],
+    valid_data: tuple[list[Any], list[Any]],
+) -> tuple[Any, dict[str, object]]:
+    """The decoder fine-tuned on the transformer's sampled tokens (``--refine-minutes``):
+    ``data``/``valid_data`` are token sequences and the frames they encode, in one order."""
+    from engine.train import motion_refine
+    from engine.train.motion_card import DEFAULT_SAMPLING
+
+    return motion_refine.refine_decoder(  # type: ignore[no-any-return]
+        tokenizer,
+        transformer,
+        data,
+        valid_data,
+        DEFAULT_SAMPLING,
+        refine_settings(args, motion_refine.REFINE_DEFAULTS),
+        args.checkpoint_dir / "refine",
+    )
 
 
 def same_tokenizer(tokenizer_cfg: Any, transformer_cfg: Any) -> Any:

@@ -1,0 +1,91 @@
+"""Fine-tuning a decoder on the tokens its transformer samples (the image and motion stages).
+
+A tokenizer's decoder learns to decode *true* tokens. In an edit, the tokens of the hole
+are the transformer's samples, which are often not the ones the original had, and a
+decoder trained on true tokens follows them even where the kept pixels or frames around
+the hole say otherwise. These helpers draw tokens exactly as the app does -- the engine's
+sampler, the manifest's settings, each window's own side inputs -- so a decoder can be
+trained on what it decodes in use. Only the decoder learns: encoder and codebook stay, so
+the tokens, and the transformer trained on them, do not change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import cast
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from torch import nn
+
+from engine.sampling import sample
+from engine.sampling.types import SamplerSettings
+from engine.train.loop import Arrays, LoopSettings, LossFn, MakeBatch, evaluate, train_loop
+
+Log = Callable[[str], None]
+TokenArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+def sampler_settings(sampling: dict[str, object], rows: int, seed: int) -> SamplerSettings:
+    """A manifest's ``sampling`` block as the engine reads it, for ``rows`` windows at once."""
+    fields = ("steps", "schedule", "selector", "temperature", "choice_temperature", "top_k")
+    chosen = {name: sampling[name] for name in fields if name in sampling}
+    return SamplerSettings(**chosen, seed=seed, variations=rows)  # type: ignore[arg-type]
+
+
+@torch.no_grad()
+def sampled_tokens(
+    transformer: nn.Module,
+    tokens: TokenArray,
+    editable: BoolArray,
+    side_inputs: Sequence[np.ndarray],
+    mask_id: int,
+    settings: SamplerSettings,
+    grid_shape: tuple[int, ...],
+) -> TokenArray:
+    """``tokens`` [B, N] with the ``editable`` ones drawn by the engine's sampler; row ``b`` of
+    every side input (the window's kept pixels or frames) goes with row ``b`` of the tokens."""
+    if not editable.any():
+        return tokens
+    side = [torch.from_numpy(np.ascontiguousarray(a)) for a in side_inputs]
+
+    def logits_fn(rows: TokenArray) -> npt.NDArray[np.float32]:
+        out = transformer(torch.from_numpy(np.ascontiguousarray(rows)), *side)
+        return cast(npt.NDArray[np.float32], out.float().numpy())
+
+    last = tokens
+    for step in sample(logits_fn, tokens, editable, mask_id, settings, grid_shape):
+        last = step.tokens
+    return last
+
+
+def train_decoder(
+    model: nn.Module,
+    decoder_prefix: str,
+    make_batch: MakeBatch,
+    loss_fn: LossFn,
+    valid: Arrays,
+    settings: LoopSettings,
+    log: Log,
+    on_best: Callable[[nn.Module, dict[str, object]], None] | None,
+) -> tuple[nn.Module, dict[str, object]]:
+    """Train the parameters under ``decoder_prefix`` only; the best validated copy and stats.
+
+    ``loss_fn`` returns (loss, hole error): the loop's "accuracy" slot carries the error of
+    what the user sees, reported as ``valid_hole_error``, with the untouched decoder's own
+    numbers as ``valid_before``.
+    """
+    for name, param in model.named_parameters():
+        param.requires_grad_(name.startswith(decoder_prefix))
+    valid_t = tuple(torch.from_numpy(a) for a in valid)
+    before = evaluate(model, loss_fn, valid_t, torch.device("cpu"))
+    log(f"decoder before: valid loss {before[0]:.4f}, hole error {before[1]:.4f}")
+    best, stats = train_loop(model, make_batch, loss_fn, valid, settings, log, on_best)
+    for module in (model, best):
+        for param in module.parameters():
+            param.requires_grad_(True)
+    stats["valid_hole_error"] = stats.pop("valid_masked_accuracy")
+    stats["valid_before"] = {"loss": round(before[0], 4), "hole_error": round(before[1], 4)}
+    return best, stats
