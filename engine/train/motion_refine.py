@@ -5,10 +5,11 @@ frames on both sides of a gap say otherwise. In use the tokens of a gap are the
 transformer's samples, and they are often not the recorded ones: on held-out 30-frame
 gaps, decoding the true tokens is 4.1 cm off the recorded take, decoding the sampled ones
 7.5 cm, linear + SLERP interpolation 7.1 cm. Here the decoder sees what it sees in use --
-tokens drawn by the transformer with the engine's own sampler and the shipped settings,
-the kept frames around them -- and learns to reconstruct the recorded motion, leaning on
-the kept frames where the tokens disagree with them. Encoder, codebooks and transformer
-stay as they are, so the tokens and the transformer's ONNX file do not change.
+tokens drawn by the transformer with the engine's own sampler and the shipped settings (in
+fewer steps, see :mod:`engine.train.refine`), the kept frames around them -- and learns to
+reconstruct the recorded motion, leaning on the kept frames where the tokens disagree.
+Encoder, codebooks and transformer stay as they are, so the tokens and the transformer's
+ONNX file do not change.
 
 Rows whose gap covers a whole body part or the whole window keep their true tokens: there
 the kept frames cannot say what the recorded motion was, and regressing it from sampled
@@ -56,23 +57,31 @@ class RefineMasks:
 
 
 def refine_masks(batch: int, length: int, rng: np.random.Generator) -> RefineMasks:
-    """Edits as the codec makes them: spans drawn in frames, every token they touch masked."""
+    """Edits as the codec makes them: spans drawn in frames, every token they touch masked.
+
+    70 % spans over both parts, 15 % spans over one part (decoded from sampled tokens);
+    7.5 % a whole part, 7.5 % the whole window (true tokens).
+    """
     frames = length * FRAMES_PER_TOKEN
     token_masks = np.zeros((batch, 2, length), dtype=bool)
     known = np.ones((batch, frames, 2), dtype=np.float32)
     sampled = np.zeros(batch, dtype=bool)
     for row in range(batch):
         kind = rng.random()
-        parts = [0, 1] if kind < 0.7 or kind >= 0.925 else [int(rng.integers(0, 2))]
-        if kind < 0.85:
-            gap = int(rng.integers(GAP_FRAMES[0], min(GAP_FRAMES[1], frames - 2) + 1))
-            first = int(rng.integers(0, frames - gap + 1))
-            known[row, first : first + gap, parts] = 0.0
-            sampled[row] = True
-        else:
-            known[row, :, parts] = 0.0
+        one_part = 0.7 <= kind < 0.925
+        parts = [int(rng.integers(0, 2))] if one_part else [0, 1]
+        sampled[row] = kind < 0.85
+        span = _span(frames, rng) if sampled[row] else slice(0, frames)
+        known[row, span, parts] = 0.0
         token_masks[row] = _touched_tokens(known[row])
     return RefineMasks(token_masks, known, sampled)
+
+
+def _span(frames: int, rng: np.random.Generator) -> slice:
+    """A random in-between span of ``GAP_FRAMES`` frames inside a window of ``frames``."""
+    gap = int(rng.integers(GAP_FRAMES[0], min(GAP_FRAMES[1], frames - 2) + 1))
+    first = int(rng.integers(0, frames - gap + 1))
+    return slice(first, first + gap)
 
 
 def _touched_tokens(known: FloatArray) -> BoolArray:

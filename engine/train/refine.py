@@ -3,10 +3,17 @@
 A tokenizer's decoder learns to decode *true* tokens. In an edit, the tokens of the hole
 are the transformer's samples, which are often not the ones the original had, and a
 decoder trained on true tokens follows them even where the kept pixels or frames around
-the hole say otherwise. These helpers draw tokens exactly as the app does -- the engine's
+the hole say otherwise. These helpers draw tokens as the app does -- the engine's
 sampler, the manifest's settings, each window's own side inputs -- so a decoder can be
 trained on what it decodes in use. Only the decoder learns: encoder and codebook stay, so
 the tokens, and the transformer trained on them, do not change.
+
+One difference from the app, kept on purpose: a batch of windows is one sampler call, and
+the sampler runs a batch for its smallest editable count, so a batch holding a short span
+draws every window's tokens in that many steps (motion: 3-5 of the manifest's 10 in almost
+every batch; image holes are larger: always all 12). Sampling each motion window with its own
+step count, as the app does, was measured: 39 % fewer training steps in the same 25 minutes
+and a slightly worse decoder (200 held-out 30-frame gaps: 3.79 cm against 3.63 cm).
 """
 
 from __future__ import annotations
@@ -45,7 +52,8 @@ def sampled_tokens(
     settings: SamplerSettings,
     grid_shape: tuple[int, ...],
 ) -> TokenArray:
-    """``tokens`` [B, N] with the ``editable`` ones drawn by the engine's sampler; row ``b`` of
+    """``tokens`` [B, N] with the ``editable`` ones drawn by the engine's sampler in one call
+    (``min(steps, smallest editable count)`` steps, see the module docstring); row ``b`` of
     every side input (the window's kept pixels or frames) goes with row ``b`` of the tokens."""
     if not editable.any():
         return tokens
