@@ -205,12 +205,11 @@ class MotionCodec:
         """
         from engine.sampling import sample
 
+        if n_frames < MIN_CLIP_FRAMES:
+            raise MotionError(f"a new clip needs at least {MIN_CLIP_FRAMES} frames, got {n_frames}")
         nothing_kept = np.zeros((self.window, 2), dtype=np.float32)
         empty_window = np.zeros((self.window, FEATURE_SIZE), dtype=np.float32)
         logits_fn = model.logits_fn(None, self._side_inputs(empty_window, nothing_kept))
-
-        if n_frames < MIN_CLIP_FRAMES:
-            raise MotionError(f"a new clip needs at least {MIN_CLIP_FRAMES} frames, got {n_frames}")
         length = self.tokens_per_row
         total = max(math.ceil(n_frames / self.frames_per_token), length)
         rows = np.full((settings.variations, 2, total), self.mask_id, dtype=np.int64)

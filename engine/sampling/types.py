@@ -18,11 +18,11 @@ BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float32]
 
 LogitsFn = Callable[[TokenArray], FloatArray]
+"""Maps int64 tokens [B, N] (mask id where unknown) to float32 logits [B, N, V]."""
 
 SideInputs = Mapping[str, FloatArray]
 """Per-window float arrays a model reads beside the tokens (no batch axis), by input name:
 the motion model's kept frames, say. The codec makes them; the runtime repeats them per row."""
-"""Maps int64 tokens [B, N] (mask id where unknown) to float32 logits [B, N, V]."""
 
 SCHEDULES = ("cosine", "arccos", "linear")
 SELECTORS = ("confidence", "halton", "dilated", "random")

@@ -132,8 +132,9 @@ def check_same_weights(onnx_logits: FloatArray, torch_logits: FloatArray, int8: 
 
 def bench_model(manifest: ModelManifest, runs: int, gflops: float) -> None:
     steps = EDIT_STEPS.get(manifest.medium, manifest.default_settings().steps)
-    side = load_transformer(manifest).blank_side_inputs()
-    onnx_fn = load_transformer(manifest).logits_fn(None, side or None)
+    onnx_model = load_transformer(manifest)
+    side = onnx_model.blank_side_inputs()
+    onnx_fn = onnx_model.logits_fn(None, side or None)
     torch_fn = torch_logits_fn(load_torch(manifest), side_inputs=list(side.values()))
     rng = np.random.default_rng(0)
     batch = rng.integers(0, manifest.vocab_size, (1, manifest.length)).astype(np.int64)

@@ -15,7 +15,6 @@ import json
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from engine.train.cli_args import (
     add_device_arguments,
@@ -178,6 +177,10 @@ def run_image(args: argparse.Namespace) -> int:
     train_maps = vq.tokenize_images(tokenizer, train_images, flips=args.flips)
     monitor_maps = vq.tokenize_images(tokenizer, monitor_images)
     print(f"tokenized {len(train_maps)} maps in {time.monotonic() - t0:.0f}s")
+    views = (  # the photos the maps encode, in their order
+        vq.tokenized_views(train_images, vq_cfg.patch, args.flips),
+        vq.tokenized_views(monitor_images, vq_cfg.patch),
+    )
     grid = min(args.grid, *(min(m.shape) for m in train_maps + monitor_maps))
     mg_cfg = (
         mg.tiny_config(vq_cfg.codes, grid)
@@ -217,19 +220,19 @@ def run_image(args: argparse.Namespace) -> int:
             args.checkpoint_dir,
             init=mg_init,
             command=command,
-            views=(
-                vq.tokenized_views(train_images, vq_cfg.patch, args.flips),
-                vq.tokenized_views(monitor_images, vq_cfg.patch),
-            ),
+            views=views,
         )
     refine_stats = None
-    if wants_refine(args):
-        tokenizer, refine_stats = refine(
-            args,
+    if wants_refine(args):  # the decoder, on the transformer's own samples (image_refine)
+        from engine.train import image_refine
+
+        tokenizer, refine_stats = image_refine.refine_decoder(
             tokenizer,
             transformer,
-            (train_maps, vq.tokenized_views(train_images, vq_cfg.patch, args.flips)),
-            (monitor_maps, vq.tokenized_views(monitor_images, vq_cfg.patch)),
+            (train_maps, views[0]),
+            (monitor_maps, views[1]),
+            refine_settings(args, image_refine.REFINE_DEFAULTS),
+            args.checkpoint_dir,
         )
     args.out.mkdir(parents=True, exist_ok=True)
     image_export.export_all(tokenizer, transformer, args.out)
@@ -260,29 +263,6 @@ def run_image(args: argparse.Namespace) -> int:
     image_card.write_model_card(args.out, vq_cfg, mg_cfg, info, rows, timing, notes)
     print(f"wrote {args.out} ({onnx_size_mb(args.out):.1f} MB of ONNX)")
     return 0
-
-
-def refine(
-    args: argparse.Namespace,
-    tokenizer: Any,
-    transformer: Any,
-    data: tuple[list[Any], list[Any]],
-    valid_data: tuple[list[Any], list[Any]],
-) -> tuple[Any, dict[str, object]]:
-    """The decoder fine-tuned on the transformer's sampled tokens (``--refine-minutes``):
-    ``data``/``valid_data`` are token maps and the photos they encode, in one order."""
-    from engine.train import image_refine
-    from engine.train.image_export import DEFAULT_SAMPLING
-
-    return image_refine.refine_decoder(  # type: ignore[no-any-return]
-        tokenizer,
-        transformer,
-        data,
-        valid_data,
-        DEFAULT_SAMPLING,
-        refine_settings(args, image_refine.REFINE_DEFAULTS),
-        args.checkpoint_dir,
-    )
 
 
 def run_image_tokens(args: argparse.Namespace) -> int:

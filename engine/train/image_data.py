@@ -223,8 +223,16 @@ def training_masks(
     if draw < 0.4:
         mask = cosine_token_mask(rng, rows, cols)
         return mask, np.repeat(np.repeat(mask, patch, axis=0), patch, axis=1)
+    return painted_hole(rng, rows, cols, patch, strokes=draw < 0.8)
+
+
+def painted_hole(
+    rng: np.random.Generator, rows: int, cols: int, patch: int, strokes: bool
+) -> tuple[BoolArray, BoolArray]:
+    """(token mask [rows, cols], pixel hole [rows*patch, cols*patch]) of brush strokes over
+    3-50 % of the window, or of blocks, brought to tokens as the engine does (never empty)."""
     shape = (rows * patch, cols * patch)
-    pixels = brush_mask(rng, shape, (0.03, 0.5)) if draw < 0.8 else block_mask(rng, shape)
+    pixels = brush_mask(rng, shape, (0.03, 0.5)) if strokes else block_mask(rng, shape)
     mask = tokens_of_pixels(pixels, patch)
     if not mask.any():
         row, col = int(rng.integers(0, rows)), int(rng.integers(0, cols))

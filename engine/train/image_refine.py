@@ -24,6 +24,7 @@ import numpy.typing as npt
 import torch
 
 from engine.train import image_data as idata
+from engine.train.image_export import DEFAULT_SAMPLING
 from engine.train.image_maskgit import ImageMaskGIT
 from engine.train.image_vq import VQTokenizer, reconstruction_loss, save_tokenizer
 from engine.train.loop import LoopSettings, Tensors
@@ -51,8 +52,8 @@ class RefineHoles:
 
 
 def refine_holes(batch: int, grid: int, patch: int, rng: np.random.Generator) -> RefineHoles:
-    """Brush strokes (60 %) and blocks as a user paints them, brought to tokens as the engine
-    does (a token is masked when any of its pixels is); some whole-window holes."""
+    """Holes as a user paints them, brought to tokens as the engine does (a token is masked
+    when any of its pixels is): a whole window 10 %, brush strokes 54 %, blocks 36 %."""
     size = grid * patch
     token_masks = np.zeros((batch, grid, grid), dtype=bool)
     holes = np.zeros((batch, 1, size, size), dtype=np.float32)
@@ -60,14 +61,12 @@ def refine_holes(batch: int, grid: int, patch: int, rng: np.random.Generator) ->
     for row in range(batch):
         draw = rng.random()
         if draw < WHOLE_WINDOW_SHARE:
-            pixels = np.ones((size, size), dtype=bool)
+            token_masks[row], holes[row, 0] = True, 1.0
             sampled[row] = False
-        elif draw < 0.64:
-            pixels = idata.brush_mask(rng, (size, size), (0.03, 0.5))
         else:
-            pixels = idata.block_mask(rng, (size, size))
-        token_masks[row] = idata.tokens_of_pixels(pixels, patch)
-        holes[row, 0] = pixels
+            token_masks[row], holes[row, 0] = idata.painted_hole(
+                rng, grid, grid, patch, strokes=draw < 0.64
+            )
     return RefineHoles(token_masks, holes, sampled)
 
 
@@ -122,10 +121,10 @@ def refine_decoder(
     transformer: ImageMaskGIT,
     data: tuple[Sequence[TokenArray], Sequence[idata.UInt8Array]],
     valid_data: tuple[Sequence[TokenArray], Sequence[idata.UInt8Array]],
-    sampling: dict[str, object],
     settings: LoopSettings,
     checkpoint_dir: Path | None,
     log: Log = print,
+    sampling: dict[str, object] = DEFAULT_SAMPLING,
 ) -> tuple[VQTokenizer, dict[str, object]]:
     """The tokenizer with its decoder trained on sampled tokens (best validated weights) and
     the loop's stats; ``data``/``valid_data`` are token maps and the photos they encode."""

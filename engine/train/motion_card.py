@@ -14,7 +14,13 @@ from engine.media.retarget import mean_pose_record
 from engine.train.common import ModelFacts, onnx_size_mb
 from engine.train.common import write_manifest as common_write_manifest
 from engine.train.motion_data import FPS, FRAMES_PER_TOKEN, LOWER_COLUMNS, UPPER_COLUMNS
-from engine.train.motion_model import FILES, MODEL_NAME, MotionConfig, config_dict
+from engine.train.motion_model import (
+    FILES,
+    MODEL_NAME,
+    MotionConfig,
+    config_dict,
+    side_input_names,
+)
 
 SKELETON_FILE = "skeleton.json"
 DEFAULT_SAMPLING: dict[str, object] = {
@@ -102,7 +108,7 @@ def write_manifest(
         medium_facts=medium_facts(cfg),
         license=LICENSE,
         data=DATA,
-        side_inputs=("context", "known") if cfg.context_input else (),
+        side_inputs=side_input_names(cfg),
     )
     return common_write_manifest(out_dir, facts, sampling or DEFAULT_SAMPLING)
 

@@ -243,10 +243,17 @@ def run_motion(args: argparse.Namespace) -> int:
             features=features,
         )
     refine_stats = None
-    if wants_refine(args):
+    if wants_refine(args):  # the decoder, on the transformer's own samples (motion_refine)
+        from engine.train import motion_refine
+
         assert features is not None
-        tokenizer, refine_stats = refine(
-            args, tokenizer, transformer, (train_tokens, features[0]), (valid_tokens, features[1])
+        tokenizer, refine_stats = motion_refine.refine_decoder(
+            tokenizer,
+            transformer,
+            (train_tokens, features[0]),
+            (valid_tokens, features[1]),
+            refine_settings(args, motion_refine.REFINE_DEFAULTS),
+            args.checkpoint_dir / "refine",
         )
     args.out.mkdir(parents=True, exist_ok=True)
     parity = motion_export.export_all(tokenizer, transformer, args.out)
@@ -277,29 +284,6 @@ def run_motion(args: argparse.Namespace) -> int:
     motion_card.write_model_card(args.out, cfg, stats, command, eval_table)
     print(f"wrote {args.out}")
     return 0
-
-
-def refine(
-    args: argparse.Namespace,
-    tokenizer: Any,
-    transformer: Any,
-    data: tuple[list[Any], list[Any]],
-    valid_data: tuple[list[Any], list[Any]],
-) -> tuple[Any, dict[str, object]]:
-    """The decoder fine-tuned on the transformer's sampled tokens (``--refine-minutes``):
-    ``data``/``valid_data`` are token sequences and the frames they encode, in one order."""
-    from engine.train import motion_refine
-    from engine.train.motion_card import DEFAULT_SAMPLING
-
-    return motion_refine.refine_decoder(  # type: ignore[no-any-return]
-        tokenizer,
-        transformer,
-        data,
-        valid_data,
-        DEFAULT_SAMPLING,
-        refine_settings(args, motion_refine.REFINE_DEFAULTS),
-        args.checkpoint_dir / "refine",
-    )
 
 
 def same_tokenizer(tokenizer_cfg: Any, transformer_cfg: Any) -> Any:

@@ -28,6 +28,7 @@ from engine.train.motion_model import (
     MotionTokenizer,
     MotionTransformer,
     Normalizer,
+    side_input_names,
 )
 
 
@@ -59,11 +60,7 @@ def _session(path: Path) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
-def _probe_features(tokenizer: MotionTokenizer, batch: int, frames: int) -> np.ndarray:
-    return _probe_features_of(tokenizer.norm, batch, frames)
-
-
-def _probe_features_of(norm: Normalizer, batch: int, frames: int) -> np.ndarray:
+def _probe_features(norm: Normalizer, batch: int, frames: int) -> np.ndarray:
     """Random raw features float32 [batch, frames, 132] with the training data's spread."""
     rng = np.random.default_rng(0)
     mean, std = norm.mean.numpy(), norm.std.numpy()
@@ -72,10 +69,10 @@ def _probe_features_of(norm: Normalizer, batch: int, frames: int) -> np.ndarray:
 
 def export_encoder(tokenizer: MotionTokenizer, path: Path) -> float:
     frames = tokenizer.cfg.window
-    example = torch.from_numpy(_probe_features(tokenizer, 2, frames))
+    example = torch.from_numpy(_probe_features(tokenizer.norm, 2, frames))
     dyn = {"features": {0: "batch", 1: "frames"}, "tokens": {0: "batch", 2: "length"}}
     _export(EncoderExport(tokenizer), (example,), path, ["features"], ["tokens"], dyn)
-    probe = _probe_features(tokenizer, 3, 2 * frames)
+    probe = _probe_features(tokenizer.norm, 3, 2 * frames)
     got = _session(path).run(["tokens"], {"features": probe})[0]
     with torch.no_grad():
         want = tokenizer.encode(torch.from_numpy(probe)).numpy()
@@ -86,7 +83,7 @@ def export_decoder(tokenizer: MotionTokenizer, path: Path) -> float:
     cfg = tokenizer.cfg
     length, frames = cfg.tokens_per_row, cfg.window
     tokens = torch.zeros(2, 2, length, dtype=torch.int64)
-    context = torch.from_numpy(_probe_features(tokenizer, 2, frames))
+    context = torch.from_numpy(_probe_features(tokenizer.norm, 2, frames))
     known = torch.ones(2, frames, 2)
     dyn = {
         "tokens": {0: "batch", 2: "length"},
@@ -104,7 +101,7 @@ def export_decoder(tokenizer: MotionTokenizer, path: Path) -> float:
     )
     rng = np.random.default_rng(1)
     probe_tokens = rng.integers(0, cfg.codebook, (3, 2, 2 * length)).astype(np.int64)
-    probe_context = _probe_features(tokenizer, 3, 2 * frames)
+    probe_context = _probe_features(tokenizer.norm, 3, 2 * frames)
     probe_known = (rng.random((3, 2 * frames, 2)) < 0.5).astype(np.float32)
     got = _session(path).run(
         ["features"], {"tokens": probe_tokens, "context": probe_context, "known": probe_known}
@@ -121,14 +118,14 @@ def export_transformer(transformer: MotionTransformer, path: Path) -> float:
     """``transformer.onnx``; a ``context_input`` model also takes ``context`` and ``known``."""
     cfg = transformer.cfg
     n, frames = 2 * cfg.tokens_per_row, cfg.window
-    names = ["tokens", "context", "known"] if cfg.context_input else ["tokens"]
+    names = ["tokens", *side_input_names(cfg)]
     example = [torch.full((2, n), transformer.mask_id, dtype=torch.int64)]
     rng = np.random.default_rng(2)
     probe = [rng.integers(0, transformer.mask_id + 1, (3, n)).astype(np.int64)]
     if cfg.context_input:
         example += [torch.zeros(2, frames, FEATURE_SIZE), torch.zeros(2, frames, 2)]
         probe += [
-            _probe_features_of(transformer.kept.norm, 3, frames),  # type: ignore[union-attr]
+            _probe_features(transformer.kept.norm, 3, frames),  # type: ignore[union-attr]
             (rng.random((3, frames, 2)) < 0.5).astype(np.float32),
         ]
     export_onnx(transformer, tuple(example), path, names, "logits")

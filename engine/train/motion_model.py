@@ -58,6 +58,12 @@ class MotionConfig:
         return config_from_dict(cls, data)
 
 
+def side_input_names(cfg: MotionConfig) -> tuple[str, ...]:
+    """The transformer's float inputs after ``tokens``: the decoder's ``context`` and ``known``
+    for a ``context_input`` model (manifest ``io.side_inputs``), none otherwise."""
+    return ("context", "known") if cfg.context_input else ()
+
+
 def tiny_config() -> MotionConfig:
     """A model small enough for unit tests (32-frame window, 8 tokens per row)."""
     return MotionConfig(

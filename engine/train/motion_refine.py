@@ -30,6 +30,7 @@ import torch.nn.functional as F  # noqa: N812
 
 from engine.train.common import save_checkpoint
 from engine.train.loop import LoopSettings, Tensors
+from engine.train.motion_card import DEFAULT_SAMPLING
 from engine.train.motion_data import FRAMES_PER_TOKEN
 from engine.train.motion_model import MotionTokenizer, MotionTransformer
 from engine.train.motion_train import gather_features, gather_tokens, window_picks
@@ -147,10 +148,10 @@ def refine_decoder(
     transformer: MotionTransformer,
     data: tuple[Sequence[TokenArray], Sequence[FloatArray]],
     valid_data: tuple[Sequence[TokenArray], Sequence[FloatArray]],
-    sampling: dict[str, object],
     settings: LoopSettings,
     checkpoint_dir: Path | None,
     log: Log = print,
+    sampling: dict[str, object] = DEFAULT_SAMPLING,
 ) -> tuple[MotionTokenizer, dict[str, object]]:
     """The tokenizer with its decoder trained on sampled tokens (best validated weights) and
     the loop's stats; the hole error is the L1 of the frames not kept."""

@@ -186,14 +186,6 @@ def window_picks(
     return picks, starts
 
 
-def token_windows(
-    sequences: Sequence[np.ndarray], length: int, count: int, rng: np.random.Generator
-) -> np.ndarray:
-    """``count`` random token windows int64 [count, 2, length]."""
-    picks, starts = window_picks([s.shape[1] for s in sequences], length, count, rng)
-    return gather_tokens(sequences, picks, starts, length)
-
-
 def gather_tokens(
     sequences: Sequence[np.ndarray], picks: np.ndarray, starts: np.ndarray, length: int
 ) -> np.ndarray:

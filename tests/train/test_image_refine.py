@@ -73,7 +73,6 @@ def test_refining_trains_the_decoder_alone_and_exports(trained, tmp_path) -> Non
         transformer,
         (maps, views),
         (maps, views),
-        DEFAULT_SAMPLING,
         budget,
         tmp_path,
         log=lambda _: None,

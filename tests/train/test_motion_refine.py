@@ -86,7 +86,6 @@ def test_refining_trains_the_decoder_alone_and_exports(trained, tmp_path) -> Non
         transformer,
         (sequences, features),
         (sequences, features),
-        DEFAULT_SAMPLING,
         budget,
         tmp_path,
         log=lambda _: None,

@@ -105,8 +105,8 @@ def test_tokenizer_and_transformer_learn_in_a_few_steps(takes) -> None:
     sequences = motion_train.encode_takes(tokenizer.eval(), takes)
     assert all(s.shape[0] == 2 and s.shape[1] >= CFG.tokens_per_row for s in sequences)
     transformer = MotionTransformer(CFG)
-    tokens = torch.from_numpy(motion_train.token_windows(sequences, CFG.tokens_per_row, 16, rng))
-    masks = torch.from_numpy(motion_train.inbetween_masks(16, CFG.tokens_per_row, rng)[0])
+    batch = motion_train.transformer_batch(sequences, None, CFG.tokens_per_row, 16, rng)
+    tokens, masks = (torch.from_numpy(a) for a in batch)
     opt2 = torch.optim.Adam(transformer.parameters(), lr=3e-3)
 
     def transformer_step() -> float:
