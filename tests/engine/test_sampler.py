@@ -180,9 +180,16 @@ def _assert_monotone(steps: list[Step], calls: list[np.ndarray]) -> None:
 
 
 def _has_room_for_diversity(case: Case, per_row: np.ndarray) -> bool:
-    """Enough freely sampled tokens that two seeds agreeing everywhere is (near) impossible."""
+    """Enough freely sampled tokens that two seeds agreeing everywhere is (near) impossible.
+
+    Guidance multiplies the logits' spread by about ``1 + scale``, so a guided case needs a
+    temperature that much higher to be as spread out as an unguided one at 1.0.
+    """
     spread_out = case.settings.top_k == 0 or case.settings.top_k >= 5
-    return spread_out and case.settings.temperature >= 1.0 and int(per_row.min()) >= 12
+    guided = case.with_uncond and case.settings.guidance_scale > 0
+    sharpening = 1.0 + case.settings.guidance_scale if guided else 1.0
+    warm = case.settings.temperature >= sharpening
+    return spread_out and warm and int(per_row.min()) >= 12
 
 
 def _problem(n: int = 24, editable_every: int = 1) -> tuple[np.ndarray, np.ndarray]:
