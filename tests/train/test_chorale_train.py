@@ -185,6 +185,103 @@ def test_group_one_equals_exact_chain_rule(tiny_model) -> None:
     assert total == pytest.approx(expect, rel=1e-6)
 
 
+def _module_fn(model: chorale.ChoraleTransformer):
+    def fn(tokens: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return model(torch.from_numpy(tokens)).numpy()
+
+    return fn
+
+
+def test_frame_windows_are_centred_on_quarters_and_inside_the_piece() -> None:
+    starts = chorale_eval.frame_window_starts(40, 16)
+    assert starts[0] == 0 and starts[-1] == 24  # clipped at both ends
+    assert (starts % 4 == 0).all()
+    frames = np.arange(40)
+    assert ((frames >= starts) & (frames < starts + 16)).all()
+    assert starts[20] == 12  # 20 - 8, already on a quarter
+    assert (chorale_eval.frame_window_starts(10, 16) == 0).all()  # shorter than a window
+
+
+def test_framewise_matches_a_frame_by_frame_reference(tiny_model) -> None:
+    """Coconet's FrameEvaluator written out frame by frame agrees with the batched one.
+
+    Pieces shorter than, equal to and longer than the window; earlier voices of a frame are
+    filled with the model's argmax, earlier frames with the truth.
+    """
+    fn = _module_fn(tiny_model)
+    rng = np.random.default_rng(5)
+    pieces = [rng.integers(0, cd.REST_TOKEN + 1, (4, n)).astype(np.int64) for n in (12, 16, 28)]
+    got = chorale_eval.framewise_lls(fn, pieces, STEPS, np.random.default_rng(9), batch=5)
+
+    ref_rng, expect = np.random.default_rng(9), []
+    for piece in pieces:
+        length = piece.shape[1]
+        rank = np.empty(length, dtype=np.int64)
+        rank[ref_rng.permutation(length)] = np.arange(length)
+        voice_order = np.argsort(ref_rng.random((length, 4)), axis=1)
+        padded = np.full((4, max(length, STEPS)), cd.REST_TOKEN, dtype=np.int64)
+        padded[:, :length] = piece
+        for t in range(length):
+            start = int(chorale_eval.frame_window_starts(padded.shape[1], STEPS)[t])
+            window = padded[:, start : start + STEPS].copy()
+            for col in range(STEPS):
+                if start + col < length and rank[start + col] >= rank[t]:
+                    window[:, col] = cd.MASK_ID
+            total = 0.0
+            for v in voice_order[t]:
+                logits = fn(window.reshape(1, -1))[0, v * STEPS + t - start].astype(np.float64)
+                logp = logits - logits.max() - np.log(np.exp(logits - logits.max()).sum())
+                total += logp[piece[v, t]]
+                window[v, t - start] = int(logp.argmax())
+            expect.append(total)
+    np.testing.assert_allclose(got, expect, rtol=1e-5)
+
+
+def test_framewise_ensemble_is_per_frame_in_probability_space(tiny_model) -> None:
+    pieces = [_pieces()[0][:, :24], _pieces()[1][:, :16]]
+    fn = _module_fn(tiny_model)
+    result = chorale_eval.framewise_nll(fn, pieces, STEPS, orderings=3, seed=1)
+    rng = np.random.default_rng(1)
+    lls = np.stack([chorale_eval.framewise_lls(fn, pieces, STEPS, rng) for _ in range(3)])
+    expect = -np.mean(np.log(np.exp(lls).mean(axis=0)))
+    assert result.nats_per_frame == pytest.approx(expect, rel=1e-9)
+    assert result.nats_per_frame_log_mean == pytest.approx(-lls.mean(), rel=1e-9)
+    per_frame = -np.log(np.exp(lls).mean(axis=0))
+    by_piece = (per_frame[:24].mean() + per_frame[24:].mean()) / 2
+    assert result.nats_per_frame_piece_mean == pytest.approx(by_piece, rel=1e-9)
+    assert result.nats_per_frame < result.nats_per_frame_log_mean  # Jensen, strictly here
+    assert (result.frames, result.pieces, result.orderings) == (40, 2, 3)
+
+
+def test_framewise_uniform_logits_give_four_log_vocab() -> None:
+    def uniform(tokens: np.ndarray) -> np.ndarray:
+        return np.zeros((*tokens.shape, cd.VOCAB_SIZE), dtype=np.float32)
+
+    result = chorale_eval.framewise_nll(uniform, _pieces()[:2], STEPS, orderings=2)
+    assert result.nats_per_frame == pytest.approx(4 * math.log(cd.VOCAB_SIZE), abs=1e-9)
+
+
+def test_card_puts_the_framewise_figure_beside_coconets(tmp_path: Path, tiny_model) -> None:
+    from engine.train import chorale_card
+
+    chorale.export(tiny_model, tmp_path)
+    fn = _module_fn(tiny_model)
+    framewise = chorale_eval.framewise_nll(fn, _pieces()[:2], STEPS, orderings=2)
+    windows, scored = cd.tile_pieces(_pieces()[:2], STEPS)
+    chain = chorale_eval.orderless_nll(fn, windows, scored, orderings=1, group=8)
+    stats = {"params": 1, "command": "remask-train chorale --max-steps 1"}
+    card = chorale_card.write_model_card(
+        tmp_path, tiny_model.cfg, stats, chain, "cmd", framewise=framewise
+    ).read_text()
+    assert "### Measured the way Coconet measured it" in card
+    assert f"| {framewise.nats_per_frame:.3f} | {framewise.nats_per_frame_log_mean:.3f} (" in card
+    assert "it does **not** beat Coconet." in card  # an untrained model is far above 0.57
+    assert "the two are not comparable; the like-for-like comparison follows" in card
+    no_framewise = chorale_card.write_model_card(tmp_path, tiny_model.cfg, stats, chain, "cmd")
+    assert "Measured the way Coconet" not in no_framewise.read_text()
+
+
 def test_real_data_loads() -> None:
     path = _data_or_skip()
     test = cd.load_split(path, "test")
