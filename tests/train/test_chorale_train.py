@@ -282,6 +282,16 @@ def test_card_puts_the_framewise_figure_beside_coconets(tmp_path: Path, tiny_mod
     assert "Measured the way Coconet" not in no_framewise.read_text()
 
 
+def test_chorale_eval_runs_the_onnx_file_or_its_torch_rebuild(exported: Path) -> None:
+    from engine.train import cli
+
+    tokens = np.random.default_rng(2).integers(0, cd.MASK_ID + 1, (3, 4 * STEPS))
+    from_onnx = cli.chorale_eval_logits(exported, None)(tokens)
+    from_torch = cli.chorale_eval_logits(exported, "cpu")(tokens)
+    assert from_onnx.shape == from_torch.shape == (3, 4 * STEPS, cd.VOCAB_SIZE)
+    np.testing.assert_allclose(from_torch, from_onnx, atol=1e-4)
+
+
 def test_real_data_loads() -> None:
     path = _data_or_skip()
     test = cd.load_split(path, "test")
