@@ -258,7 +258,7 @@ def run_chorale(args: argparse.Namespace) -> int:
         if args.eval_framewise > 0:
             test_pieces = cd.load_split(args.data, "test")
             framewise = chorale_eval.framewise_nll(
-                logits_fn, test_pieces, cfg.steps, args.eval_framewise, args.seed
+                logits_fn, test_pieces, cfg.steps, args.eval_framewise, args.seed, log=_progress
             )
             print(chorale_card.framewise_table(framewise))
         sampling_note = _measure_sampling(args, cfg, logits_fn)
@@ -308,6 +308,10 @@ def _measure_sampling(args: argparse.Namespace, cfg: ChoraleConfig, logits_fn: L
     )
 
 
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def chorale_eval_logits(model_dir: Path, torch_device: str | None) -> LogitsFn:
     """The shipped ONNX file on the CPU, or the torch module rebuilt from it on a device."""
     from engine.train import chorale, chorale_eval
@@ -338,7 +342,9 @@ def run_chorale_eval(args: argparse.Namespace) -> int:
         return 2
     if args.framewise:
         pieces = cd.load_split(args.data, "test")
-        framewise = chorale_eval.framewise_nll(logits_fn, pieces, steps, args.orderings, args.seed)
+        framewise = chorale_eval.framewise_nll(
+            logits_fn, pieces, steps, args.orderings, args.seed, log=_progress
+        )
         summary = asdict(framewise)
         table = chorale_card.framewise_table(framewise)
     else:

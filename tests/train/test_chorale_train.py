@@ -241,7 +241,9 @@ def test_framewise_matches_a_frame_by_frame_reference(tiny_model) -> None:
 def test_framewise_ensemble_is_per_frame_in_probability_space(tiny_model) -> None:
     pieces = [_pieces()[0][:, :24], _pieces()[1][:, :16]]
     fn = _module_fn(tiny_model)
-    result = chorale_eval.framewise_nll(fn, pieces, STEPS, orderings=3, seed=1)
+    heard: list[str] = []
+    result = chorale_eval.framewise_nll(fn, pieces, STEPS, orderings=3, seed=1, log=heard.append)
+    assert len(heard) == 3 and heard[0].startswith("ordering 1/3: ")
     rng = np.random.default_rng(1)
     lls = np.stack([chorale_eval.framewise_lls(fn, pieces, STEPS, rng) for _ in range(3)])
     expect = -np.mean(np.log(np.exp(lls).mean(axis=0)))
