@@ -128,17 +128,17 @@ def refine_decoder(
 ) -> tuple[VQTokenizer, dict[str, object]]:
     """The tokenizer with its decoder trained on sampled tokens (best validated weights) and
     the loop's stats; ``data``/``valid_data`` are token maps and the photos they encode."""
-    valid = RefineBatches(transformer, *valid_data, sampling)(np.random.default_rng(5), 128)
 
-    def on_best(module: torch.nn.Module, entry: dict[str, object]) -> None:
-        if checkpoint_dir:
-            save_tokenizer(cast(VQTokenizer, module), entry, checkpoint_dir / "vq_refined.pt")
+    def save(module: VQTokenizer, entry: dict[str, object]) -> None:
+        save_tokenizer(module, entry, cast(Path, checkpoint_dir) / "vq_refined.pt")
 
-    def loss_fn(module: torch.nn.Module, batch: Tensors) -> tuple[torch.Tensor, torch.Tensor]:
-        return refine_loss(cast(VQTokenizer, module), batch)
-
-    batches = RefineBatches(transformer, *data, sampling)
-    best, stats = train_decoder(
-        tokenizer, "decoder.", batches, loss_fn, valid, settings, log, on_best
+    return train_decoder(
+        tokenizer,
+        RefineBatches(transformer, *data, sampling),
+        RefineBatches(transformer, *valid_data, sampling),
+        128,
+        refine_loss,
+        settings,
+        log,
+        save if checkpoint_dir else None,
     )
-    return cast(VQTokenizer, best), stats

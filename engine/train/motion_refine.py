@@ -155,17 +155,17 @@ def refine_decoder(
 ) -> tuple[MotionTokenizer, dict[str, object]]:
     """The tokenizer with its decoder trained on sampled tokens (best validated weights) and
     the loop's stats; the hole error is the L1 of the frames not kept."""
-    valid = RefineBatches(transformer, *valid_data, sampling)(np.random.default_rng(5), 256)
 
-    def on_best(module: torch.nn.Module, entry: dict[str, object]) -> None:
-        if checkpoint_dir:
-            save_checkpoint(checkpoint_dir / "tokenizer.pt", module, tokenizer.cfg, entry)
+    def save(module: MotionTokenizer, entry: dict[str, object]) -> None:
+        save_checkpoint(cast(Path, checkpoint_dir) / "tokenizer.pt", module, tokenizer.cfg, entry)
 
-    def loss_fn(module: torch.nn.Module, batch: Tensors) -> tuple[torch.Tensor, torch.Tensor]:
-        return refine_loss(cast(MotionTokenizer, module), batch)
-
-    batches = RefineBatches(transformer, *data, sampling)
-    best, stats = train_decoder(
-        tokenizer, "decoder.", batches, loss_fn, valid, settings, log, on_best
+    return train_decoder(
+        tokenizer,
+        RefineBatches(transformer, *data, sampling),
+        RefineBatches(transformer, *valid_data, sampling),
+        256,
+        refine_loss,
+        settings,
+        log,
+        save if checkpoint_dir else None,
     )
-    return cast(MotionTokenizer, best), stats

@@ -19,7 +19,7 @@ and a slightly worse decoder (200 held-out 30-frame gaps: 3.79 cm against 3.63 c
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import cast
+from typing import TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -28,11 +28,12 @@ from torch import nn
 
 from engine.sampling import sample
 from engine.sampling.types import SamplerSettings
-from engine.train.loop import Arrays, LoopSettings, LossFn, MakeBatch, evaluate, train_loop
+from engine.train.loop import LoopSettings, LossFn, MakeBatch, Tensors, evaluate, train_loop
 
 Log = Callable[[str], None]
 TokenArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
+ModelT = TypeVar("ModelT", bound=nn.Module)
 
 
 def sampler_settings(sampling: dict[str, object], rows: int, seed: int) -> SamplerSettings:
@@ -70,30 +71,34 @@ def sampled_tokens(
 
 
 def train_decoder(
-    model: nn.Module,
-    decoder_prefix: str,
-    make_batch: MakeBatch,
-    loss_fn: LossFn,
-    valid: Arrays,
+    model: ModelT,
+    batches: MakeBatch,
+    valid_batches: MakeBatch,
+    valid_rows: int,
+    loss_fn: Callable[[ModelT, Tensors], tuple[torch.Tensor, torch.Tensor]],
     settings: LoopSettings,
     log: Log,
-    on_best: Callable[[nn.Module, dict[str, object]], None] | None,
-) -> tuple[nn.Module, dict[str, object]]:
-    """Train the parameters under ``decoder_prefix`` only; the best validated copy and stats.
+    save: Callable[[ModelT, dict[str, object]], None] | None,
+) -> tuple[ModelT, dict[str, object]]:
+    """Train the parameters under ``decoder.`` only; the best validated copy and stats.
 
-    ``loss_fn`` returns (loss, hole error): the loop's "accuracy" slot carries the error of
-    what the user sees, reported as ``valid_hole_error``, with the untouched decoder's own
-    numbers as ``valid_before``.
+    ``valid_rows`` fixed windows are drawn once from ``valid_batches`` (seed 5); ``save``
+    hears every new best. ``loss_fn`` returns (loss, hole error): the loop's "accuracy" slot
+    carries the error of what the user sees, reported as ``valid_hole_error``, with the
+    untouched decoder's own numbers as ``valid_before``.
     """
+    valid = valid_batches(np.random.default_rng(5), valid_rows)
+    module_loss = cast(LossFn, loss_fn)
     for name, param in model.named_parameters():
-        param.requires_grad_(name.startswith(decoder_prefix))
+        param.requires_grad_(name.startswith("decoder."))
     valid_t = tuple(torch.from_numpy(a) for a in valid)
-    before = evaluate(model, loss_fn, valid_t, torch.device("cpu"))
+    before = evaluate(model, module_loss, valid_t, torch.device("cpu"))
     log(f"decoder before: valid loss {before[0]:.4f}, hole error {before[1]:.4f}")
-    best, stats = train_loop(model, make_batch, loss_fn, valid, settings, log, on_best)
+    on_best = cast(Callable[[nn.Module, dict[str, object]], None] | None, save)
+    best, stats = train_loop(model, batches, module_loss, valid, settings, log, on_best)
     for module in (model, best):
         for param in module.parameters():
             param.requires_grad_(True)
     stats["valid_hole_error"] = stats.pop("valid_masked_accuracy")
     stats["valid_before"] = {"loss": round(before[0], 4), "hole_error": round(before[1], 4)}
-    return best, stats
+    return cast(ModelT, best), stats
