@@ -11,22 +11,18 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 
-from engine.media.bvh import parse_bvh  # noqa: E402
 from engine.train import motion_data, motion_export, motion_refine, motion_train, refine  # noqa: E402
 from engine.train.common import seed_everything  # noqa: E402
 from engine.train.motion_card import DEFAULT_SAMPLING  # noqa: E402
 from engine.train.motion_model import MotionTokenizer, tiny_config  # noqa: E402
-from tests.engine.synthetic_bvh import bandai_like  # noqa: E402
+from tests.train.synthetic_takes import synthetic_takes  # noqa: E402
 
 CFG = replace(tiny_config(), context_input=True)
 
 
 @pytest.fixture(scope="module")
 def takes() -> list[motion_data.MotionTake]:
-    return [
-        motion_data.clip_to_take(f"take_{i:03d}.bvh", parse_bvh(bandai_like(48 + 8 * i, seed=i)))
-        for i in range(4)
-    ]
+    return synthetic_takes(4, 48)
 
 
 @pytest.fixture(scope="module")

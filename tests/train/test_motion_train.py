@@ -23,16 +23,14 @@ from engine.train.motion_model import (  # noqa: E402
     tiny_config,
 )
 from tests.engine.synthetic_bvh import bandai_like  # noqa: E402
+from tests.train.synthetic_takes import synthetic_takes  # noqa: E402
 
 CFG = tiny_config()
 
 
 @pytest.fixture(scope="module")
 def takes() -> list[motion_data.MotionTake]:
-    return [
-        motion_data.clip_to_take(f"take_{i:03d}.bvh", parse_bvh(bandai_like(40 + 8 * i, seed=i)))
-        for i in range(5)
-    ]
+    return synthetic_takes(5, 40)
 
 
 @pytest.fixture(scope="module")
