@@ -93,9 +93,10 @@ in probability space (-log of the mean of the five probabilities of each frame),
 piece. The last point makes it an optimistic measure, not a bound on -log p(piece): each frame
 keeps whichever ordering revealed it late. `engine.train.chorale_eval.framewise_nll` does the
 same (tested frame by frame against a written-out reference); the model sees a
-{result.context_steps}-step window around each frame instead of the whole piece (a little
-pessimistic), and rests are scored like pitches (Coconet's code counts them as 0; they are
-0.4 % of the test cells). Evaluated on {evaluated_on}, {result.seconds} s. Coconet's code
+{result.context_steps}-step window around each frame instead of the whole piece (this
+can only hide music from it; by how much was not measured), and rests are scored like
+pitches (Coconet's code counts them as 0; they are 0.4 % of the test cells). Evaluated on
+{evaluated_on}, {result.seconds} s. Coconet's code
 keeps two averages, over all frames and per piece first; which one its table quotes we could
 not read from here, so both are given: {result.nats_per_frame:.3f} over all frames,
 {result.nats_per_frame_piece_mean:.3f} per piece first. The last column, the same orderings
