@@ -155,8 +155,12 @@ def train(
     init: nn.Module | None = None,
     command: str = "",
     earlier_stages: Sequence[dict[str, object]] = (),
+    frame_share: float = 0.0,
 ) -> tuple[ChoraleTransformer, dict[str, object]]:
     """Train for ``settings.minutes`` (or ``max_steps``); return the best validated weights.
+
+    ``frame_share`` of the training masks are whole-frame masks (``cd.frame_mask``); the
+    validation masks are always the default mix, so stages stay comparable.
 
     The best weights so far are saved as ``checkpoint_dir/best.pt`` at every improvement and
     the returned ones as ``final.pt``. ``earlier_stages`` are the runs that made ``init``; the
@@ -168,7 +172,7 @@ def train(
     sampler = cd.WindowSampler(train_pieces, cfg.steps)
 
     def make_batch(rng: np.random.Generator, count: int) -> Arrays:
-        return cd.training_batch(sampler, rng, count)
+        return cd.training_batch(sampler, rng, count, frame_share)
 
     def on_best(module: nn.Module, entry: dict[str, object]) -> None:
         if checkpoint_dir is not None:
@@ -177,6 +181,7 @@ def train(
     valid = validation_windows(valid_pieces, cfg.steps)
     final, stats = train_loop(model, make_batch, masked_token_loss, valid, settings, log, on_best)
     stats["command"] = command
+    stats["frame_share"] = frame_share
     stats["stages"] = [*earlier_stages, stage_summary(stats)]
     if checkpoint_dir is not None:
         save_checkpoint(checkpoint_dir / "final.pt", final, cfg, stats)
@@ -196,6 +201,7 @@ def stage_summary(stats: dict[str, object]) -> dict[str, object]:
         "batch": settings.get("batch"),
         "lr": settings.get("lr"),
         "valid_loss": stats.get("valid_masked_loss"),
+        "frame_share": stats.get("frame_share", 0.0),
     }
 
 

@@ -66,8 +66,15 @@ def nll_table(result: NllResult | None, more: Sequence[tuple[str, NllResult]] = 
 COCONET_FRAME_NLL = 0.57
 
 
-def framewise_section(result: FramewiseResult | None, evaluated_on: str) -> str:
-    """The like-for-like comparison: Coconet's own estimator on our model, and the verdict."""
+def framewise_section(
+    result: FramewiseResult | None,
+    evaluated_on: str,
+    more: Sequence[tuple[str, FramewiseResult]] = (),
+) -> str:
+    """The like-for-like comparison: Coconet's own estimator on our model, and the verdict.
+
+    ``more``: labelled rows of earlier models measured the same way (same seed, so the same
+    orderings)."""
     if result is None:
         return ""
     gap = result.nats_per_frame - COCONET_FRAME_NLL
@@ -102,28 +109,37 @@ not read from here, so both are given: {result.nats_per_frame:.3f} over all fram
 {result.nats_per_frame_piece_mean:.3f} per piece first. The last column, the same orderings
 averaged in log space, shows how much of the figure the per-frame ensembling makes.
 
-{framewise_table(result)}
+{framewise_table(result, more=more)}
 
 {verdict}
 """
 
 
-def framewise_table(result: FramewiseResult, label: str = "remask chorale-satb") -> str:
-    """Our number from Coconet's own estimator, beside Coconet's: the like-for-like row."""
-    each = ", ".join(f"{x:.3f}" for x in result.nats_per_frame_each)
-    return "\n".join(
-        [
-            "| model | setting | nats / frame, ensembled per frame | "
-            "mean of the orderings (log space) |",
-            "|---|---|---|---|",
-            f"| {label} | JSB test split ({result.pieces} pieces, {result.frames} frames), "
-            f"Coconet's framewise estimator, {result.orderings} random orderings ensembled per "
-            f"frame, a {result.context_steps}-step window around each frame | "
-            f"{result.nats_per_frame:.3f} | {result.nats_per_frame_log_mean:.3f} ({each}) |",
-            f"| Coconet ({COCONET_CITATION}) | {COCONET_SETTING} | {COCONET_FRAME_NLL:.2f} +- 0.01 "
-            "| not reported |",
-        ]
+def framewise_table(
+    result: FramewiseResult,
+    label: str = "remask chorale-satb",
+    more: Sequence[tuple[str, FramewiseResult]] = (),
+) -> str:
+    """Our number from Coconet's own estimator, beside Coconet's: the like-for-like rows."""
+    lines = [
+        "| model | setting | nats / frame, ensembled per frame | "
+        "mean of the orderings (log space) |",
+        "|---|---|---|---|",
+    ]
+    for row_label, row in [(label, result), *more]:
+        each = ", ".join(f"{x:.3f}" for x in row.nats_per_frame_each)
+        lines.append(
+            f"| {row_label} | JSB test split ({row.pieces} pieces, {row.frames} frames), "
+            f"Coconet's framewise estimator, {row.orderings} random orderings ensembled per "
+            f"frame, a {row.context_steps}-step window around each frame | "
+            f"{row.nats_per_frame:.3f} (per piece first: {row.nats_per_frame_piece_mean:.3f}) "
+            f"| {row.nats_per_frame_log_mean:.3f} ({each}) |"
+        )
+    lines.append(
+        f"| Coconet ({COCONET_CITATION}) | {COCONET_SETTING} | {COCONET_FRAME_NLL:.2f} +- 0.01 "
+        "| not reported |"
     )
+    return "\n".join(lines)
 
 
 def _per_call(group: int) -> str:
@@ -182,6 +198,7 @@ def write_model_card(
     evaluated_on: str = "the shipped ONNX file",
     more_results: Sequence[tuple[str, NllResult]] = (),
     framewise: FramewiseResult | None = None,
+    more_framewise: Sequence[tuple[str, FramewiseResult]] = (),
 ) -> Path:
     onnx_path = out_dir / "transformer.onnx"
     onnx_bytes, int8 = onnx_path.stat().st_size, is_int8(onnx_path)
@@ -214,7 +231,8 @@ def write_model_card(
         rebuild_weights="int8 weights dequantized" if int8 else "same weights",
         eval_seconds=result.seconds if result else "-",
         comparison=comparison_text(result, framewise),
-        framewise=framewise_section(framewise, evaluated_on),
+        framewise=framewise_section(framewise, evaluated_on, more_framewise),
+        frame_masks=frame_mask_note(stages),
     )
     path = out_dir / "MODEL_CARD.md"
     path.write_text(text)
@@ -242,9 +260,32 @@ def training_text(stages: list[dict[str, object]]) -> str:
             f"  {stage.get('minutes')} min on {_hardware(stage.get('device'))}: "
             f"{stage.get('steps')} steps of batch {stage.get('batch')} "
             f"({stage.get('windows')} windows), peak lr {stage.get('lr')}, "
-            f"validation masked loss {stage.get('valid_loss')} nats.",
+            f"validation masked loss {stage.get('valid_loss')} nats"
+            + _frame_share_words(stage)
+            + ".",
         ]
     return "\n".join(lines)
+
+
+def _frame_share_words(stage: dict[str, object]) -> str:
+    share = float(stage.get("frame_share") or 0.0)  # type: ignore[arg-type]
+    return f", {share:.0%} of the masks whole-frame masks" if share > 0 else ""
+
+
+def frame_mask_note(stages: list[dict[str, object]]) -> str:
+    """The masks bullet's extra sentence when a stage trained on whole-frame masks."""
+    named = [
+        f"stage {i}" if len(stages) > 1 else "this run"
+        for i, stage in enumerate(stages, start=1)
+        if float(stage.get("frame_share") or 0.0) > 0  # type: ignore[arg-type]
+    ]
+    if not named:
+        return ""
+    return (
+        f"\n  In {' and '.join(named)} (`--frame-masks`) a share of the masks instead hide"
+        "\n  whole frames, each with probability r ~ U(0,1], a quarter of them showing 0-3 of"
+        "\n  their voices: the context Coconet's framewise evaluation gives the model."
+    )
 
 
 CARD_TEMPLATE = """# chorale-satb
@@ -282,7 +323,7 @@ manifest's `medium_facts.architecture` and the ONNX initializers ({rebuild_weigh
   never masked) rests.
 - Masks: 60 % Coconet/orderless-NADE (each cell masked with probability r ~ U(0,1]),
   25 % voice-subset spans over whole quarters, 15 % whole-bar blocks; loss = cross-entropy
-  on masked cells, averaged per example.
+  on masked cells, averaged per example.{frame_masks}
 - AdamW (warm-up, cosine to 5 % over each stage's time budget), bf16 autocast, EMA 0.999;
   the raw or EMA weights with the lowest validation loss of any scoring are kept. Exported
   weights: {weights}; validation masked loss {valid_loss} nats, masked-cell accuracy

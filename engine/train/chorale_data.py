@@ -105,14 +105,17 @@ class WindowSampler:
         return transpose(window, shift), padding
 
 
-def random_mask(rng: np.random.Generator, steps: int) -> BoolGrid:
+def random_mask(rng: np.random.Generator, steps: int, frame_share: float = 0.0) -> BoolGrid:
     """A training mask [4, T]: Coconet's uniform rate most often, else bar/voice blocks.
 
+    With ``frame_share`` f, a share f of masks are ``frame_mask``s; the rest are drawn as:
     60 %: each cell masked with probability r ~ U(0, 1] (orderless NADE).
     25 %: a random voice subset masked over a span of whole quarters (users repaint
           voices over bars), plus a light uniform sprinkle elsewhere.
     15 %: one to three bar blocks (16 steps) over all voices or a voice subset.
     """
+    if frame_share > 0.0 and rng.random() < frame_share:
+        return frame_mask(rng, steps)
     kind = rng.random()
     if kind < 0.6:
         rate = 1.0 - rng.random()  # (0, 1]
@@ -138,16 +141,37 @@ def random_mask(rng: np.random.Generator, steps: int) -> BoolGrid:
     return mask
 
 
+def frame_mask(rng: np.random.Generator, steps: int, partial_prob: float = 0.25) -> BoolGrid:
+    """Whole frames (all four voices of a step) masked with probability r ~ U(0, 1].
+
+    This is the context Coconet's framewise evaluation gives the model: some frames known
+    outright, the others unknown, and the frame being predicted partly filled in. So each
+    masked frame, with ``partial_prob``, shows a random proper subset of its voices (0 to 3
+    of them, the count uniform). At least one cell is masked.
+    """
+    rate = 1.0 - rng.random()  # (0, 1]
+    masked_frames = rng.random(steps) < rate
+    if not masked_frames.any():
+        masked_frames[rng.integers(steps)] = True
+    mask = np.repeat(masked_frames[None, :], 4, axis=0)
+    for t in np.flatnonzero(masked_frames & (rng.random(steps) < partial_prob)):
+        shown = rng.permutation(4)[: int(rng.integers(4))]
+        mask[shown, t] = False
+    return mask
+
+
 def training_batch(
-    sampler: WindowSampler, rng: np.random.Generator, batch: int
+    sampler: WindowSampler, rng: np.random.Generator, batch: int, frame_share: float = 0.0
 ) -> tuple[IntGrid, IntGrid, BoolGrid]:
-    """``(inputs, targets, loss_mask)``, each [B, 4*T] voice-major; inputs hold MASK_ID."""
+    """``(inputs, targets, loss_mask)``, each [B, 4*T] voice-major; inputs hold MASK_ID.
+
+    ``frame_share``: the share of masks that are ``frame_mask``s (see ``random_mask``)."""
     steps = sampler.steps
     targets = np.empty((batch, 4, steps), dtype=np.int64)
     masks = np.empty((batch, 4, steps), dtype=bool)
     for i in range(batch):
         window, padding = sampler.sample(rng)
-        mask = random_mask(rng, steps) & ~padding
+        mask = random_mask(rng, steps, frame_share) & ~padding
         if not mask.any():
             free = np.argwhere(~padding)
             v, t = free[rng.integers(len(free))]

@@ -54,6 +54,13 @@ def register_chorale(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     p.add_argument("--int8", action="store_true", help="export int8 MatMul weights")
     p.add_argument("--checkpoint-dir", type=Path, default=REPO_ROOT / "runs" / "chorale-satb")
     p.add_argument("--init", type=Path, help="start from a checkpoint (.pt); --minutes 0 = as is")
+    p.add_argument(
+        "--frame-masks",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="share of training masks that hide whole frames (Coconet's framewise context)",
+    )
     p.add_argument("--eval-orderings", type=int, default=3)
     p.add_argument("--eval-group", type=int, default=4, help="cells revealed per model call")
     p.add_argument(
@@ -243,6 +250,7 @@ def run_chorale(args: argparse.Namespace) -> int:
             init=init,
             command=command,
             earlier_stages=init_info.get("stages", []),  # type: ignore[arg-type]
+            frame_share=args.frame_masks,
         )
     args.out.mkdir(parents=True, exist_ok=True)
     chorale.export(model, args.out, int8=args.int8)

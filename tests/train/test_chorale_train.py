@@ -85,6 +85,35 @@ def test_batches_respect_padding_and_masks() -> None:
     assert targets.min() >= 0 and targets.max() <= cd.REST_TOKEN
 
 
+def test_frame_masks_hide_whole_frames_or_a_proper_voice_subset() -> None:
+    rng = np.random.default_rng(3)
+    masks = np.stack([cd.frame_mask(rng, 64) for _ in range(400)])
+    per_frame = masks.sum(1)  # masked voices per frame: 0 or 4, or 1..4 where partly shown
+    assert masks.any((1, 2)).all()
+    assert (per_frame == 0).any() and (per_frame == 4).any()
+    partly = (per_frame > 0) & (per_frame < 4)
+    share = partly.sum() / (per_frame > 0).sum()
+    assert 0.1 < share < 0.3, share  # about partial_prob x 3/4 of the masked frames
+    rates = (per_frame > 0).mean(1)
+    assert rates.min() < 0.1 and rates.max() > 0.9  # rate r spans (0, 1]
+
+
+def test_frame_share_sets_the_share_of_frame_masks() -> None:
+    def frame_like(mask: np.ndarray) -> bool:
+        """Mostly whole frames masked, and some frame wholly shown."""
+        per_frame = mask.sum(0)
+        whole = (per_frame == 4).sum() / max(int((per_frame > 0).sum()), 1)
+        return bool(whole >= 0.7 and (per_frame == 0).any())
+
+    def share_frame_like(share: float) -> float:
+        rng = np.random.default_rng(0)
+        return float(np.mean([frame_like(cd.random_mask(rng, 64, share)) for _ in range(600)]))
+
+    assert share_frame_like(0.0) < 0.15  # measured 0.09
+    assert 0.4 < share_frame_like(0.5) < 0.6  # measured 0.52
+    assert share_frame_like(1.0) > 0.85  # measured 0.91
+
+
 def test_loss_decreases_on_fixed_batch() -> None:
     seed_everything(0)
     model = chorale.ChoraleTransformer(chorale.tiny_config(STEPS))
@@ -108,9 +137,10 @@ def test_train_loop_runs_a_few_steps() -> None:
     settings = replace(chorale.TRAIN_DEFAULTS, max_steps=3, batch=4, warmup_steps=2, threads=1)
     pieces = _pieces()
     model, stats = chorale.train(
-        chorale.tiny_config(STEPS), pieces, pieces, settings, log=lambda s: None
+        chorale.tiny_config(STEPS), pieces, pieces, settings, log=lambda s: None, frame_share=0.5
     )
     assert stats["steps"] == 3 and not model.training
+    assert stats["frame_share"] == 0.5
 
 
 @pytest.mark.parametrize("batch", [1, 3])
@@ -273,15 +303,39 @@ def test_card_puts_the_framewise_figure_beside_coconets(tmp_path: Path, tiny_mod
     windows, scored = cd.tile_pieces(_pieces()[:2], STEPS)
     chain = chorale_eval.orderless_nll(fn, windows, scored, orderings=1, group=8)
     stats = {"params": 1, "command": "remask-train chorale --max-steps 1"}
+    earlier = replace(framewise, nats_per_frame=9.875, nats_per_frame_piece_mean=9.625)
     card = chorale_card.write_model_card(
-        tmp_path, tiny_model.cfg, stats, chain, "cmd", framewise=framewise
+        tmp_path,
+        tiny_model.cfg,
+        stats,
+        chain,
+        "cmd",
+        framewise=framewise,
+        more_framewise=[("the model it replaced", earlier)],
     ).read_text()
     assert "### Measured the way Coconet measured it" in card
-    assert f"| {framewise.nats_per_frame:.3f} | {framewise.nats_per_frame_log_mean:.3f} (" in card
+    assert (
+        f"| {framewise.nats_per_frame:.3f} (per piece first: "
+        f"{framewise.nats_per_frame_piece_mean:.3f}) | {framewise.nats_per_frame_log_mean:.3f} ("
+    ) in card
+    assert "| the model it replaced | JSB test split" in card
+    assert "| 9.875 (per piece first: 9.625) |" in card
     assert "it does **not** beat Coconet." in card  # an untrained model is far above 0.57
+    assert "whole-frame masks" not in card and "`--frame-masks`" not in card
     assert "the two are not comparable; the like-for-like comparison follows" in card
     no_framewise = chorale_card.write_model_card(tmp_path, tiny_model.cfg, stats, chain, "cmd")
     assert "Measured the way Coconet" not in no_framewise.read_text()
+
+
+def test_card_names_the_stages_that_trained_on_frame_masks(tmp_path: Path, tiny_model) -> None:
+    from engine.train import chorale_card
+
+    chorale.export(tiny_model, tmp_path)
+    stage = {"command": "remask-train chorale", "minutes": 1, "device": "cpu", "batch": 4}
+    stats = {"params": 1, "stages": [stage, {**stage, "frame_share": 0.5}]}
+    card = chorale_card.write_model_card(tmp_path, tiny_model.cfg, stats, None, "cmd").read_text()
+    assert "In stage 2 (`--frame-masks`) a share of the masks instead hide" in card
+    assert card.count("50% of the masks whole-frame masks") == 1
 
 
 def test_chorale_eval_runs_the_onnx_file_or_its_torch_rebuild(exported: Path) -> None:
