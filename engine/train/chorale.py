@@ -139,10 +139,15 @@ TRAIN_DEFAULTS = LoopSettings(
 )
 
 
-def validation_windows(pieces: list[cd.IntGrid], steps: int, count: int = 256) -> Arrays:
-    """A fixed batch of validation windows and masks (no transposition, no padding)."""
+def validation_windows(
+    pieces: list[cd.IntGrid], steps: int, count: int = 256, frame_share: float = 0.0
+) -> Arrays:
+    """A fixed batch of validation windows and masks (no transposition, no padding).
+
+    The masks follow the training mix, ``frame_share`` included (share 0 gives the same
+    batch as before the option existed, so earlier stages' losses stay comparable)."""
     sampler = cd.WindowSampler(pieces, steps, max_shift=0, pad_prob=0.0)
-    return cd.training_batch(sampler, np.random.default_rng(1234), count)
+    return cd.training_batch(sampler, np.random.default_rng(1234), count, frame_share)
 
 
 def train(
@@ -159,8 +164,8 @@ def train(
 ) -> tuple[ChoraleTransformer, dict[str, object]]:
     """Train for ``settings.minutes`` (or ``max_steps``); return the best validated weights.
 
-    ``frame_share`` of the training masks are whole-frame masks (``cd.frame_mask``); the
-    validation masks are always the default mix, so stages stay comparable.
+    ``frame_share`` of the training and validation masks are whole-frame masks
+    (``cd.frame_mask``): the weights kept are the best at the task this stage trains for.
 
     The best weights so far are saved as ``checkpoint_dir/best.pt`` at every improvement and
     the returned ones as ``final.pt``. ``earlier_stages`` are the runs that made ``init``; the
@@ -178,7 +183,7 @@ def train(
         if checkpoint_dir is not None:
             save_checkpoint(checkpoint_dir / "best.pt", module, cfg, entry)
 
-    valid = validation_windows(valid_pieces, cfg.steps)
+    valid = validation_windows(valid_pieces, cfg.steps, frame_share=frame_share)
     final, stats = train_loop(model, make_batch, masked_token_loss, valid, settings, log, on_best)
     stats["command"] = command
     stats["frame_share"] = frame_share

@@ -269,7 +269,7 @@ def training_text(stages: list[dict[str, object]]) -> str:
 
 def _frame_share_words(stage: dict[str, object]) -> str:
     share = float(stage.get("frame_share") or 0.0)  # type: ignore[arg-type]
-    return f", {share:.0%} of the masks whole-frame masks" if share > 0 else ""
+    return f"; {share:.0%} of its training and validation masks hide whole frames" if share else ""
 
 
 def frame_mask_note(stages: list[dict[str, object]]) -> str:

@@ -321,7 +321,7 @@ def test_card_puts_the_framewise_figure_beside_coconets(tmp_path: Path, tiny_mod
     assert "| the model it replaced | JSB test split" in card
     assert "| 9.875 (per piece first: 9.625) |" in card
     assert "it does **not** beat Coconet." in card  # an untrained model is far above 0.57
-    assert "whole-frame masks" not in card and "`--frame-masks`" not in card
+    assert "hide whole frames" not in card and "`--frame-masks`" not in card
     assert "the two are not comparable; the like-for-like comparison follows" in card
     no_framewise = chorale_card.write_model_card(tmp_path, tiny_model.cfg, stats, chain, "cmd")
     assert "Measured the way Coconet" not in no_framewise.read_text()
@@ -335,7 +335,7 @@ def test_card_names_the_stages_that_trained_on_frame_masks(tmp_path: Path, tiny_
     stats = {"params": 1, "stages": [stage, {**stage, "frame_share": 0.5}]}
     card = chorale_card.write_model_card(tmp_path, tiny_model.cfg, stats, None, "cmd").read_text()
     assert "In stage 2 (`--frame-masks`) a share of the masks instead hide" in card
-    assert card.count("50% of the masks whole-frame masks") == 1
+    assert card.count("50% of its training and validation masks hide whole frames") == 1
 
 
 def test_chorale_eval_runs_the_onnx_file_or_its_torch_rebuild(exported: Path) -> None:
