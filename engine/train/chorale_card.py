@@ -36,7 +36,9 @@ COCONET_ROWS: list[tuple[str, str, str]] = [
 ]
 
 
-def nll_table(result: NllResult | None, more: Sequence[tuple[str, NllResult]] = ()) -> str:
+def nll_table(
+    result: NllResult | None, more: Sequence[tuple[str, NllResult]] = (), split: str = "test"
+) -> str:
     """Markdown table: our test NLL (``more``: extra labelled rows) beside Coconet's figures."""
     lines = [
         "| model | setting | nats / note (cell) | nats / frame (16th step, 4 voices) |",
@@ -46,7 +48,7 @@ def nll_table(result: NllResult | None, more: Sequence[tuple[str, NllResult]] = 
     for label, row in rows:
         orderings = f"{row.orderings} random ordering{'s' if row.orderings > 1 else ''}"
         lines.append(
-            f"| {label} | JSB test split, 16th grid, orderless NADE, "
+            f"| {label} | JSB {split} split, 16th grid, orderless NADE, "
             f"{orderings}, {_per_call(row.group)}, "
             f"{row.windows} windows, {row.cells} cells | {row.nats_per_cell:.3f} "
             f"(± {row.std_per_cell_over_orderings:.3f} over orderings) | "
@@ -119,6 +121,7 @@ def framewise_table(
     result: FramewiseResult,
     label: str = "remask chorale-satb",
     more: Sequence[tuple[str, FramewiseResult]] = (),
+    split: str = "test",
 ) -> str:
     """Our number from Coconet's own estimator, beside Coconet's: the like-for-like rows."""
     lines = [
@@ -129,7 +132,7 @@ def framewise_table(
     for row_label, row in [(label, result), *more]:
         each = ", ".join(f"{x:.3f}" for x in row.nats_per_frame_each)
         lines.append(
-            f"| {row_label} | JSB test split ({row.pieces} pieces, {row.frames} frames), "
+            f"| {row_label} | JSB {split} split ({row.pieces} pieces, {row.frames} frames), "
             f"Coconet's framewise estimator, {row.orderings} random orderings ensembled per "
             f"frame, a {row.context_steps}-step window around each frame | "
             f"{row.nats_per_frame:.3f} (per piece first: {row.nats_per_frame_piece_mean:.3f}) "

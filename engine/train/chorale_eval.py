@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -128,6 +128,11 @@ class FramewiseResult:
     orderings: int
     context_steps: int
     seconds: float
+    # Standard errors with pieces as the unit (frames of one piece are not independent):
+    # of nats_per_frame (a ratio estimate over pieces) and of nats_per_frame_piece_mean.
+    stderr_over_pieces: float = float("nan")
+    stderr_piece_mean: float = float("nan")
+    temperature: float = 1.0  # the model's logits were divided by this before the softmax
 
 
 def frame_window_starts(length: int, steps: int) -> npt.NDArray[np.int64]:
@@ -170,6 +175,7 @@ def framewise_lls(
     steps: int,
     rng: np.random.Generator,
     batch: int = 64,
+    temperatures: Sequence[float] = (1.0,),
 ) -> npt.NDArray[np.float64]:
     """Log-likelihood of every frame of ``pieces`` (concatenated) for one random ordering.
 
@@ -177,21 +183,26 @@ def framewise_lls(
     all four voices, taken in random order, each predicted after the earlier voices of the same
     frame were filled with the model's own argmax (not the truth), the earlier frames being the
     truth. One model row per frame, all rows of all pieces batched together.
+    Returns [len(temperatures), frames]: the argmax fill does not depend on a temperature, so
+    one pass scores the model at every temperature (logits / T).
     """
     parts = [_frame_rows(piece, steps, rng) for piece in pieces]
     tokens = np.concatenate([p[0] for p in parts])
     truth = np.concatenate([p[1] for p in parts])
     column = np.concatenate([p[2] for p in parts])
     voice_order = np.concatenate([p[3] for p in parts])
-    lls = np.zeros(len(tokens), dtype=np.float64)
+    lls = np.zeros((len(temperatures), len(tokens)), dtype=np.float64)
     for slot in range(4):
         for lo in range(0, len(tokens), batch):
             rows = np.arange(lo, min(lo + batch, len(tokens)))
             voice, col = voice_order[rows, slot], column[rows]
             logits = logits_fn(tokens[rows].reshape(len(rows), -1))
-            logp = _log_softmax(logits[np.arange(len(rows)), voice * steps + col])  # [B, V]
-            lls[rows] += logp[np.arange(len(rows)), truth[rows, voice, col]]
-            tokens[rows, voice, col] = logp.argmax(-1)
+            frame_logits = logits[np.arange(len(rows)), voice * steps + col]  # [B, V]
+            true_token = truth[rows, voice, col]
+            for i, temperature in enumerate(temperatures):
+                logp = _log_softmax(frame_logits / np.float32(temperature))
+                lls[i, rows] += logp[np.arange(len(rows)), true_token]
+            tokens[rows, voice, col] = frame_logits.argmax(-1)
     return lls
 
 
@@ -216,32 +227,84 @@ def framewise_nll(
     ``steps`` around each frame; rests are scored like pitches (Coconet's code counts 0 for
     them). ``log`` hears one line per ordering (a CPU run takes minutes per ordering).
     """
+    return framewise_scan(logits_fn, pieces, steps, (1.0,), orderings, seed, batch, log)[0]
+
+
+def framewise_scan(
+    logits_fn: LogitsFn,
+    pieces: list[cd.IntGrid],
+    steps: int,
+    temperatures: Sequence[float],
+    orderings: int = 5,
+    seed: int = 0,
+    batch: int = 64,
+    log: Callable[[str], None] | None = None,
+) -> list[FramewiseResult]:
+    """``framewise_nll`` at each of ``temperatures`` from one pass (same orderings for all).
+
+    A temperature is a calibration of the model (logits / T), to be chosen on the valid split.
+    """
     start = time.monotonic()
     rng = np.random.default_rng(seed)
     runs = []
     for k in range(orderings):
-        runs.append(framewise_lls(logits_fn, pieces, steps, rng, batch))
+        runs.append(framewise_lls(logits_fn, pieces, steps, rng, batch, temperatures))
         if log is not None:
+            alone = ", ".join(f"{-x:.4f}" for x in runs[-1].mean(axis=1))
             log(
-                f"ordering {k + 1}/{orderings}: {-runs[-1].mean():.4f} nats/frame alone "
+                f"ordering {k + 1}/{orderings}: {alone} nats/frame alone "
                 f"({time.monotonic() - start:.0f} s)"
             )
-    lls = np.stack(runs)
-    ensembled = np.logaddexp.reduce(lls, axis=0) - math.log(orderings)
-    piece_ends = np.cumsum([piece.shape[1] for piece in pieces])[:-1]
+    seconds = round(time.monotonic() - start, 1)
+    lls = np.stack(runs, axis=1)  # [temperatures, orderings, frames]
+    lengths = [piece.shape[1] for piece in pieces]
+    return [
+        _framewise_result(lls[i], lengths, steps, float(t), seconds)
+        for i, t in enumerate(temperatures)
+    ]
+
+
+def _framewise_result(
+    lls: npt.NDArray[np.float64], lengths: list[int], steps: int, temperature: float, seconds: float
+) -> FramewiseResult:
+    """Ensemble [orderings, frames] log-likelihoods per frame; averages and their errors."""
+    orderings = lls.shape[0]
+    nll = -(np.logaddexp.reduce(lls, axis=0) - math.log(orderings))
+    piece_sums = np.array([x.sum() for x in np.split(nll, np.cumsum(lengths)[:-1])])
+    sizes = np.asarray(lengths, dtype=np.float64)
+    per_piece = piece_sums / sizes
+    mean = float(nll.mean())
     return FramewiseResult(
-        nats_per_frame=float(-ensembled.mean()),
+        nats_per_frame=mean,
         nats_per_frame_log_mean=float(-lls.mean()),
-        nats_per_frame_piece_mean=float(
-            np.mean([-x.mean() for x in np.split(ensembled, piece_ends)])
-        ),
+        nats_per_frame_piece_mean=float(per_piece.mean()),
         nats_per_frame_each=tuple(round(float(-x), 4) for x in lls.mean(axis=1)),
         frames=lls.shape[1],
-        pieces=len(pieces),
+        pieces=len(lengths),
         orderings=orderings,
         context_steps=steps,
-        seconds=round(time.monotonic() - start, 1),
+        seconds=seconds,
+        stderr_over_pieces=ratio_stderr(piece_sums, sizes),
+        stderr_piece_mean=float(per_piece.std(ddof=1) / math.sqrt(len(lengths)))
+        if len(lengths) > 1
+        else float("nan"),
+        temperature=temperature,
     )
+
+
+def ratio_stderr(sums: npt.NDArray[np.float64], sizes: npt.NDArray[np.float64]) -> float:
+    """Standard error of sum(sums) / sum(sizes) with the pieces as independent units.
+
+    The linearised (delta-method) error of a ratio estimate: frames of one piece share its
+    key, its tempo of harmony and its window of context, so counting them as independent
+    would understate the error.
+    """
+    n = len(sums)
+    if n < 2:
+        return float("nan")
+    mean = sums.sum() / sizes.sum()
+    residuals = sums - mean * sizes
+    return float(math.sqrt(n / (n - 1) * (residuals**2).sum()) / sizes.sum())
 
 
 def onnx_logits_fn(model_dir: Path, threads: int = 2) -> LogitsFn:

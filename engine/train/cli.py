@@ -92,8 +92,28 @@ def register_chorale_eval(sub: argparse._SubParsersAction) -> None:  # type: ign
         help="evaluate the torch module rebuilt from the ONNX weights on this device (cuda: "
         "seconds instead of CPU-hours) instead of the ONNX file on the CPU",
     )
+    p.add_argument(
+        "--split",
+        choices=("test", "valid"),
+        default="test",
+        help="valid: for choices (a temperature, a checkpoint); test: for the card",
+    )
+    p.add_argument("--pieces", type=int, default=0, help="only the first N pieces (0 = all)")
+    p.add_argument(
+        "--temperatures",
+        type=_temperatures,
+        default=(1.0,),
+        help="framewise only: comma-separated logit temperatures, all scored in one pass",
+    )
     p.add_argument("--json", type=Path, help="also write the result here")
     p.set_defaults(func=run_chorale_eval)
+
+
+def _temperatures(text: str) -> tuple[float, ...]:
+    values = tuple(float(x) for x in text.split(","))
+    if not values or min(values) <= 0:
+        raise argparse.ArgumentTypeError("temperatures must be positive numbers, e.g. 0.9,1.0")
+    return values
 
 
 MOTION_STAGE_1 = "runs/motion-mmm/stage1"
@@ -348,18 +368,26 @@ def run_chorale_eval(args: argparse.Namespace) -> int:
     except DeviceUnavailableError:
         print(f"remask-train: --torch-device {args.torch_device}: no GPU here", file=sys.stderr)
         return 2
+    pieces = cd.load_split(args.data, args.split)
+    pieces = pieces[: args.pieces] if args.pieces > 0 else pieces
     if args.framewise:
-        pieces = cd.load_split(args.data, "test")
-        framewise = chorale_eval.framewise_nll(
-            logits_fn, pieces, steps, args.orderings, args.seed, log=_progress
+        results = chorale_eval.framewise_scan(
+            logits_fn, pieces, steps, args.temperatures, args.orderings, args.seed, log=_progress
         )
-        summary = asdict(framewise)
-        table = chorale_card.framewise_table(framewise)
+        summary = [asdict(r) for r in results] if len(results) > 1 else asdict(results[0])
+        table = "\n\n".join(
+            f"logits / {r.temperature:g}:\n" + chorale_card.framewise_table(r, split=args.split)
+            if len(results) > 1
+            else chorale_card.framewise_table(r, split=args.split)
+            for r in results
+        )
     else:
-        result = chorale_eval.evaluate_test_split(
-            logits_fn, args.data, steps, args.orderings, args.group, args.seed
+        windows, scored = cd.tile_pieces(pieces, steps)
+        result = chorale_eval.orderless_nll(
+            logits_fn, windows, scored, args.orderings, args.group, args.seed
         )
-        summary, table = chorale_eval.result_dict(result), chorale_card.nll_table(result)
+        summary = chorale_eval.result_dict(result)
+        table = chorale_card.nll_table(result, split=args.split)
     print(json.dumps(summary, indent=2))
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2) + "\n")

@@ -242,7 +242,10 @@ def test_framewise_matches_a_frame_by_frame_reference(tiny_model) -> None:
     fn = _module_fn(tiny_model)
     rng = np.random.default_rng(5)
     pieces = [rng.integers(0, cd.REST_TOKEN + 1, (4, n)).astype(np.int64) for n in (12, 16, 28)]
-    got = chorale_eval.framewise_lls(fn, pieces, STEPS, np.random.default_rng(9), batch=5)
+    temperatures = (1.0, 2.5)
+    got = chorale_eval.framewise_lls(
+        fn, pieces, STEPS, np.random.default_rng(9), batch=5, temperatures=temperatures
+    )
 
     ref_rng, expect = np.random.default_rng(9), []
     for piece in pieces:
@@ -258,14 +261,15 @@ def test_framewise_matches_a_frame_by_frame_reference(tiny_model) -> None:
             for col in range(STEPS):
                 if start + col < length and rank[start + col] >= rank[t]:
                     window[:, col] = cd.MASK_ID
-            total = 0.0
+            total = np.zeros(len(temperatures))
             for v in voice_order[t]:
                 logits = fn(window.reshape(1, -1))[0, v * STEPS + t - start].astype(np.float64)
-                logp = logits - logits.max() - np.log(np.exp(logits - logits.max()).sum())
-                total += logp[piece[v, t]]
-                window[v, t - start] = int(logp.argmax())
+                for i, temperature in enumerate(temperatures):
+                    z = logits / temperature
+                    total[i] += (z - z.max() - np.log(np.exp(z - z.max()).sum()))[piece[v, t]]
+                window[v, t - start] = int(logits.argmax())
             expect.append(total)
-    np.testing.assert_allclose(got, expect, rtol=1e-5)
+    np.testing.assert_allclose(got, np.array(expect).T, rtol=1e-5)
 
 
 def test_framewise_ensemble_is_per_frame_in_probability_space(tiny_model) -> None:
@@ -275,7 +279,7 @@ def test_framewise_ensemble_is_per_frame_in_probability_space(tiny_model) -> Non
     result = chorale_eval.framewise_nll(fn, pieces, STEPS, orderings=3, seed=1, log=heard.append)
     assert len(heard) == 3 and heard[0].startswith("ordering 1/3: ")
     rng = np.random.default_rng(1)
-    lls = np.stack([chorale_eval.framewise_lls(fn, pieces, STEPS, rng) for _ in range(3)])
+    lls = np.stack([chorale_eval.framewise_lls(fn, pieces, STEPS, rng)[0] for _ in range(3)])
     expect = -np.mean(np.log(np.exp(lls).mean(axis=0)))
     assert result.nats_per_frame == pytest.approx(expect, rel=1e-9)
     assert result.nats_per_frame_log_mean == pytest.approx(-lls.mean(), rel=1e-9)
@@ -284,6 +288,32 @@ def test_framewise_ensemble_is_per_frame_in_probability_space(tiny_model) -> Non
     assert result.nats_per_frame_piece_mean == pytest.approx(by_piece, rel=1e-9)
     assert result.nats_per_frame < result.nats_per_frame_log_mean  # Jensen, strictly here
     assert (result.frames, result.pieces, result.orderings) == (40, 2, 3)
+    assert result.stderr_over_pieces > 0 and result.stderr_piece_mean > 0
+
+
+def test_a_temperature_divides_the_logits(tiny_model) -> None:
+    """Scoring logits x 2 at T = 2 is scoring the logits at T = 1; T = 1 is framewise_nll."""
+    pieces = [_pieces()[0][:, :20]]
+    fn = _module_fn(tiny_model)
+
+    def doubled(tokens: np.ndarray) -> np.ndarray:
+        return fn(tokens) * 2
+
+    plain = chorale_eval.framewise_nll(fn, pieces, STEPS, orderings=2, seed=4)
+    at_one, at_two = chorale_eval.framewise_scan(doubled, pieces, STEPS, (1.0, 2.0), 2, seed=4)
+    assert at_two.temperature == 2.0
+    assert at_two.nats_per_frame == pytest.approx(plain.nats_per_frame, rel=1e-6)
+    assert at_one.nats_per_frame != pytest.approx(plain.nats_per_frame, rel=1e-3)
+
+
+def test_ratio_stderr_is_the_stderr_of_the_mean_for_equal_pieces() -> None:
+    rng = np.random.default_rng(0)
+    means = rng.normal(0.6, 0.1, 30)
+    sizes = np.full(30, 50.0)
+    got = chorale_eval.ratio_stderr(means * sizes, sizes)
+    assert got == pytest.approx(means.std(ddof=1) / np.sqrt(30), rel=1e-9)
+    long_first = np.array([400.0, *np.full(29, 50.0)])  # one long piece weighs more
+    assert chorale_eval.ratio_stderr(means * long_first, long_first) != pytest.approx(got)
 
 
 def test_framewise_uniform_logits_give_four_log_vocab() -> None:

@@ -109,3 +109,37 @@ def test_chorale_stages_chain_and_the_card_lists_every_command(tmp_path: Path) -
     card = (tmp_path / "two" / "MODEL_CARD.md").read_text()
     assert card.count("    remask-train chorale ") == 2
     assert str(tmp_path / "one-ckpt" / "final.pt") in card and "on 2 CPU cores" in card
+
+
+def test_a_frame_mask_stage_then_a_temperature_scan_on_the_valid_split(tmp_path: Path) -> None:
+    import json
+
+    data = _jsb(tmp_path / "Jsb16thSeparated.npz")
+    out = tmp_path / "model"
+    argv = ["chorale", "--data", str(data), "--steps", "16", "--batch", "4", "--max-steps", "2"]
+    argv += ["--no-eval", "--device", "cpu", "--d-model", "16", "--layers", "1", "--heads", "2"]
+    argv += ["--frame-masks", "0.5", "--out", str(out), "--checkpoint-dir", str(tmp_path / "c")]
+    assert main(argv) == 0
+    info = torch.load(tmp_path / "c" / "final.pt", weights_only=False)["info"]
+    assert info["stages"][-1]["frame_share"] == 0.5
+    assert (
+        "50% of its training and validation masks hide whole frames"
+        in (out / "MODEL_CARD.md").read_text()
+    )
+
+    scan = tmp_path / "scan.json"
+    argv = ["chorale-eval", "--model", str(out), "--data", str(data), "--framewise"]
+    argv += ["--split", "valid", "--pieces", "2", "--orderings", "2"]
+    argv += ["--temperatures", "0.5,1", "--json", str(scan)]
+    assert main(argv) == 0
+    rows = json.loads(scan.read_text())
+    assert [row["temperature"] for row in rows] == [0.5, 1.0]
+    assert all(row["pieces"] == 2 and row["frames"] == 96 for row in rows)
+    assert rows[0]["nats_per_frame"] != rows[1]["nats_per_frame"]
+    chain = tmp_path / "chain.json"
+    argv = ["chorale-eval", "--model", str(out), "--data", str(data), "--split", "valid"]
+    argv += ["--pieces", "1", "--orderings", "1", "--group", "8", "--json", str(chain)]
+    assert main(argv) == 0
+    assert json.loads(chain.read_text())["cells"] == 4 * 48
+    with pytest.raises(SystemExit):
+        main(["chorale-eval", "--model", str(out), "--temperatures", "0,1"])
