@@ -345,16 +345,37 @@ def test_card_puts_the_framewise_figure_beside_coconets(tmp_path: Path, tiny_mod
     ).read_text()
     assert "### Measured the way Coconet measured it" in card
     assert (
-        f"| {framewise.nats_per_frame:.3f} (per piece first: "
-        f"{framewise.nats_per_frame_piece_mean:.3f}) | {framewise.nats_per_frame_log_mean:.3f} ("
+        f"| {framewise.nats_per_frame:.3f} ± {framewise.stderr_over_pieces:.3f} (per piece "
+        f"first: {framewise.nats_per_frame_piece_mean:.3f} ± {framewise.stderr_piece_mean:.3f}) "
+        f"| {framewise.nats_per_frame_log_mean:.3f} ("
     ) in card
     assert "| the model it replaced | JSB test split" in card
-    assert "| 9.875 (per piece first: 9.625) |" in card
+    assert f"| 9.875 ± {earlier.stderr_over_pieces:.3f} (per piece first: 9.625 ± " in card
     assert "it does **not** beat Coconet." in card  # an untrained model is far above 0.57
     assert "hide whole frames" not in card and "`--frame-masks`" not in card
     assert "the two are not comparable; the like-for-like comparison follows" in card
     no_framewise = chorale_card.write_model_card(tmp_path, tiny_model.cfg, stats, chain, "cmd")
     assert "Measured the way Coconet" not in no_framewise.read_text()
+
+
+def test_the_verdict_counts_both_standard_errors(tiny_model) -> None:
+    from engine.train import chorale_card
+
+    fn = _module_fn(tiny_model)
+    measured = chorale_eval.framewise_nll(fn, _pieces()[:2], STEPS, orderings=1)
+
+    def verdict(nll: float, stderr: float) -> str:
+        return chorale_card.framewise_verdict(
+            replace(measured, nats_per_frame=nll, stderr_over_pieces=stderr)
+        )
+
+    # Two combined errors with ours at 0.01: 2 * hypot(0.01, 0.01) = 0.028.
+    assert "**0.040 nats per frame below Coconet's 0.57**" in verdict(0.53, 0.01)
+    assert "level with Coconet; it does **not** beat" in verdict(0.55, 0.01)
+    assert "0.020 nats per frame below" in verdict(0.55, 0.01)
+    assert "level with Coconet" in verdict(0.59, 0.01)
+    assert "close to it, but it does **not** beat" in verdict(0.61, 0.01)
+    assert "**0.040 nats per frame below" in verdict(0.53, float("nan"))  # Coconet's only
 
 
 def test_card_names_the_stages_that_trained_on_frame_masks(tmp_path: Path, tiny_model) -> None:
