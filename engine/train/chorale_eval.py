@@ -334,7 +334,20 @@ def evaluate_test_split(
     seed: int = 0,
 ) -> NllResult:
     """NLL on the JSB test split, pieces tiled into non-overlapping windows of ``steps``."""
-    windows, scored = cd.tile_pieces(cd.load_split(data_dir, "test"), steps)
+    pieces = cd.load_split(data_dir, "test")
+    return evaluate_pieces(logits_fn, pieces, steps, orderings, group, seed)
+
+
+def evaluate_pieces(
+    logits_fn: LogitsFn,
+    pieces: list[cd.IntGrid],
+    steps: int,
+    orderings: int = 3,
+    group: int = 4,
+    seed: int = 0,
+) -> NllResult:
+    """Orderless-NADE NLL of ``pieces`` tiled into non-overlapping windows of ``steps``."""
+    windows, scored = cd.tile_pieces(pieces, steps)
     return orderless_nll(logits_fn, windows, scored, orderings, group, seed)
 
 

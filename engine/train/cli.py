@@ -374,17 +374,17 @@ def run_chorale_eval(args: argparse.Namespace) -> int:
         results = chorale_eval.framewise_scan(
             logits_fn, pieces, steps, args.temperatures, args.orderings, args.seed, log=_progress
         )
-        summary = [asdict(r) for r in results] if len(results) > 1 else asdict(results[0])
-        table = "\n\n".join(
-            f"logits / {r.temperature:g}:\n" + chorale_card.framewise_table(r, split=args.split)
-            if len(results) > 1
-            else chorale_card.framewise_table(r, split=args.split)
-            for r in results
-        )
+        tables = [chorale_card.framewise_table(r, split=args.split) for r in results]
+        if len(results) == 1:
+            summary, table = asdict(results[0]), tables[0]
+        else:
+            summary = [asdict(r) for r in results]
+            table = "\n\n".join(
+                f"logits / {r.temperature:g}:\n{t}" for r, t in zip(results, tables, strict=True)
+            )
     else:
-        windows, scored = cd.tile_pieces(pieces, steps)
-        result = chorale_eval.orderless_nll(
-            logits_fn, windows, scored, args.orderings, args.group, args.seed
+        result = chorale_eval.evaluate_pieces(
+            logits_fn, pieces, steps, args.orderings, args.group, args.seed
         )
         summary = chorale_eval.result_dict(result)
         table = chorale_card.nll_table(result, split=args.split)
