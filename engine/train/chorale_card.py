@@ -159,7 +159,7 @@ def framewise_table(
         lines.append(
             f"| {row_label} | JSB {split} split ({row.pieces} pieces, {row.frames} frames), "
             f"Coconet's framewise estimator, {row.orderings} random orderings ensembled per "
-            f"frame, a {row.context_steps}-step window around each frame | "
+            f"frame, a {row.context_steps}-step window around each frame{_keys_words(row)} | "
             f"{_with_stderr(row.nats_per_frame, row.stderr_over_pieces)} (per piece first: "
             f"{_with_stderr(row.nats_per_frame_piece_mean, row.stderr_piece_mean)}) "
             f"| {row.nats_per_frame_log_mean:.3f} ({each}) |"
@@ -170,6 +170,13 @@ def framewise_table(
         "| not reported |"
     )
     return "\n".join(lines)
+
+
+def _keys_words(row: FramewiseResult) -> str:
+    """What the row's model and scoring add to the plain setting (key ensemble, free rests)."""
+    n = row.transpositions
+    words = f", the model averaged over key shifts -{n}..{n}" if n > 0 else ""
+    return words + ("" if row.rests_scored else ", rests counted as 0 nats (as Coconet's code)")
 
 
 def _per_call(group: int) -> str:

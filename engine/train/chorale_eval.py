@@ -21,7 +21,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -133,6 +133,8 @@ class FramewiseResult:
     stderr_over_pieces: float = float("nan")
     stderr_piece_mean: float = float("nan")
     temperature: float = 1.0  # the model's logits were divided by this before the softmax
+    transpositions: int = 0  # N > 0: the model averaged over key shifts -N..N (see below)
+    rests_scored: bool = True  # False: a rest cell counts 0 nats, as in Coconet's code
 
 
 def frame_window_starts(length: int, steps: int) -> npt.NDArray[np.int64]:
@@ -176,6 +178,7 @@ def framewise_lls(
     rng: np.random.Generator,
     batch: int = 64,
     temperatures: Sequence[float] = (1.0,),
+    score_rests: bool = True,
 ) -> npt.NDArray[np.float64]:
     """Log-likelihood of every frame of ``pieces`` (concatenated) for one random ordering.
 
@@ -184,7 +187,8 @@ def framewise_lls(
     frame were filled with the model's own argmax (not the truth), the earlier frames being the
     truth. One model row per frame, all rows of all pieces batched together.
     Returns [len(temperatures), frames]: the argmax fill does not depend on a temperature, so
-    one pass scores the model at every temperature (logits / T).
+    one pass scores the model at every temperature (logits / T). ``score_rests=False`` counts
+    a rest as 0 nats, as Coconet's code does (a rest is an empty pitch vector there).
     """
     parts = [_frame_rows(piece, steps, rng) for piece in pieces]
     tokens = np.concatenate([p[0] for p in parts])
@@ -196,12 +200,13 @@ def framewise_lls(
         for lo in range(0, len(tokens), batch):
             rows = np.arange(lo, min(lo + batch, len(tokens)))
             voice, col = voice_order[rows, slot], column[rows]
-            logits = logits_fn(tokens[rows].reshape(len(rows), -1))
-            frame_logits = logits[np.arange(len(rows)), voice * steps + col]  # [B, V]
+            flat = tokens[rows].reshape(len(rows), -1)
+            frame_logits = cell_logits(logits_fn, flat, voice * steps + col)  # [B, V]
             true_token = truth[rows, voice, col]
+            scored = score_rests | (true_token != cd.REST_TOKEN)
             for i, temperature in enumerate(temperatures):
                 logp = _log_softmax(frame_logits / np.float32(temperature))
-                lls[i, rows] += logp[np.arange(len(rows)), true_token]
+                lls[i, rows] += np.where(scored, logp[np.arange(len(rows)), true_token], 0.0)
             tokens[rows, voice, col] = frame_logits.argmax(-1)
     return lls
 
@@ -225,7 +230,8 @@ def framewise_nll(
     to put beside it; ``orderless_nll`` stays the proper chain-rule estimate.
     Unlike Coconet (a convolution over the whole piece), the model sees a window of
     ``steps`` around each frame; rests are scored like pitches (Coconet's code counts 0 for
-    them). ``log`` hears one line per ordering (a CPU run takes minutes per ordering).
+    them: ``framewise_scan(..., score_rests=False)``). ``log`` hears one line per ordering
+    (a CPU run takes minutes per ordering).
     """
     return framewise_scan(logits_fn, pieces, steps, (1.0,), orderings, seed, batch, log)[0]
 
@@ -239,6 +245,7 @@ def framewise_scan(
     seed: int = 0,
     batch: int = 64,
     log: Callable[[str], None] | None = None,
+    score_rests: bool = True,
 ) -> list[FramewiseResult]:
     """``framewise_nll`` at each of ``temperatures`` from one pass (same orderings for all).
 
@@ -248,7 +255,7 @@ def framewise_scan(
     rng = np.random.default_rng(seed)
     runs = []
     for k in range(orderings):
-        runs.append(framewise_lls(logits_fn, pieces, steps, rng, batch, temperatures))
+        runs.append(framewise_lls(logits_fn, pieces, steps, rng, batch, temperatures, score_rests))
         if log is not None:
             alone = ", ".join(f"{-x:.4f}" for x in runs[-1].mean(axis=1))
             log(
@@ -259,7 +266,9 @@ def framewise_scan(
     lls = np.stack(runs, axis=1)  # [temperatures, orderings, frames]
     lengths = [piece.shape[1] for piece in pieces]
     return [
-        _framewise_result(lls[i], lengths, steps, float(t), seconds)
+        replace(
+            _framewise_result(lls[i], lengths, steps, float(t), seconds), rests_scored=score_rests
+        )
         for i, t in enumerate(temperatures)
     ]
 
@@ -305,6 +314,88 @@ def ratio_stderr(sums: npt.NDArray[np.float64], sizes: npt.NDArray[np.float64]) 
     mean = sums.sum() / sizes.sum()
     residuals = sums - mean * sizes
     return float(math.sqrt(n / (n - 1) * (residuals**2).sum()) / sizes.sum())
+
+
+def transposition_mixture(logits_fn: LogitsFn, shifts: Sequence[int]) -> LogitsFn:
+    """The model averaged over key shifts in probability space: a test-time ensemble.
+
+    Member ``k`` is shown the row with every visible pitch moved up ``k`` semitones and its
+    answer is moved back down, so each member is the same network asked the same question in
+    another key; a chorale does not depend on its key, the network's errors partly do, and the
+    average cancels some of them (as Coconet averages orderings). Each member is renormalised
+    over the tokens it can still name after the move back; a member whose shift would push a
+    visible pitch out of 28..93 sits that row out. Only the row's own visible cells decide that,
+    so every conditional stays a proper distribution. Returns log-probabilities, which are
+    valid logits. Costs one model call per shift.
+    """
+    members = tuple(sorted(set(int(k) for k in shifts)))
+    if 0 not in members:
+        raise ValueError(f"shifts must include 0 (the model as it is), got {list(shifts)}")
+    if members == (0,):
+        return logits_fn
+    return KeyEnsemble(logits_fn, members)
+
+
+@dataclass(frozen=True)
+class KeyEnsemble:
+    """``transposition_mixture``'s result; ``at`` mixes only the cells asked for, so the
+    framewise estimator, which reads one cell per row, does not pay for all of them."""
+
+    logits_fn: LogitsFn
+    shifts: tuple[int, ...]
+
+    def __call__(self, tokens: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+        return self._mixed(tokens, None)
+
+    def at(
+        self, tokens: npt.NDArray[np.int64], cells: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.float32]:
+        """Log-probabilities [B, V] of cell ``cells[b]`` of each row ``b``."""
+        return self._mixed(tokens, cells)
+
+    def _mixed(
+        self, tokens: npt.NDArray[np.int64], cells: npt.NDArray[np.int64] | None
+    ) -> npt.NDArray[np.float32]:
+        rest = cd.REST_TOKEN
+        is_pitch = tokens < rest  # MASK_ID lies above the rest token
+        low = np.where(is_pitch, tokens, rest).min(axis=1)
+        high = np.where(is_pitch, tokens, -1).max(axis=1)
+        logps = []
+        for k in self.shifts:
+            legal = (low + k >= 0) & (high + k < rest)
+            logits = self.logits_fn(np.where(is_pitch & legal[:, None], tokens + k, tokens))
+            if cells is not None:
+                logits = logits[np.arange(len(tokens)), cells]
+            logps.append(_shifted_back(_log_softmax(logits), k, legal))
+        stacked = np.stack(logps)  # [members, B, (N,) V]
+        count = np.isfinite(stacked[..., rest]).sum(axis=0)  # legal members per row
+        mixed = np.logaddexp.reduce(stacked, axis=0) - np.log(count)[..., None]
+        return mixed.astype(np.float32)
+
+
+def cell_logits(
+    logits_fn: LogitsFn, tokens: npt.NDArray[np.int64], cells: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float32]:
+    """Logits [B, V] of cell ``cells[b]`` of each row ``b`` (a key ensemble mixes only those)."""
+    if isinstance(logits_fn, KeyEnsemble):
+        return logits_fn.at(tokens, cells)
+    return logits_fn(tokens)[np.arange(len(tokens)), cells]
+
+
+def _shifted_back(
+    logp: npt.NDArray[np.float64], shift: int, legal: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.float64]:
+    """Member ``shift``'s log-probabilities in the original key, renormalised; -inf rows where
+    the member sat out."""
+    rest = cd.REST_TOKEN
+    back = np.full_like(logp, -np.inf)
+    pitches = np.arange(rest)
+    named = (pitches + shift >= 0) & (pitches + shift < rest)
+    back[..., pitches[named]] = logp[..., pitches[named] + shift]
+    back[..., rest] = logp[..., rest]
+    back -= np.logaddexp.reduce(back, axis=-1, keepdims=True)
+    back[~legal] = -np.inf
+    return back
 
 
 def onnx_logits_fn(model_dir: Path, threads: int = 2) -> LogitsFn:

@@ -105,6 +105,19 @@ def register_chorale_eval(sub: argparse._SubParsersAction) -> None:  # type: ign
         default=(1.0,),
         help="framewise only: comma-separated logit temperatures, all scored in one pass",
     )
+    p.add_argument(
+        "--transpositions",
+        type=int,
+        default=0,
+        metavar="N",
+        help="average the model over key shifts -N..N semitones (a test-time ensemble; "
+        "2N+1 model calls per question)",
+    )
+    p.add_argument(
+        "--rests-free",
+        action="store_true",
+        help="framewise only: count a rest as 0 nats, as Coconet's evaluation code does",
+    )
     p.add_argument("--json", type=Path, help="also write the result here")
     p.set_defaults(func=run_chorale_eval)
 
@@ -355,7 +368,7 @@ def chorale_eval_logits(model_dir: Path, torch_device: str | None) -> LogitsFn:
 
 def run_chorale_eval(args: argparse.Namespace) -> int:
     import json
-    from dataclasses import asdict
+    from dataclasses import asdict, replace
 
     from engine.train import chorale_card, chorale_eval
     from engine.train import chorale_data as cd
@@ -368,12 +381,25 @@ def run_chorale_eval(args: argparse.Namespace) -> int:
     except DeviceUnavailableError:
         print(f"remask-train: --torch-device {args.torch_device}: no GPU here", file=sys.stderr)
         return 2
+    if args.transpositions < 0:
+        print("remask-train: --transpositions takes N >= 0", file=sys.stderr)
+        return 2
+    shifts = range(-args.transpositions, args.transpositions + 1)
+    logits_fn = chorale_eval.transposition_mixture(logits_fn, shifts)
     pieces = cd.load_split(args.data, args.split)
     pieces = pieces[: args.pieces] if args.pieces > 0 else pieces
     if args.framewise:
         results = chorale_eval.framewise_scan(
-            logits_fn, pieces, steps, args.temperatures, args.orderings, args.seed, log=_progress
+            logits_fn,
+            pieces,
+            steps,
+            args.temperatures,
+            args.orderings,
+            args.seed,
+            log=_progress,
+            score_rests=not args.rests_free,
         )
+        results = [replace(r, transpositions=args.transpositions) for r in results]
         tables = [chorale_card.framewise_table(r, split=args.split) for r in results]
         if len(results) == 1:
             summary, table = asdict(results[0]), tables[0]
@@ -386,7 +412,7 @@ def run_chorale_eval(args: argparse.Namespace) -> int:
         result = chorale_eval.evaluate_pieces(
             logits_fn, pieces, steps, args.orderings, args.group, args.seed
         )
-        summary = chorale_eval.result_dict(result)
+        summary = chorale_eval.result_dict(result) | {"transpositions": args.transpositions}
         table = chorale_card.nll_table(result, split=args.split)
     print(json.dumps(summary, indent=2))
     if args.json:

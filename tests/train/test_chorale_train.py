@@ -306,6 +306,78 @@ def test_a_temperature_divides_the_logits(tiny_model) -> None:
     assert at_one.nats_per_frame != pytest.approx(plain.nats_per_frame, rel=1e-3)
 
 
+def _pitch_centred(tokens: np.ndarray) -> np.ndarray:
+    """A model that only knows intervals: every cell peaks on its row's mean visible pitch.
+
+    Moving every visible pitch by k moves its answer by k, so a key ensemble of it is itself.
+    """
+    is_pitch = tokens < cd.REST_TOKEN
+    centre = np.where(is_pitch, tokens, 0).sum(1) / np.maximum(is_pitch.sum(1), 1)
+    pitch = np.arange(cd.VOCAB_SIZE)
+    logits = -0.05 * (pitch[None, :] - centre[:, None]) ** 2
+    logits[:, cd.REST_TOKEN] = -3.0
+    return np.repeat(logits[:, None, :], tokens.shape[1], axis=1).astype(np.float32)
+
+
+def _row(pitches: list[int]) -> np.ndarray:
+    row = np.full((1, 4 * STEPS), cd.MASK_ID, dtype=np.int64)
+    row[0, : len(pitches)] = pitches
+    return row
+
+
+def test_a_key_ensemble_of_an_interval_model_is_the_model() -> None:
+    """Shifting the input up k and the answer back down k: a sign error breaks this."""
+    tokens = np.concatenate([_row([30, 34, 37]), _row([20, 27, cd.REST_TOKEN])])
+    base = chorale_eval._log_softmax(_pitch_centred(tokens))
+    mixed = chorale_eval.transposition_mixture(_pitch_centred, range(-2, 3))(tokens)
+    assert mixed.dtype == np.float32 and mixed.shape == base.shape
+    np.testing.assert_allclose(np.logaddexp.reduce(mixed, axis=-1), 0.0, atol=1e-5)
+    np.testing.assert_allclose(np.exp(mixed), np.exp(base), atol=1e-5)  # edges differ in ~e-20
+    assert chorale_eval.transposition_mixture(_pitch_centred, [0]) is _pitch_centred
+
+
+def test_a_key_ensemble_averages_its_members_in_probability_space(tiny_model) -> None:
+    fn = _module_fn(tiny_model)
+    tokens = _row([30, 34, 37, cd.REST_TOKEN])
+    mixed = chorale_eval.transposition_mixture(fn, [-1, 0, 1])(tokens)
+    members = []
+    for k in (-1, 0, 1):
+        logp = chorale_eval._log_softmax(fn(cd.transpose(tokens, k)))
+        back = np.full_like(logp, -np.inf)
+        for pitch in range(cd.REST_TOKEN):
+            if 0 <= pitch + k < cd.REST_TOKEN:
+                back[..., pitch] = logp[..., pitch + k]
+        back[..., cd.REST_TOKEN] = logp[..., cd.REST_TOKEN]
+        members.append(np.exp(back) / np.exp(back).sum(-1, keepdims=True))
+    np.testing.assert_allclose(np.exp(mixed), np.mean(members, axis=0), atol=1e-6)
+    assert not np.allclose(mixed, chorale_eval._log_softmax(fn(tokens)), atol=1e-3)
+
+
+def test_the_framewise_estimator_reads_a_key_ensemble_one_cell_per_row(tiny_model) -> None:
+    ensemble = chorale_eval.transposition_mixture(_module_fn(tiny_model), [-1, 0, 1])
+    tokens = np.concatenate([_row([30, 34, 37]), _row([40, cd.REST_TOKEN])])
+    cells = np.array([5, 17])
+    np.testing.assert_allclose(
+        chorale_eval.cell_logits(ensemble, tokens, cells), ensemble(tokens)[[0, 1], cells]
+    )
+    pieces = [_pieces()[0][:, :20]]
+    cell_by_cell = chorale_eval.framewise_nll(ensemble, pieces, STEPS, orderings=2, seed=3)
+    whole_rows = chorale_eval.framewise_nll(
+        lambda t: ensemble(t), pieces, STEPS, orderings=2, seed=3
+    )
+    assert cell_by_cell.nats_per_frame == pytest.approx(whole_rows.nats_per_frame, rel=1e-6)
+
+
+def test_a_key_shift_that_leaves_the_range_sits_the_row_out(tiny_model) -> None:
+    fn = _module_fn(tiny_model)
+    top = _row([60, 64, cd.REST_TOKEN - 1])  # the highest pitch: no room to move up
+    both = chorale_eval.transposition_mixture(fn, [-1, 0, 1])(top)
+    down = chorale_eval.transposition_mixture(fn, [-1, 0])(top)
+    np.testing.assert_allclose(both, down, atol=1e-6)
+    with pytest.raises(ValueError, match="include 0"):
+        chorale_eval.transposition_mixture(fn, [1, 2])
+
+
 def test_ratio_stderr_is_the_stderr_of_the_mean_for_equal_pieces() -> None:
     rng = np.random.default_rng(0)
     means = rng.normal(0.6, 0.1, 30)
@@ -322,6 +394,26 @@ def test_framewise_uniform_logits_give_four_log_vocab() -> None:
 
     result = chorale_eval.framewise_nll(uniform, _pieces()[:2], STEPS, orderings=2)
     assert result.nats_per_frame == pytest.approx(4 * math.log(cd.VOCAB_SIZE), abs=1e-9)
+
+
+def test_rests_free_scoring_counts_a_rest_as_zero_nats() -> None:
+    """Coconet's code scores a rest (an empty pitch vector) as certain; we can too."""
+
+    def uniform(tokens: np.ndarray) -> np.ndarray:
+        return np.zeros((*tokens.shape, cd.VOCAB_SIZE), dtype=np.float32)
+
+    pieces = [piece.copy() for piece in _pieces()[:2]]
+    pieces[0][1, 5:9] = cd.REST_TOKEN
+    pieces[1][3, :2] = cd.REST_TOKEN
+    frames = sum(piece.shape[1] for piece in pieces)
+    scored, free = (
+        chorale_eval.framewise_scan(uniform, pieces, STEPS, (1.0,), 2, score_rests=flag)[0]
+        for flag in (True, False)
+    )
+    assert scored.nats_per_frame == pytest.approx(4 * math.log(cd.VOCAB_SIZE), abs=1e-9)
+    expect = (4 * frames - 6) * math.log(cd.VOCAB_SIZE) / frames
+    assert free.nats_per_frame == pytest.approx(expect, abs=1e-9)
+    assert (scored.rests_scored, free.rests_scored) == (True, False)
 
 
 def test_card_puts_the_framewise_figure_beside_coconets(tmp_path: Path, tiny_model) -> None:

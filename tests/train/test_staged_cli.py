@@ -143,3 +143,32 @@ def test_a_frame_mask_stage_then_a_temperature_scan_on_the_valid_split(tmp_path:
     assert json.loads(chain.read_text())["cells"] == 4 * 48
     with pytest.raises(SystemExit):
         main(["chorale-eval", "--model", str(out), "--temperatures", "0,1"])
+
+
+def test_chorale_eval_scores_a_key_ensemble(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from engine.train import chorale
+    from engine.train.common import seed_everything
+
+    seed_everything(0)
+    model = chorale.ChoraleTransformer(chorale.tiny_config(16)).eval()
+    chorale.export(model, tmp_path)
+    chorale.write_manifest(tmp_path, model.cfg, {"steps": 4})
+    data = _jsb(tmp_path / "Jsb16thSeparated.npz")
+    argv = ["chorale-eval", "--model", str(tmp_path), "--data", str(data), "--split", "valid"]
+    argv += ["--pieces", "2", "--orderings", "1", "--framewise"]
+    rows = {}
+    for n in (0, 1):
+        path = tmp_path / f"keys{n}.json"
+        assert main([*argv, "--transpositions", str(n), "--json", str(path)]) == 0
+        rows[n] = json.loads(path.read_text())
+    assert [rows[n]["transpositions"] for n in (0, 1)] == [0, 1]
+    assert rows[0]["frames"] == rows[1]["frames"] == 96
+    assert rows[1]["nats_per_frame"] != pytest.approx(rows[0]["nats_per_frame"], rel=1e-4)
+    assert "averaged over key shifts -1..1" in capsys.readouterr().out
+    assert main([*argv, "--rests-free"]) == 0
+    assert "rests counted as 0 nats" in capsys.readouterr().out
+    assert main([*argv, "--transpositions", "-1"]) == 2
