@@ -97,8 +97,9 @@ pitches (Coconet's code counts them as 0; they are 0.4 % of the test cells). Eva
 {evaluated_on}, {result.seconds} s. Coconet's code
 keeps two averages, over all frames and per piece first; which one its table quotes we could
 not read from here, so both are given: {result.nats_per_frame:.3f} over all frames,
-{result.nats_per_frame_piece_mean:.3f} per piece first. The last column, the same orderings
-averaged in log space, shows how much of the figure the per-frame ensembling makes.
+{result.nats_per_frame_piece_mean:.3f} per piece first.{_frame_units_words(result)} The last
+column, the same orderings averaged in log space, shows how much of the figure the per-frame
+ensembling makes.
 
 {framewise_table(result, more=more)}
 
@@ -107,6 +108,17 @@ averaged in log space, shows how much of the figure the per-frame ensembling mak
 
 
 COCONET_FRAME_STDERR = 0.01
+
+
+def _frame_units_words(result: FramewiseResult) -> str:
+    """Our error computed as Coconet's code computes its own, for reading its +- 0.01."""
+    if not math.isfinite(result.stderr_frames_as_units):
+        return ""
+    return (
+        " Coconet's code computes its error as std / sqrt(n) with every frame (or piece) an "
+        f"independent unit; so computed, ours over all frames is ± "
+        f"{result.stderr_frames_as_units:.3f}."
+    )
 
 
 def framewise_verdict(result: FramewiseResult) -> str:

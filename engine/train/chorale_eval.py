@@ -135,6 +135,8 @@ class FramewiseResult:
     temperature: float = 1.0  # the model's logits were divided by this before the softmax
     transpositions: int = 0  # N > 0: the model averaged over key shifts -N..N (see below)
     rests_scored: bool = True  # False: a rest cell counts 0 nats, as in Coconet's code
+    # Coconet's own error (lib_evaluation._stats): std / sqrt(n) with every frame a unit.
+    stderr_frames_as_units: float = float("nan")
 
 
 def frame_window_starts(length: int, steps: int) -> npt.NDArray[np.int64]:
@@ -298,6 +300,7 @@ def _framewise_result(
         if len(lengths) > 1
         else float("nan"),
         temperature=temperature,
+        stderr_frames_as_units=float(nll.std() / math.sqrt(len(nll))),
     )
 
 
@@ -321,12 +324,12 @@ def transposition_mixture(logits_fn: LogitsFn, shifts: Sequence[int]) -> LogitsF
 
     Member ``k`` is shown the row with every visible pitch moved up ``k`` semitones and its
     answer is moved back down, so each member is the same network asked the same question in
-    another key; a chorale does not depend on its key, the network's errors partly do, and the
-    average cancels some of them (as Coconet averages orderings). Each member is renormalised
-    over the tokens it can still name after the move back; a member whose shift would push a
-    visible pitch out of 28..93 sits that row out. Only the row's own visible cells decide that,
-    so every conditional stays a proper distribution. Returns log-probabilities, which are
-    valid logits. Costs one model call per shift.
+    another key; a chorale moved by a semitone is still a chorale, the network's errors partly
+    move with the key, and the average cancels some of them (as Coconet averages orderings).
+    Each member is renormalised over the tokens it can still name after the move back; a
+    member whose shift would push a visible pitch out of 28..93 sits that row out. Only the
+    row's own visible cells decide that, so every conditional stays a proper distribution.
+    Returns log-probabilities, which are valid logits. Costs one model call per shift.
     """
     members = tuple(sorted(set(int(k) for k in shifts)))
     if 0 not in members:

@@ -286,6 +286,7 @@ def test_framewise_ensemble_is_per_frame_in_probability_space(tiny_model) -> Non
     per_frame = -np.log(np.exp(lls).mean(axis=0))
     by_piece = (per_frame[:24].mean() + per_frame[24:].mean()) / 2
     assert result.nats_per_frame_piece_mean == pytest.approx(by_piece, rel=1e-9)
+    assert result.stderr_frames_as_units == pytest.approx(per_frame.std() / np.sqrt(40))
     assert result.nats_per_frame < result.nats_per_frame_log_mean  # Jensen, strictly here
     assert (result.frames, result.pieces, result.orderings) == (40, 2, 3)
     assert result.stderr_over_pieces > 0 and result.stderr_piece_mean > 0
@@ -442,6 +443,7 @@ def test_card_puts_the_framewise_figure_beside_coconets(tmp_path: Path, tiny_mod
         f"| {framewise.nats_per_frame_log_mean:.3f} ("
     ) in card
     assert "| the model it replaced | JSB test split" in card
+    assert f"ours over all frames is ± {framewise.stderr_frames_as_units:.3f}." in card
     assert f"| 9.875 ± {earlier.stderr_over_pieces:.3f} (per piece first: 9.625 ± " in card
     assert "it does **not** beat Coconet." in card  # an untrained model is far above 0.57
     assert "hide whole frames" not in card and "`--frame-masks`" not in card
