@@ -171,7 +171,7 @@ def framewise_table(
         lines.append(
             f"| {row_label} | JSB {split} split ({row.pieces} pieces, {row.frames} frames), "
             f"Coconet's framewise estimator, {row.orderings} random orderings ensembled per "
-            f"frame, a {row.context_steps}-step window around each frame{_keys_words(row)} | "
+            f"frame, a {row.context_steps}-step window around each frame{_setting_words(row)} | "
             f"{_with_stderr(row.nats_per_frame, row.stderr_over_pieces)} (per piece first: "
             f"{_with_stderr(row.nats_per_frame_piece_mean, row.stderr_piece_mean)}) "
             f"| {row.nats_per_frame_log_mean:.3f} ({each}) |"
@@ -184,7 +184,7 @@ def framewise_table(
     return "\n".join(lines)
 
 
-def _keys_words(row: FramewiseResult) -> str:
+def _setting_words(row: FramewiseResult) -> str:
     """What the row's model and scoring add to the plain setting (key ensemble, free rests)."""
     n = row.transpositions
     words = f", the model averaged over key shifts -{n}..{n}" if n > 0 else ""

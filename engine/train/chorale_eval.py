@@ -21,7 +21,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -268,15 +268,18 @@ def framewise_scan(
     lls = np.stack(runs, axis=1)  # [temperatures, orderings, frames]
     lengths = [piece.shape[1] for piece in pieces]
     return [
-        replace(
-            _framewise_result(lls[i], lengths, steps, float(t), seconds), rests_scored=score_rests
-        )
+        _framewise_result(lls[i], lengths, steps, float(t), seconds, score_rests)
         for i, t in enumerate(temperatures)
     ]
 
 
 def _framewise_result(
-    lls: npt.NDArray[np.float64], lengths: list[int], steps: int, temperature: float, seconds: float
+    lls: npt.NDArray[np.float64],
+    lengths: list[int],
+    steps: int,
+    temperature: float,
+    seconds: float,
+    rests_scored: bool,
 ) -> FramewiseResult:
     """Ensemble [orderings, frames] log-likelihoods per frame; averages and their errors."""
     orderings = lls.shape[0]
@@ -300,6 +303,7 @@ def _framewise_result(
         if len(lengths) > 1
         else float("nan"),
         temperature=temperature,
+        rests_scored=rests_scored,
         stderr_frames_as_units=float(nll.std() / math.sqrt(len(nll))),
     )
 

@@ -131,7 +131,7 @@ def register_chorale_eval(sub: argparse._SubParsersAction) -> None:  # type: ign
 
 def _temperatures(text: str) -> tuple[float, ...]:
     values = tuple(float(x) for x in text.split(","))
-    if not values or min(values) <= 0:
+    if min(values) <= 0:
         raise argparse.ArgumentTypeError("temperatures must be positive numbers, e.g. 0.9,1.0")
     return values
 
@@ -381,15 +381,15 @@ def run_chorale_eval(args: argparse.Namespace) -> int:
     from engine.train import chorale_data as cd
     from engine.train.loop import DeviceUnavailableError
 
+    if args.transpositions < 0:
+        print("remask-train: --transpositions takes N >= 0", file=sys.stderr)
+        return 2
     manifest = json.loads((args.model / "manifest.json").read_text())
     steps = int(manifest["tokens"]["shape"][1])
     try:
         logits_fn = chorale_eval_logits(args.model, args.torch_device)
     except DeviceUnavailableError:
         print(f"remask-train: --torch-device {args.torch_device}: no GPU here", file=sys.stderr)
-        return 2
-    if args.transpositions < 0:
-        print("remask-train: --transpositions takes N >= 0", file=sys.stderr)
         return 2
     shifts = range(-args.transpositions, args.transpositions + 1)
     logits_fn = chorale_eval.transposition_mixture(logits_fn, shifts)
