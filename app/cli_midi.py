@@ -3,10 +3,11 @@
     remask repaint IN.mid --bars 3-4 --voices alto,tenor -o OUT.mid [--variations 3]
 
 Bars are 1-based and inclusive, as a score shows them. ``--voices`` takes
-voice names (soprano, alto, tenor, bass; default all four) or, for a file
-with more than 4 parts, the parts to use (track names or the numbers listed
-in the error). The input file is only read. Registered by ``app.cli`` through
-:data:`COMMANDS`.
+voice names (soprano, alto, tenor, bass; default all four) or the parts to
+repaint (track names or the numbers listed in the error; a file with more than
+4 parts needs them): voices the named parts leave free show other parts of the
+file as context, outer parts first. The input file is only read. Registered by
+``app.cli`` through :data:`COMMANDS`.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--voices",
         default=None,
         help="comma-separated voices (soprano,alto,tenor,bass; default all) "
-        "or, for files with more than 4 parts, track names/numbers",
+        "or parts to repaint by track name/number (needed with more than 4 parts; "
+        "free voices then show other parts as context)",
     )
     add_common_arguments(parser, "mid", PREFERRED_MODEL)
     parser.add_argument("--wav", action="store_true", help="also render each result to .wav")
@@ -72,8 +74,10 @@ def _repaint(args: argparse.Namespace, score: Score, manifest: ModelManifest) ->
     codec = MidiCodec.from_manifest(manifest)
     contract = codec.model.contract
     selectors = [s for s in args.voices.split(",") if s.strip()] if args.voices else None
-    mapping, voices = resolve_voices(score, selectors)
-    mask = region_mask(time_grid(score, contract.steps_per_quarter), parse_bars(args.bars), voices)
+    grid, bars = time_grid(score, contract.steps_per_quarter), parse_bars(args.bars)
+    first, stop = grid.bars_to_steps(*bars)  # checks the bars before any mapping
+    mapping, voices = resolve_voices(score, selectors, (grid.tick(first), grid.tick(stop)))
+    mask = region_mask(grid, bars, voices)
     payload = MidiPayload.of(score, mask, mapping, contract)
     settings = manifest.default_settings(**sampler_overrides(args))
     request = GenerateRequest(0, manifest.name, settings, payload, codec)

@@ -47,9 +47,11 @@ from engine.media.midi_voices import (
     Part,
     VoiceMapping,
     VoiceTarget,
+    context_parts,
     find_parts,
     map_voices,
     resolve_voices,
+    sounds_through,
 )
 
 __all__ = [
@@ -73,6 +75,7 @@ __all__ = [
     "VoiceTarget",
     "Window",
     "apply_edit",
+    "context_parts",
     "find_parts",
     "load_score",
     "map_voices",
@@ -82,6 +85,7 @@ __all__ = [
     "repaint",
     "repaint_bars",
     "resolve_voices",
+    "sounds_through",
     "save_score",
     "time_grid",
     "token_grid",

@@ -123,10 +123,14 @@ def find_parts(score: Score) -> list[Part]:
 
 
 def _match_part(parts: Sequence[Part], selector: str) -> Part:
+    """The part a number or a track name names; two parts of one name are an error, not a guess."""
     wanted = selector.strip().casefold()
-    for part in parts:
-        if wanted in (str(part.number), part.label.casefold()):
-            return part
+    found = [p for p in parts if wanted in (str(p.number), p.label.casefold())]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        listing = "; ".join(p.describe() for p in found)
+        raise MidiError(f"{selector!r} names {len(found)} parts ({listing}): use their numbers")
     listing = "; ".join(p.describe() for p in parts)
     raise MidiError(f"unknown part {selector!r}: the file has {listing}")
 
@@ -267,28 +271,76 @@ def parse_voice_names(names: Sequence[str]) -> list[int] | None:
     return None
 
 
-def resolve_voices(score: Score, selectors: Sequence[str] | None) -> tuple[VoiceMapping, list[int]]:
+TickSpan = tuple[int, int]
+"""Ticks ``[start, end)`` of a region."""
+
+
+def sounds_through(score: Score, part: Part, span: TickSpan) -> bool:
+    """Whether ``part`` sounds during at least half of ``span``."""
+    start, end = span
+    heard = sum(
+        max(0, min(n.end, end) - max(n.start, start))
+        for n in (score.notes[i] for i in part.note_indices)
+    )
+    return 2 * heard >= end - start
+
+
+def _outer_first(parts: Sequence[Part]) -> list[Part]:
+    """``parts`` alternately from the top and the bottom: highest, lowest, next highest..."""
+    rest = sorted(parts, key=lambda p: -p.mean_pitch)
+    return [rest.pop(0 if i % 2 == 0 else -1) for i in range(len(rest))]
+
+
+def context_parts(score: Score, chosen: Sequence[Part], span: TickSpan | None = None) -> list[Part]:
+    """Parts not chosen that fill the voices the chosen ones leave free.
+
+    The model harmonises what it sees: repainting the alto and tenor of a
+    madrigal against empty rows would ignore the parts sounding with them
+    (it then mostly wrote rests). Parts that sound through the region ``span``
+    come first (a resting bass tells the model nothing), and among those the
+    highest and lowest, which carry the tune and the bass.
+    """
+    ranked = _outer_first([p for p in find_parts(score) if p not in chosen])
+    if span is not None:
+        ranked.sort(key=lambda p: not sounds_through(score, p, span))  # stable: ties stay
+    return ranked[: max(0, N_VOICES - len(chosen))]
+
+
+def _map_chosen_parts(
+    score: Score, chosen: Sequence[Part], span: TickSpan | None
+) -> tuple[VoiceMapping, list[int]]:
+    """Repaint ``chosen``; free voices show context parts (one polyphonic part is split)."""
+    if len(chosen) == 1 and _is_polyphonic([score.notes[i] for i in chosen[0].note_indices]):
+        return map_voices(score, [str(chosen[0].number)]), list(range(N_VOICES))
+    context = context_parts(score, chosen, span)
+    mapping = map_voices(score, [str(p.number) for p in [*chosen, *context]])
+    return mapping, [v for v, part in enumerate(mapping.parts) if part in chosen]
+
+
+def resolve_voices(
+    score: Score, selectors: Sequence[str] | None, span: TickSpan | None = None
+) -> tuple[VoiceMapping, list[int]]:
     """The mapping and the voices to repaint for a CLI-style ``--voices`` list.
 
     Voice names (soprano, alto, tenor, bass, or s/a/t/b) pick voices of the
     default mapping; otherwise - and always for files with more than 4 parts -
-    the selectors name parts (track name or number), which are mapped and all
-    repainted.
+    the selectors name the parts to repaint (track name or number). Voices
+    they leave free show other parts as context, those sounding through the
+    region ``span`` (ticks) first (:func:`context_parts`).
     """
     if not selectors:
         return map_voices(score), list(range(N_VOICES))
+    n_parts = len(find_parts(score))
     voices = parse_voice_names(selectors)
-    if voices is not None and len(find_parts(score)) <= N_VOICES:
+    if voices is not None and n_parts <= N_VOICES:
         return map_voices(score), voices
     try:
-        mapping = map_voices(score, selectors)
+        chosen = select_parts(score, selectors)
     except MidiError as exc:
-        if len(find_parts(score)) <= N_VOICES:
+        if n_parts <= N_VOICES:
             names = ", ".join(VOICES)
             raise MidiError(
                 f"unknown voice in {','.join(selectors)!r}: use {names}; {exc}"
             ) from None
         raise
-    return mapping, [v for v, part in enumerate(mapping.parts) if part is not None] or list(
-        range(N_VOICES)
-    )
+    return _map_chosen_parts(score, chosen, span)

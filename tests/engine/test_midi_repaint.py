@@ -289,6 +289,40 @@ def test_missing_voices_are_generated_on_a_new_track(model: tuple[ModelManifest,
         assert added and set(names[len(score.midi.tracks) :]) <= {"Alto", "Tenor"}
 
 
+def test_parts_chosen_from_five_are_repainted_against_the_others(
+    model: tuple[ModelManifest, LogitsFn],
+) -> None:
+    """Alto and tenor of a 5-part file: the model sees a soprano and the bass, which stay exact."""
+    manifest, logits_fn = model
+    order = ("Soprano", "Alto", "Tenor", "Bass", "Soprano")
+    score = read_score(midi_bytes(chorale(1, bars=4, order=order)))
+    mapping, voices = resolve_voices(score, ["alto", "tenor"])
+    assert voices == [1, 2]
+    shown: list[np.ndarray] = []
+
+    def watched(tokens: np.ndarray) -> np.ndarray:
+        shown.append(tokens.copy())
+        return logits_fn(tokens)
+
+    mask = region_mask(time_grid(score), (2, 3), voices)
+    (result,) = repaint(score, mask, watched, manifest, settings(variations=1), mapping=mapping)
+    payload = MidiPayload.of(score, mask, mapping)
+    (window,) = MidiCodec.from_manifest(manifest).windows(payload)
+    first = shown[0][0].reshape(4, -1)  # the first question the model was asked
+    truth = payload.tokens[:, window.start : window.start + first.shape[1]]
+    contract = TokenContract()
+    for voice in (0, 3):  # soprano and bass rows: the context parts' own music, never masked
+        assert np.array_equal(first[voice], truth[voice])
+        assert (first[voice] != contract.rest_token).any()
+    assert (first[1:3] == manifest.mask_id).any()
+    context_tracks = {p.track for p in mapping.parts if p is not None} - voice_tracks(
+        score, ("Alto", "Tenor")
+    )
+    kept = {k for k in note_keys(score.notes) if k[0] not in voice_tracks(score, ("Alto", "Tenor"))}
+    assert kept <= note_keys(result.notes) and len(context_tracks) == 2
+    assert note_keys(result.notes) != note_keys(score.notes)
+
+
 def test_model_must_be_a_four_voice_grid(tmp_path: Path) -> None:
     from tests.tinymodels import write_tiny_model
 

@@ -9,12 +9,14 @@ from engine.media.midi import (
     UNMAPPED,
     MidiError,
     Score,
+    context_parts,
     find_parts,
     map_voices,
     read_score,
     resolve_voices,
+    sounds_through,
 )
-from tests.engine.midi_files import TPB, chorale, midi_bytes, to_track
+from tests.engine.midi_files import TPB, bar_tick, chorale, midi_bytes, to_track, voice_events
 
 
 def _voice_labels(score: Score) -> list[str | None]:
@@ -101,8 +103,62 @@ def test_more_than_four_parts_need_a_choice() -> None:
     with pytest.raises(MidiError, match="unknown part 'Flute'"):
         resolve_voices(score, ["Flute"])
     mapping, voices = resolve_voices(score, ["alto", "TENOR"])  # >4 parts: names pick tracks
-    assert voices == [1, 2]  # fitted to the voices whose ranges they match
-    assert [p.label if p else None for p in mapping.parts] == [None, "Alto", "Tenor", None]
+    assert voices == [1, 2]  # repainted; a soprano and the bass sound beside them as context
+    assert [p.label if p else None for p in mapping.parts] == ["Soprano", "Alto", "Tenor", "Bass"]
+    with pytest.raises(MidiError, match="'soprano' names 2 parts .*1: 'Soprano'.*5: 'Soprano'"):
+        resolve_voices(score, ["soprano", "alto"])
+    mapping, voices = resolve_voices(score, ["5", "alto"])  # numbers tell the two apart
+    repainted = [mapping.parts[v] for v in voices]
+    assert sorted(p.track for p in repainted if p is not None) == [2, 5]
+    context = [p.track for v, p in enumerate(mapping.parts) if v not in voices and p is not None]
+    assert sorted(context) == [1, 4]  # the other soprano (the top part) and the bass
+
+
+def test_context_parts_fill_free_voices_with_the_outer_parts_first() -> None:
+    order = ("Soprano", "Alto", "Tenor", "Bass", "Soprano")
+    score = read_score(midi_bytes(chorale(1, order=order)))
+    parts = find_parts(score)
+    by_pitch = sorted(parts, key=lambda p: -p.mean_pitch)
+    bass = next(p for p in parts if p.label == "Bass")
+    assert by_pitch[-1] == bass
+    picked = context_parts(score, [bass])
+    assert picked == [by_pitch[0], by_pitch[-2], by_pitch[1]]  # top, lowest left, next top
+    assert context_parts(score, parts[:4]) == []
+
+
+def _bass_resting_from_bar_3() -> Score:
+    """Five parts (two sopranos); the bass stops at bar 3 and rests to the end (bar 4)."""
+    midi = chorale(1, bars=4, order=("Soprano", "Alto", "Tenor", "Bass", "Soprano"))
+    rest_from = bar_tick(3)
+    events = [
+        (tick, msg)
+        for tick, msg in voice_events("Bass", channel=3, bars=4, seed=4, program=55)
+        if not (msg.type == "note_on" and tick >= rest_from)
+        and not (msg.type == "note_off" and tick > rest_from)
+    ]
+    midi.tracks[4] = to_track(events, bar_tick(5))
+    return read_score(midi_bytes(midi))
+
+
+def test_context_prefers_parts_that_sound_in_the_region() -> None:
+    score = read_score(midi_bytes(chorale(1, bars=4)))  # ranking needs a span only with >4 parts
+    assert not sounds_through(score, find_parts(score)[0], (bar_tick(5), bar_tick(6)))
+    score = _bass_resting_from_bar_3()
+    labels = [p.label if p else None for p in resolve_voices(score, ["alto", "tenor"])[0].parts]
+    assert labels == ["Soprano", "Alto", "Tenor", "Bass"]  # no region: outer parts
+    mapping, voices = resolve_voices(score, ["alto", "tenor"], (bar_tick(3), bar_tick(5)))
+    labels = [p.label if p else None for p in mapping.parts]
+    assert labels == ["Soprano", "Soprano", "Alto", "Tenor"]
+    assert voices == [2, 3]  # the resting bass gives way to the second soprano
+    mapping, _ = resolve_voices(score, ["alto", "tenor"], (bar_tick(1), bar_tick(3)))
+    assert "Bass" in [p.label for p in mapping.parts if p]  # where it sings, it is context
+
+
+def test_a_part_named_in_a_file_of_four_keeps_the_others_as_context() -> None:
+    score = read_score(midi_bytes(chorale(0, order=("Tenor", "Soprano", "Bass", "Alto"))))
+    mapping, voices = resolve_voices(score, ["channel 2"])  # the soprano's channel
+    assert voices == [0]
+    assert all(part is not None for part in mapping.parts)
 
 
 def test_voice_names_pick_voices_of_the_default_mapping() -> None:
