@@ -122,6 +122,10 @@ def find_parts(score: Score) -> list[Part]:
     ]
 
 
+class UnknownPartError(MidiError):
+    """A ``--voices`` selector that names no part of the file."""
+
+
 def _match_part(parts: Sequence[Part], selector: str) -> Part:
     """The part a number or a track name names; two parts of one name are an error, not a guess."""
     wanted = selector.strip().casefold()
@@ -132,7 +136,7 @@ def _match_part(parts: Sequence[Part], selector: str) -> Part:
         listing = "; ".join(p.describe() for p in found)
         raise MidiError(f"{selector!r} names {len(found)} parts ({listing}): use their numbers")
     listing = "; ".join(p.describe() for p in parts)
-    raise MidiError(f"unknown part {selector!r}: the file has {listing}")
+    raise UnknownPartError(f"unknown part {selector!r}: the file has {listing}")
 
 
 def select_parts(score: Score, selectors: Sequence[str] | None) -> list[Part]:
@@ -336,7 +340,7 @@ def resolve_voices(
         return map_voices(score), voices
     try:
         chosen = select_parts(score, selectors)
-    except MidiError as exc:
+    except UnknownPartError as exc:
         if n_parts <= N_VOICES:
             names = ", ".join(VOICES)
             raise MidiError(

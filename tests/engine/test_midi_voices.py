@@ -168,6 +168,11 @@ def test_voice_names_pick_voices_of_the_default_mapping() -> None:
     assert [p.label if p else None for p in mapping.parts] == ["Soprano", "Alto", "Tenor", "Bass"]
     with pytest.raises(MidiError, match="unknown voice in 'alto,fagott'"):
         resolve_voices(score, ["alto", "fagott"])
+    quartet = chorale(1)
+    for track in quartet.tracks[1:3]:  # two parts of one name, as "Piano" twice in a song
+        track[0] = mido.MetaMessage("track_name", name="Violin", time=track[0].time)
+    with pytest.raises(MidiError, match="^'violin' names 2 parts"):  # not "unknown voice"
+        resolve_voices(read_score(midi_bytes(quartet)), ["violin"])
 
 
 def test_drums_are_never_a_part() -> None:
