@@ -13,9 +13,10 @@ file as context, outer parts first. The input file is only read. Registered by
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from app.cli import CliError, Command
+from app.cli import PROG, CliError, Command
 from app.cli_common import (
     add_common_arguments,
     checked_outputs,
@@ -29,11 +30,13 @@ from engine.media.midi import (
     MidiError,
     MidiPayload,
     Score,
+    VoiceMapping,
     load_score,
     region_mask,
     resolve_voices,
     save_score,
     time_grid,
+    unheard_parts,
 )
 from engine.models import ModelManifest
 
@@ -76,7 +79,9 @@ def _repaint(args: argparse.Namespace, score: Score, manifest: ModelManifest) ->
     selectors = [s for s in args.voices.split(",") if s.strip()] if args.voices else None
     grid, bars = time_grid(score, contract.steps_per_quarter), parse_bars(args.bars)
     first, stop = grid.bars_to_steps(*bars)  # checks the bars before any mapping
-    mapping, voices = resolve_voices(score, selectors, (grid.tick(first), grid.tick(stop)))
+    span = (grid.tick(first), grid.tick(stop))
+    mapping, voices = resolve_voices(score, selectors, span)
+    _note_unheard_parts(score, mapping, span, args.bars)
     mask = region_mask(grid, bars, voices)
     payload = MidiPayload.of(score, mask, mapping, contract)
     settings = manifest.default_settings(**sampler_overrides(args))
@@ -86,6 +91,19 @@ def _repaint(args: argparse.Namespace, score: Score, manifest: ModelManifest) ->
         request, model, manifest.mask_id, report_progress, lambda: False
     )
     return scores
+
+
+def _note_unheard_parts(
+    score: Score, mapping: VoiceMapping, span: tuple[int, int], bars: str
+) -> None:
+    """One stderr line per part that sounds in the region but is none of the four voices."""
+    for part in unheard_parts(score, mapping, span):
+        print(
+            f"{PROG}: note: part {part.number} '{part.label}' sounds in bars {bars} but is not "
+            "one of the four voices: kept as it is, unheard by the model, so new notes may "
+            "clash with it (name fewer parts to keep it as context)",
+            file=sys.stderr,
+        )
 
 
 def run_repaint(args: argparse.Namespace) -> int:

@@ -94,3 +94,22 @@ def test_output_may_not_overwrite_the_input(
     assert cli.main(["repaint", str(source), "--bars", "1-1", "-o", str(source)]) == 2
     assert "would overwrite the input" in capsys.readouterr().err
     assert source.read_bytes() == before
+
+
+def test_a_part_left_out_of_the_four_voices_is_named_on_stderr(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    order = ("Soprano", "Alto", "Tenor", "Bass", "Soprano")
+    source = save(chorale(1, bars=4, order=order), tmp_path / "five.mid")
+    out = tmp_path / "out.mid"
+    args = ["repaint", str(source), "--bars", "2-3", "-o", str(out), "--steps", "2"]
+    done = remask(*args, "--voices", "1,2,3,4", env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(out)]
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("remask: note: part 5 'Soprano' sounds in bars 2-3")
+    original, result = read_score(source.read_bytes()), read_score(out.read_bytes())
+    fifth = {k for k in note_keys(original.notes) if k[0] == 5}
+    assert fifth and fifth <= note_keys(result.notes)  # kept as it is
+    done = remask(*args, "--voices", "alto,tenor,1", env=env)  # one context voice left: part 4
+    assert done.returncode == 0 and "part 5" in done.stderr and "part 4" not in done.stderr

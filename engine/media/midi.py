@@ -52,6 +52,7 @@ from engine.media.midi_voices import (
     map_voices,
     resolve_voices,
     sounds_through,
+    unheard_parts,
 )
 
 __all__ = [
@@ -86,6 +87,7 @@ __all__ = [
     "repaint_bars",
     "resolve_voices",
     "sounds_through",
+    "unheard_parts",
     "save_score",
     "time_grid",
     "token_grid",

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +33,8 @@ from engine.media.midi_io import DRUM_CHANNEL, MidiError, NoteRecord, Score
 VOICE_CENTERS = (70.0, 64.0, 57.0, 50.0)
 """Middle of the usual SATB ranges (MIDI pitch), used to fit fewer than 4 parts or notes."""
 DEFAULT_VELOCITY = 80
+MAX_CONTEXT_CANDIDATES = 12
+"""Parts weighed for context (sounding ones first): C(12, 3) = 220 ways to fill 3 voices."""
 _VOICE_ALIASES = {name: i for i, name in enumerate(VOICES)} | {
     name[0]: i for i, name in enumerate(VOICES)
 }
@@ -160,18 +162,23 @@ def select_parts(score: Score, selectors: Sequence[str] | None) -> list[Part]:
 # --------------------------------------------------------------------------- fitting
 
 
+def _best_fit(pitches: Sequence[float], free: Sequence[int]) -> tuple[float, list[int]]:
+    """(distance to the voices' centres, voices) of the best order-keeping assignment."""
+    best: tuple[float, tuple[int, ...]] | None = None
+    for combo in itertools.combinations(sorted(free), len(pitches)):
+        cost = sum(abs(p - VOICE_CENTERS[v]) for p, v in zip(pitches, combo, strict=True))
+        if best is None or cost < best[0]:
+            best = (cost, combo)
+    return (best[0], list(best[1])) if best else (0.0, [])
+
+
 def fit_to_voices(pitches: Sequence[float], free: Sequence[int]) -> list[int]:
     """Voices for ``pitches`` (sorted high to low) among ``free`` voices, keeping pitch order.
 
     Chooses the order-preserving assignment closest to the voices' usual
     ranges; with as many pitches as voices it is simply the rank.
     """
-    best: tuple[float, tuple[int, ...]] | None = None
-    for combo in itertools.combinations(sorted(free), len(pitches)):
-        cost = sum(abs(p - VOICE_CENTERS[v]) for p, v in zip(pitches, combo, strict=True))
-        if best is None or cost < best[0]:
-            best = (cost, combo)
-    return list(best[1]) if best else []
+    return _best_fit(pitches, free)[1]
 
 
 def _outer_notes(new: list[int], room: int) -> list[int]:
@@ -289,10 +296,10 @@ def sounds_through(score: Score, part: Part, span: TickSpan) -> bool:
     return 2 * heard >= end - start
 
 
-def _outer_first(parts: Sequence[Part]) -> list[Part]:
-    """``parts`` alternately from the top and the bottom: highest, lowest, next highest..."""
-    rest = sorted(parts, key=lambda p: -p.mean_pitch)
-    return [rest.pop(0 if i % 2 == 0 else -1) for i in range(len(rest))]
+def _layout_cost(parts: Sequence[Part]) -> float:
+    """How far ``parts``, mapped by pitch order, sit from the S/A/T/B centres."""
+    pitches = sorted((p.mean_pitch for p in parts), reverse=True)
+    return _best_fit(pitches, range(N_VOICES))[0]
 
 
 def context_parts(score: Score, chosen: Sequence[Part], span: TickSpan | None = None) -> list[Part]:
@@ -300,14 +307,40 @@ def context_parts(score: Score, chosen: Sequence[Part], span: TickSpan | None = 
 
     The model harmonises what it sees: repainting the alto and tenor of a
     madrigal against empty rows would ignore the parts sounding with them
-    (it then mostly wrote rests). Parts that sound through the region ``span``
-    come first (a resting bass tells the model nothing), and among those the
-    highest and lowest, which carry the tune and the bass.
+    (it then mostly wrote rests). Of all the ways to fill the free voices,
+    the one with the most parts sounding through the region ``span`` wins (a
+    resting bass tells the model nothing), then the one whose four parts sit
+    closest to soprano/alto/tenor/bass: choosing S, A and T leaves the bass's
+    row to the bass, not to a second soprano.
     """
-    ranked = _outer_first([p for p in find_parts(score) if p not in chosen])
-    if span is not None:
-        ranked.sort(key=lambda p: not sounds_through(score, p, span))  # stable: ties stay
-    return ranked[: max(0, N_VOICES - len(chosen))]
+    rest = [p for p in find_parts(score) if p not in chosen]
+    heard = {p.number: span is not None and sounds_through(score, p, span) for p in rest}
+    rest = sorted(rest, key=lambda p: not heard[p.number])[:MAX_CONTEXT_CANDIDATES]
+    room = min(max(0, N_VOICES - len(chosen)), len(rest))
+    if not room:
+        return []
+
+    def rank(combo: Iterable[Part]) -> tuple[int, float]:
+        members = list(combo)
+        return -sum(heard[p.number] for p in members), _layout_cost([*chosen, *members])
+
+    return list(min(itertools.combinations(rest, room), key=rank))
+
+
+def unheard_parts(score: Score, mapping: VoiceMapping, span: TickSpan) -> list[Part]:
+    """Parts sounding in ``span`` that are in no voice: kept as they are, but unseen by the model.
+
+    A four-voice model cannot hear a fifth part, so new notes may clash with
+    it; the CLI says so rather than leave the user to find out by ear.
+    """
+    mapped = {i for i, voice in enumerate(mapping.note_voice) if voice != UNMAPPED}
+    start, end = span
+
+    def sounds(part: Part) -> bool:
+        notes = (score.notes[i] for i in part.note_indices)
+        return any(n.start < end and n.end > start for n in notes)
+
+    return [p for p in find_parts(score) if not mapped.intersection(p.note_indices) and sounds(p)]
 
 
 def _map_chosen_parts(

@@ -111,18 +111,18 @@ def test_more_than_four_parts_need_a_choice() -> None:
     repainted = [mapping.parts[v] for v in voices]
     assert sorted(p.track for p in repainted if p is not None) == [2, 5]
     context = [p.track for v, p in enumerate(mapping.parts) if v not in voices and p is not None]
-    assert sorted(context) == [1, 4]  # the other soprano (the top part) and the bass
+    assert sorted(context) == [3, 4]  # tenor and bass: the rows soprano and alto leave free
 
 
-def test_context_parts_fill_free_voices_with_the_outer_parts_first() -> None:
+def test_context_parts_fill_the_rows_the_chosen_parts_leave_free() -> None:
     order = ("Soprano", "Alto", "Tenor", "Bass", "Soprano")
     score = read_score(midi_bytes(chorale(1, order=order)))
     parts = find_parts(score)
-    by_pitch = sorted(parts, key=lambda p: -p.mean_pitch)
-    bass = next(p for p in parts if p.label == "Bass")
-    assert by_pitch[-1] == bass
+    soprano, alto, tenor, bass, second_soprano = parts
+    assert context_parts(score, [alto, tenor, soprano]) == [bass]  # not the second soprano
     picked = context_parts(score, [bass])
-    assert picked == [by_pitch[0], by_pitch[-2], by_pitch[1]]  # top, lowest left, next top
+    assert len(picked) == 3 and {p.label for p in picked} == {"Soprano", "Alto", "Tenor"}
+    assert context_parts(score, [alto, tenor]) in ([soprano, bass], [bass, second_soprano])
     assert context_parts(score, parts[:4]) == []
 
 
