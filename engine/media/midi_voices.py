@@ -13,6 +13,9 @@ are never part of a part.
   are ranked by pitch and the new ones take the free voices that fit.
 * More than 4 parts: the caller names the parts to use (track name or the
   number shown in the error); otherwise :class:`MidiError` lists them.
+* Repainting named parts (:func:`resolve_voices`): voices they leave free
+  show other parts as context (:func:`context_parts`), so new notes are
+  written against the music that sounds with them, not against empty rows.
 
 The result is a per-note voice assignment, so every later step (grid,
 repaint, write-back) works the same whatever the file's layout.
