@@ -65,6 +65,7 @@ from engine.media.midi import (
     load_score,
     map_voices,
     save_score,
+    suggested_parts,
     time_grid,
 )
 from engine.media.midi_repaint import Window
@@ -436,11 +437,12 @@ class PartsDialog(QDialog):
         self.setWindowTitle("Choose up to four parts")
         self.parts = list(parts)
         self.list = QListWidget()
-        for index, part in enumerate(self.parts):
+        suggested = suggested_parts(self.parts)  # closest to S/A/T/B, not simply the first four
+        for part in self.parts:
             item = QListWidgetItem(part.describe())
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(
-                Qt.CheckState.Checked if index < N_VOICES else Qt.CheckState.Unchecked
+                Qt.CheckState.Checked if part in suggested else Qt.CheckState.Unchecked
             )
             self.list.addItem(item)
         self.buttons = QDialogButtonBox(

@@ -52,6 +52,7 @@ from engine.media.midi_voices import (
     map_voices,
     resolve_voices,
     sounds_through,
+    suggested_parts,
     unheard_parts,
 )
 
@@ -87,6 +88,7 @@ __all__ = [
     "repaint_bars",
     "resolve_voices",
     "sounds_through",
+    "suggested_parts",
     "unheard_parts",
     "save_score",
     "time_grid",

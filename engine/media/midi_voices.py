@@ -150,8 +150,9 @@ def select_parts(score: Score, selectors: Sequence[str] | None) -> list[Part]:
     if not selectors:
         if len(parts) > N_VOICES:
             listing = "; ".join(p.describe() for p in parts)
+            example = ",".join(str(p.number) for p in suggested_parts(parts))
             raise MidiError(
-                f"{len(parts)} parts found, choose up to 4 (e.g. --voices 1,2,3,4): {listing}"
+                f"{len(parts)} parts found, choose up to 4 (e.g. --voices {example}): {listing}"
             )
         return parts
     chosen = list(dict.fromkeys(_match_part(parts, s) for s in selectors))
@@ -299,10 +300,22 @@ def sounds_through(score: Score, part: Part, span: TickSpan) -> bool:
     return 2 * heard >= end - start
 
 
-def _layout_cost(parts: Sequence[Part]) -> float:
+def _layout_cost(parts: Iterable[Part]) -> float:
     """How far ``parts``, mapped by pitch order, sit from the S/A/T/B centres."""
     pitches = sorted((p.mean_pitch for p in parts), reverse=True)
     return _best_fit(pitches, range(N_VOICES))[0]
+
+
+def suggested_parts(parts: Sequence[Part]) -> list[Part]:
+    """The four parts (of the first 12) that sit closest to soprano/alto/tenor/bass, in file order.
+
+    What to offer when a file has more parts than voices: a madrigal's bass
+    is often listed last, and taking the first four would drop it.
+    """
+    candidates = list(parts)[:MAX_CONTEXT_CANDIDATES]
+    size = min(N_VOICES, len(candidates))
+    best = min(itertools.combinations(candidates, size), key=_layout_cost)
+    return sorted(best, key=lambda p: p.number)
 
 
 def context_parts(score: Score, chosen: Sequence[Part], span: TickSpan | None = None) -> list[Part]:

@@ -12,15 +12,23 @@ import mido
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QSettings, Qt
+from PySide6.QtWidgets import QDialogButtonBox
 
 from app.engine_worker import EngineBridge
 from app.main_window import MainWindow
-from app.piano_roll import PianoRollEditor
+from app.piano_roll import PartsDialog, PianoRollEditor
 from app.piano_roll_controller import RollDocument, render_range
 from app.piano_roll_view import PianoRollView
 from app.welcome import find_sample, samples_dir
 from engine.jobs import GenerateResult, WindowedCodec
-from engine.media.midi import MidiError, Score, load_score, map_voices, read_score
+from engine.media.midi import (
+    MidiError,
+    Score,
+    find_parts,
+    load_score,
+    map_voices,
+    read_score,
+)
 from engine.media.synth import SAMPLE_RATE, Envelope
 from engine.models import ModelRegistry
 from tests.app.helpers import drag, page_editor, shown_window
@@ -478,6 +486,19 @@ def test_more_than_four_parts_asks_which(qtbot: Any, tmp_path: Path) -> None:
     with pytest.raises(MidiError, match="none chosen"):
         refusing.open_path(path)
     assert refusing.document is None
+
+
+def test_parts_dialog_suggests_a_bass_listed_last(qtbot: Any) -> None:
+    """A madrigal lists its bass fifth: the dialog checks the four closest to S/A/T/B."""
+    order = ("Soprano", "Soprano", "Alto", "Tenor", "Bass")
+    parts = find_parts(read_score(midi_bytes(chorale(1, bars=2, order=order))))
+    dialog = PartsDialog(parts)
+    qtbot.addWidget(dialog)
+    chosen = dialog.chosen()
+    assert len(chosen) == 4 and {"3", "4", "5"} <= set(chosen)  # one soprano left out
+    ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    dialog.list.item(0).setCheckState(Qt.CheckState.Checked)  # a fifth part: OK refuses
+    assert len(dialog.chosen()) == 5 and not ok.isEnabled()
 
 
 def test_welcome_page_opens_the_sample_chorale(qtbot: Any, window: MainWindow) -> None:

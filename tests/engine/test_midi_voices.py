@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import mido
 import pytest
 
@@ -15,6 +17,7 @@ from engine.media.midi import (
     read_score,
     resolve_voices,
     sounds_through,
+    suggested_parts,
 )
 from tests.engine.midi_files import TPB, bar_tick, chorale, midi_bytes, to_track, voice_events
 
@@ -94,6 +97,10 @@ def test_more_than_four_parts_need_a_choice() -> None:
     assert len(find_parts(score)) == 5
     with pytest.raises(MidiError, match="5 parts found, choose up to 4") as info:
         map_voices(score)
+    assert re.search(r"\(e\.g\. --voices (1,2,3,4|2,3,4,5)\)", str(info.value))  # one soprano
+    madrigal = read_score(midi_bytes(chorale(1, order=("Soprano", *order[:-1]))))
+    numbers = [p.number for p in suggested_parts(find_parts(madrigal))]
+    assert numbers[1:] == [3, 4, 5] and numbers[0] in (1, 2)  # the bass, listed last, is in
     assert "1: 'Soprano' (track 1" in str(info.value) and "5: 'Soprano' (track 5" in str(info.value)
     mapping, voices = resolve_voices(score, ["2", "3", "4", "5"])
     assert voices == [0, 1, 2, 3]
