@@ -6,8 +6,9 @@ Bars are 1-based and inclusive, as a score shows them. ``--voices`` takes
 voice names (soprano, alto, tenor, bass; default all four) or the parts to
 repaint (track names or the numbers listed in the error; a file with more than
 4 parts needs them): voices the named parts leave free show other parts of the
-file as context, outer parts first. The input file is only read. Registered by
-``app.cli`` through :data:`COMMANDS`.
+file as context (those sounding in the bars first), and a part that sounds
+there but is none of the four voices is named on stderr. The input file is
+only read. Registered by ``app.cli`` through :data:`COMMANDS`.
 """
 
 from __future__ import annotations
