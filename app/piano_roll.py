@@ -56,6 +56,7 @@ from app.variations import VariationsStrip
 from engine.jobs import Codec, GenerateResult, Progress
 from engine.media.midi import (
     N_VOICES,
+    UNMAPPED,
     MidiCodec,
     MidiError,
     MidiPayload,
@@ -223,10 +224,7 @@ class PianoRollEditor(DocumentHistory, MediumEditor):
         document.listeners.append(self._on_document)
         self.view.set_document(document)
         self._update_step_times()
-        self.show_status(
-            f"{document.grid.n_bars} bars, {len(document.notes)} notes · "
-            "drag in the coloured lanes (or use the Mask tool) to mark what to repaint"
-        )
+        self.show_status(opened_status(document))
         self.stateChanged.emit()
 
     def _on_document(self, what: str) -> None:
@@ -419,6 +417,17 @@ def _swatch(color: QColor) -> QIcon:
 
 
 # --------------------------------------------------------------------------- dialogs
+
+
+def opened_status(document: RollDocument) -> str:
+    """What the status line says on opening; it names grey notes when some parts are left out."""
+    text = (
+        f"{document.grid.n_bars} bars, {len(document.notes)} notes · "
+        "drag in the coloured lanes (or use the Mask tool) to mark what to repaint"
+    )
+    if any(note.voice == UNMAPPED for note in document.notes):
+        text += " · grey notes are outside the four voices (played, kept, unheard by the model)"
+    return text
 
 
 def ask_parts(parts: Sequence[Part], parent: QWidget | None = None) -> list[str] | None:

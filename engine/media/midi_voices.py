@@ -37,6 +37,8 @@ VOICE_CENTERS = (70.0, 64.0, 57.0, 50.0)
 """Middle of the usual SATB ranges (MIDI pitch), used to fit fewer than 4 parts or notes."""
 DEFAULT_VELOCITY = 80
 MAX_CONTEXT_CANDIDATES = 12
+LAYOUT_TIE = 1.0
+"""Semitones (summed over the four parts) within which two part layouts count as equally good."""
 """Parts weighed for context (sounding ones first): C(12, 3) = 220 ways to fill 3 voices."""
 _VOICE_ALIASES = {name: i for i, name in enumerate(VOICES)} | {
     name[0]: i for i, name in enumerate(VOICES)
@@ -310,12 +312,14 @@ def suggested_parts(parts: Sequence[Part]) -> list[Part]:
     """The four parts (of the first 12) that sit closest to soprano/alto/tenor/bass, in file order.
 
     What to offer when a file has more parts than voices: a madrigal's bass
-    is often listed last, and taking the first four would drop it.
+    is often listed last, and taking the first four would drop it. Layouts
+    within :data:`LAYOUT_TIE` of the best count as equal and the earliest
+    parts win, since scores list a principal part (Canto) before its double.
     """
     candidates = list(parts)[:MAX_CONTEXT_CANDIDATES]
-    size = min(N_VOICES, len(candidates))
-    best = min(itertools.combinations(candidates, size), key=_layout_cost)
-    return sorted(best, key=lambda p: p.number)
+    layouts = list(itertools.combinations(candidates, min(N_VOICES, len(candidates))))
+    best = min(_layout_cost(layout) for layout in layouts)
+    return list(next(layout for layout in layouts if _layout_cost(layout) <= best + LAYOUT_TIE))
 
 
 def context_parts(score: Score, chosen: Sequence[Part], span: TickSpan | None = None) -> list[Part]:

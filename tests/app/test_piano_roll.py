@@ -481,6 +481,7 @@ def test_more_than_four_parts_asks_which(qtbot: Any, tmp_path: Path) -> None:
     editor.open_path(path)
     assert asked == [5] and editor.document is not None
     assert editor.document.parts == ["2", "3", "4", "5"]
+    assert "grey notes are outside the four voices" in editor.status.text()  # track 1 is out
     refusing = PianoRollEditor(choose_parts=lambda parts: None)
     qtbot.addWidget(refusing)
     with pytest.raises(MidiError, match="none chosen"):
@@ -497,7 +498,8 @@ def test_parts_dialog_suggests_a_bass_listed_last(qtbot: Any) -> None:
     chosen = dialog.chosen()
     assert len(chosen) == 4 and {"3", "4", "5"} <= set(chosen)  # one soprano left out
     ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
-    dialog.list.item(0).setCheckState(Qt.CheckState.Checked)  # a fifth part: OK refuses
+    left_out = next(i for i, part in enumerate(parts) if str(part.number) not in chosen)
+    dialog.list.item(left_out).setCheckState(Qt.CheckState.Checked)  # a fifth: OK refuses
     assert len(dialog.chosen()) == 5 and not ok.isEnabled()
 
 

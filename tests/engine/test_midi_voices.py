@@ -10,6 +10,7 @@ import pytest
 from engine.media.midi import (
     UNMAPPED,
     MidiError,
+    Part,
     Score,
     context_parts,
     find_parts,
@@ -119,6 +120,16 @@ def test_more_than_four_parts_need_a_choice() -> None:
     assert sorted(p.track for p in repainted if p is not None) == [2, 5]
     context = [p.track for v, p in enumerate(mapping.parts) if v not in voices and p is not None]
     assert sorted(context) == [3, 4]  # tenor and bass: the rows soprano and alto leave free
+
+
+def test_suggested_parts_prefer_the_layout_nearest_satb_and_on_near_ties_the_first() -> None:
+    def parts(*means: float) -> list[Part]:
+        return [Part(n, f"part {n}", n, None, (), m) for n, m in enumerate(means, start=1)]
+
+    madrigal = parts(69.2, 69.6, 63.8, 60.6, 51.3)  # Canto, Quinto, Alto, Tenor, Basso
+    assert [p.number for p in suggested_parts(madrigal)] == [1, 3, 4, 5]  # 0.4 apart: Canto
+    high_first = parts(80.0, 69.6, 63.8, 60.6, 51.3)
+    assert [p.number for p in suggested_parts(high_first)] == [2, 3, 4, 5]  # 10 apart: nearest
 
 
 def test_context_parts_fill_the_rows_the_chosen_parts_leave_free() -> None:
