@@ -87,10 +87,10 @@ __all__ = [
     "repaint",
     "repaint_bars",
     "resolve_voices",
+    "save_score",
     "sounds_through",
     "suggested_parts",
-    "unheard_parts",
-    "save_score",
     "time_grid",
     "token_grid",
+    "unheard_parts",
 ]

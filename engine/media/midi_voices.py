@@ -257,9 +257,18 @@ def _targets(
 
 def map_voices(score: Score, parts: Sequence[str] | None = None) -> VoiceMapping:
     """Map the score (or the named ``parts``) to soprano, alto, tenor and bass."""
-    chosen = select_parts(score, parts)
+    return map_parts(score, select_parts(score, parts))
+
+
+def _splits(score: Score, chosen: Sequence[Part]) -> bool:
+    """Whether ``chosen`` is one polyphonic part, to be split note by note into the voices."""
+    return len(chosen) == 1 and _is_polyphonic([score.notes[i] for i in chosen[0].note_indices])
+
+
+def map_parts(score: Score, chosen: Sequence[Part]) -> VoiceMapping:
+    """Map the ``chosen`` parts (at most 4, from :func:`find_parts`) to the four voices."""
     note_voice = [UNMAPPED] * len(score.notes)
-    if len(chosen) == 1 and _is_polyphonic([score.notes[i] for i in chosen[0].note_indices]):
+    if _splits(score, chosen):
         for i, voice in split_polyphonic(score, chosen[0].note_indices).items():
             note_voice[i] = voice
         target = VoiceTarget(chosen[0].track, _part_channel(score, chosen[0]))
@@ -292,14 +301,16 @@ TickSpan = tuple[int, int]
 """Ticks ``[start, end)`` of a region."""
 
 
+def _sounding_ticks(score: Score, part: Part, span: TickSpan) -> int:
+    """Ticks of ``span`` covered by ``part``'s notes (overlapping notes count twice)."""
+    start, end = span
+    notes = (score.notes[i] for i in part.note_indices)
+    return sum(max(0, min(n.end, end) - max(n.start, start)) for n in notes)
+
+
 def sounds_through(score: Score, part: Part, span: TickSpan) -> bool:
     """Whether ``part`` sounds during at least half of ``span``."""
-    start, end = span
-    heard = sum(
-        max(0, min(n.end, end) - max(n.start, start))
-        for n in (score.notes[i] for i in part.note_indices)
-    )
-    return 2 * heard >= end - start
+    return 2 * _sounding_ticks(score, part, span) >= span[1] - span[0]
 
 
 def _layout_cost(parts: Iterable[Part]) -> float:
@@ -318,8 +329,9 @@ def suggested_parts(parts: Sequence[Part]) -> list[Part]:
     """
     candidates = list(parts)[:MAX_CONTEXT_CANDIDATES]
     layouts = list(itertools.combinations(candidates, min(N_VOICES, len(candidates))))
-    best = min(_layout_cost(layout) for layout in layouts)
-    return list(next(layout for layout in layouts if _layout_cost(layout) <= best + LAYOUT_TIE))
+    costs = [_layout_cost(layout) for layout in layouts]
+    first_good = next(i for i, cost in enumerate(costs) if cost <= min(costs) + LAYOUT_TIE)
+    return list(layouts[first_good])
 
 
 def context_parts(score: Score, chosen: Sequence[Part], span: TickSpan | None = None) -> list[Part]:
@@ -354,23 +366,20 @@ def unheard_parts(score: Score, mapping: VoiceMapping, span: TickSpan) -> list[P
     it; the CLI says so rather than leave the user to find out by ear.
     """
     mapped = {i for i, voice in enumerate(mapping.note_voice) if voice != UNMAPPED}
-    start, end = span
-
-    def sounds(part: Part) -> bool:
-        notes = (score.notes[i] for i in part.note_indices)
-        return any(n.start < end and n.end > start for n in notes)
-
-    return [p for p in find_parts(score) if not mapped.intersection(p.note_indices) and sounds(p)]
+    return [
+        part
+        for part in find_parts(score)
+        if not mapped.intersection(part.note_indices) and _sounding_ticks(score, part, span) > 0
+    ]
 
 
 def _map_chosen_parts(
     score: Score, chosen: Sequence[Part], span: TickSpan | None
 ) -> tuple[VoiceMapping, list[int]]:
     """Repaint ``chosen``; free voices show context parts (one polyphonic part is split)."""
-    if len(chosen) == 1 and _is_polyphonic([score.notes[i] for i in chosen[0].note_indices]):
-        return map_voices(score, [str(chosen[0].number)]), list(range(N_VOICES))
-    context = context_parts(score, chosen, span)
-    mapping = map_voices(score, [str(p.number) for p in [*chosen, *context]])
+    if _splits(score, chosen):
+        return map_parts(score, chosen), list(range(N_VOICES))
+    mapping = map_parts(score, [*chosen, *context_parts(score, chosen, span)])
     return mapping, [v for v, part in enumerate(mapping.parts) if part in chosen]
 
 
