@@ -2,7 +2,7 @@
 
 Subcommands are :class:`Command` values. The built-in ones live here; each
 medium adds its own by defining ``COMMANDS: Sequence[Command]`` in
-``app.cli_image``, ``app.cli_midi`` or ``app.cli_motion`` — no edit here needed.
+``app.image.cli``, ``app.midi.cli`` or ``app.motion.cli`` — no edit here needed.
 
 Conventions for every command: bad input raises :class:`CliError` (or
 :class:`engine.models.ModelError`, ``OSError``), which becomes one line
@@ -25,7 +25,7 @@ from typing import NoReturn
 from app import __version__
 
 PROG = "remask"
-MEDIUM_MODULES = ("app.cli_image", "app.cli_midi", "app.cli_motion")
+MEDIUM_MODULES = ("app.image.cli", "app.midi.cli", "app.motion.cli")
 DEBUG_ENV = "REMASK_DEBUG"
 
 _log = logging.getLogger(__name__)

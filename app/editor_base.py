@@ -52,9 +52,9 @@ MEDIUM_EXTENSIONS: dict[str, tuple[str, ...]] = {
 """File types each medium opens, used before an editor exists (welcome page, Open dialog)."""
 
 EDITOR_CLASSES: dict[str, str] = {
-    "image": "app.image_editor:ImageEditor",
-    "midi": "app.piano_roll:PianoRollEditor",
-    "motion": "app.motion_editor:MotionEditor",
+    "image": "app.image.editor:ImageEditor",
+    "midi": "app.midi.editor:PianoRollEditor",
+    "motion": "app.motion.editor:MotionEditor",
 }
 """``module:Class`` of each medium's editor; a missing module means "not written yet"."""
 

@@ -11,8 +11,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 @pytest.fixture(scope="module")
 def image_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A models folder holding only ``tiny-image`` (see ``tests/engine/test_image_codec.py``)."""
-    from tests.engine.test_image_codec import write_image_model
+    """A models folder holding only ``tiny-image`` (see ``tests/engine/image/test_codec.py``)."""
+    from tests.engine.image.test_codec import write_image_model
 
     root = tmp_path_factory.mktemp("image-models")
     write_image_model(root)

@@ -27,9 +27,9 @@ from engine.sampling.types import FloatArray, LogitsFn
 from engine.train.common import INT8_TOLERANCE, is_int8, relative_error, torch_logits_fn
 
 TORCH_LOADERS: dict[str, str] = {
-    "midi": "engine.train.chorale:load_torch_model",
-    "motion": "engine.train.motion_model:load_torch_model",
-    "image": "engine.train.image_maskgit:load_torch_model",
+    "midi": "engine.train.midi.chorale:load_torch_model",
+    "motion": "engine.train.motion.model:load_torch_model",
+    "image": "engine.train.image.maskgit:load_torch_model",
 }
 """Medium -> ``module:function`` rebuilding a shipped model's torch module from its folder."""
 

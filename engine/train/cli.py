@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.train.cli_args import add_transformer_arguments, loop_changes
-from engine.train.image_cli import (
+from engine.train.image.cli import (
     register_image,
     register_image_eval,
     register_image_tokens,
     register_image_transformer,
 )
-from engine.train.motion_cli import (
+from engine.train.motion.cli import (
     register_motion,
     register_motion_eval,
     register_motion_tokens,
@@ -32,8 +32,8 @@ from engine.train.motion_cli import (
 )
 
 if TYPE_CHECKING:
-    from engine.train.chorale import ChoraleConfig, ChoraleTransformer
-    from engine.train.chorale_eval import LogitsFn
+    from engine.train.midi.chorale import ChoraleConfig, ChoraleTransformer
+    from engine.train.midi.evaluate import LogitsFn
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CHORALE_OUT = REPO_ROOT / "assets" / "models" / "chorale-satb"
@@ -259,9 +259,11 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ign
 
 
 def run_chorale(args: argparse.Namespace) -> int:
-    from engine.train import chorale, chorale_card, chorale_eval
-    from engine.train import chorale_data as cd
     from engine.train.common import count_params
+    from engine.train.midi import card as chorale_card
+    from engine.train.midi import chorale
+    from engine.train.midi import data as cd
+    from engine.train.midi import evaluate as chorale_eval
 
     command = args.command
     cfg = chorale.ChoraleConfig(
@@ -323,9 +325,9 @@ def _test_logits(args: argparse.Namespace, model: ChoraleTransformer) -> tuple[L
     On the CPU the exported file itself; on a GPU the float32 torch module (seconds instead of
     a quarter of an hour), which the export matched before it was written.
     """
-    from engine.train import chorale_eval
     from engine.train.common import torch_logits_fn
     from engine.train.loop import resolve_device
+    from engine.train.midi import evaluate as chorale_eval
 
     device = resolve_device(args.device)
     if device.type == "cpu":
@@ -335,7 +337,8 @@ def _test_logits(args: argparse.Namespace, model: ChoraleTransformer) -> tuple[L
 
 def _measure_sampling(args: argparse.Namespace, cfg: ChoraleConfig, logits_fn: LogitsFn) -> str:
     """Measure the sampling candidates, write the chosen defaults into the manifest."""
-    from engine.train import chorale, chorale_sampling
+    from engine.train.midi import chorale
+    from engine.train.midi import sampling as chorale_sampling
 
     try:
         windows = chorale_sampling.test_windows(args.data, cfg.steps)
@@ -362,7 +365,8 @@ def _progress(line: str) -> None:
 
 def chorale_eval_logits(model_dir: Path, torch_device: str | None) -> LogitsFn:
     """The shipped ONNX file on the CPU, or the torch module rebuilt from it on a device."""
-    from engine.train import chorale, chorale_eval
+    from engine.train.midi import chorale
+    from engine.train.midi import evaluate as chorale_eval
 
     if torch_device is None:
         return chorale_eval.onnx_logits_fn(model_dir)
@@ -377,9 +381,10 @@ def run_chorale_eval(args: argparse.Namespace) -> int:
     import json
     from dataclasses import asdict, replace
 
-    from engine.train import chorale_card, chorale_eval
-    from engine.train import chorale_data as cd
     from engine.train.loop import DeviceUnavailableError
+    from engine.train.midi import card as chorale_card
+    from engine.train.midi import data as cd
+    from engine.train.midi import evaluate as chorale_eval
 
     if args.transpositions < 0:
         print("remask-train: --transpositions takes N >= 0", file=sys.stderr)

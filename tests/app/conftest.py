@@ -24,7 +24,7 @@ from app.unsaved import Choice
 from engine.jobs import Codec, GenerateResult, Progress
 from engine.media.tokens import TokenGridCodec, TokenGridDocument
 from engine.models import ModelManifest, ModelRegistry
-from tests.engine.synthetic_bvh import bandai_like
+from tests.engine.motion.synthetic_bvh import bandai_like
 from tests.tinymodels import write_tiny_model
 
 GRID_SHAPE = (4, 8)

@@ -20,19 +20,19 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.editor_base import MediumEditor
 from app.engine_worker import EngineBridge
-from app.image_canvas import Tool
-from app.image_editor import ImageEditor
+from app.image.canvas import Tool
+from app.image.editor import ImageEditor
 from app.main_window import MainWindow
-from app.motion_editor import MotionEditor
-from app.piano_roll import PianoRollEditor
+from app.midi.editor import PianoRollEditor
+from app.motion.editor import MotionEditor
 from app.unsaved import Choice, ask_unsaved, unsaved_box
 from app.welcome import samples_dir
 from engine.models import ModelRegistry
 from tests.app.conftest import GRID_SHAPE, VOCAB, TokenGridEditor, write_motion_model
 from tests.app.helpers import shown_window
+from tests.app.midi.test_piano_roll import free_pitch
+from tests.app.motion.test_editor import TinyMotionCodec, paint
 from tests.app.prompt import Prompt
-from tests.app.test_motion_editor import TinyMotionCodec, paint
-from tests.app.test_piano_roll import free_pitch
 from tests.tinymodels import write_tiny_model
 
 TIMEOUT_MS = 30_000

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.train import bench, chorale
+from engine.train import bench
+from engine.train.midi import chorale
 
 
 @pytest.mark.parametrize("int8", [False, True])

@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from engine.train import image_maskgit as mg  # noqa: E402
+from engine.train.image import maskgit as mg  # noqa: E402
 from engine.train.loop import (  # noqa: E402
     LoopSettings,
     evaluate,

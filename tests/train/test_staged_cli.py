@@ -14,11 +14,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from engine.train import image_maskgit as mg  # noqa: E402
-from engine.train import motion_train  # noqa: E402
 from engine.train.cli import main  # noqa: E402
 from engine.train.common import load_token_cache, save_token_cache  # noqa: E402
-from engine.train.motion_model import tiny_config  # noqa: E402
+from engine.train.image import maskgit as mg  # noqa: E402
+from engine.train.motion import train as motion_train  # noqa: E402
+from engine.train.motion.model import tiny_config  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -150,8 +150,8 @@ def test_chorale_eval_scores_a_key_ensemble(
 ) -> None:
     import json
 
-    from engine.train import chorale
     from engine.train.common import seed_everything
+    from engine.train.midi import chorale
 
     seed_everything(0)
     model = chorale.ChoraleTransformer(chorale.tiny_config(16)).eval()

@@ -1,0 +1,561 @@
+"""The Image page: paint a mask on a picture, generate, pick a variation, export.
+
+:class:`ImageEditor` implements :class:`app.editor_base.MediumEditor` over an
+:class:`engine.media.image.document.ImageDocument`. The canvas forwards
+gestures; this class applies them to the document and mirrors document
+events back into the canvas layers (only the changed box).
+
+Generation: :meth:`ImageEditor.make_generate_payload` snapshots picture and
+mask and plans the crop windows (:class:`engine.media.image.edit.ImageEdit`);
+:class:`engine.media.image.edit.ImageEditCodec` lets the worker run every
+window, in order, as one request, and the result holds whole-image
+variations. Steps are decoded on the GUI thread into a preview layer over the
+window being generated; the document is written only when a variation is
+accepted (one undo step).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QActionGroup, QColor, QImage, QKeySequence, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QColorDialog,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QLabel,
+    QMessageBox,
+    QSlider,
+    QSpinBox,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.editor_base import MEDIUM_EXTENSIONS, DocumentHistory, MediumEditor
+from app.image.canvas import ImageCanvas, Tool
+from app.variations import VariationsStrip
+from engine.jobs import Codec, GenerateResult, Progress
+from engine.media.image.codec import ImageCodec
+from engine.media.image.document import ImageDocument
+from engine.media.image.edit import ImageEdit, ImageEditCodec, heat_patch, preview_patch
+from engine.media.image.files import ImageError, LoadedImage
+from engine.media.image.mask import bounding_box
+from engine.models import ModelManifest
+
+_log = logging.getLogger(__name__)
+
+THUMBNAIL = 96
+DEFAULT_MASK_COLOUR = QColor(255, 60, 90)
+
+
+def rgba_of(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    """uint8 [H, W, 4] for the canvas (opaque when the picture has no alpha)."""
+    opaque = np.full(rgb.shape[:2], 255, dtype=np.uint8) if alpha is None else alpha
+    return np.ascontiguousarray(np.concatenate([rgb, opaque[:, :, None]], axis=2))
+
+
+def thumbnail(image: LoadedImage) -> QPixmap:
+    rgba = rgba_of(image.rgb, image.alpha)
+    height, width = rgba.shape[:2]
+    qimage = QImage(rgba.data, width, height, width * 4, QImage.Format.Format_RGBA8888).copy()
+    scaled = qimage.scaled(
+        THUMBNAIL,
+        THUMBNAIL,
+        Qt.AspectRatioMode.KeepAspectRatio,
+        Qt.TransformationMode.SmoothTransformation,
+    )
+    return QPixmap.fromImage(scaled)
+
+
+class ExtendDialog(QDialog):
+    """Margins (pixels) for "Extend canvas…" (outpainting)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Extend canvas")
+        self.margins = {side: QSpinBox() for side in ("left", "top", "right", "bottom")}
+        form = QFormLayout(self)
+        for side, spin in self.margins.items():
+            spin.setRange(0, 4096)
+            spin.setValue(64 if side in ("left", "right") else 0)
+            spin.setSuffix(" px")
+            form.addRow(side.capitalize(), spin)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def values(self) -> tuple[int, int, int, int]:
+        left, top, right, bottom = (
+            self.margins[s].value() for s in ("left", "top", "right", "bottom")
+        )
+        return left, top, right, bottom
+
+
+class ImageEditor(DocumentHistory, MediumEditor):
+    """Canvas, tool bar and variation strip over one :class:`ImageDocument`."""
+
+    medium = "image"
+    file_extensions = MEDIUM_EXTENSIONS["image"]
+    export_extensions = (".png", ".jpg", ".jpeg", ".webp")
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.document: ImageDocument | None = None
+        self._saved_revision = 0
+        """The document's revision when it was opened or last exported."""
+        self.canvas = ImageCanvas()
+        self.strip = VariationsStrip()
+        self.status = QLabel()
+        """Generation progress and the variation count, under the strip."""
+        self.tools = QToolBar("Mask tools")
+        self.settings_bar = QToolBar("Mask settings")
+        self.mask_colour = QColor(DEFAULT_MASK_COLOUR)
+        self.mask_opacity = 0.5
+        self.feather_px = 2
+        self.job: ImageEdit | None = None
+        """The edit being generated or offered: snapshot and crop windows."""
+        self.job_codec: ImageCodec | None = None
+        self.variations: list[LoadedImage] = []
+        self.preview_updates = 0
+        """Steps drawn so far (tests and the status line read it)."""
+        self._build()
+
+    # -- construction ------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self._build_tools()
+        self._build_settings()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.tools)
+        layout.addWidget(self.settings_bar)
+        layout.addWidget(self.canvas, 1)
+        layout.addWidget(self.strip)
+        layout.addWidget(self.status)
+        # The canvas keeps its size whether or not variations are offered: no jump, same view.
+        self.strip.setFixedHeight(THUMBNAIL + 44)  # thumbnail, its label, margins
+        policy = self.strip.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.strip.setSizePolicy(policy)
+        self._connect_canvas()
+        self.strip.selected.connect(self.select_variation)
+        self.strip.acceptRequested.connect(self.accept_variation)
+        self.strip.discardRequested.connect(self.discard_variations)
+
+    def _build_tools(self) -> None:
+        group = QActionGroup(self)
+        self.tool_actions: dict[Tool, QAction] = {}
+        keys = {
+            Tool.BRUSH: "B",
+            Tool.ERASER: "E",
+            Tool.RECTANGLE: "R",
+            Tool.LASSO: "L",
+            Tool.FILL: "F",
+        }
+        for tool, key in keys.items():
+            action = self._add(self.tools, f"{tool.value.capitalize()} ({key})", key)
+            action.setCheckable(True)
+            action.setActionGroup(group)
+            action.triggered.connect(lambda _c=False, t=tool: self.set_tool(t))
+            self.tool_actions[tool] = action
+        self.tool_actions[Tool.BRUSH].setChecked(True)
+        self.tools.addSeparator()
+        self._add(self.tools, "Invert", "Ctrl+I", lambda: self._edit_mask("invert"))
+        self._add(self.tools, "Clear", "Ctrl+Shift+A", lambda: self._edit_mask("clear"))
+        self._add(self.tools, "Grow", "", lambda: self._edit_mask("grow"))
+        self._add(self.tools, "Shrink", "", lambda: self._edit_mask("shrink"))
+        self.tools.addSeparator()
+        self._add(self.tools, "Import mask…", "", self.import_mask_dialog)
+        self._add(self.tools, "Export mask…", "", self.export_mask_dialog)
+        self._add(self.tools, "Extend canvas…", "", self.extend_canvas_dialog)
+
+    def _build_settings(self) -> None:
+        bar = self.settings_bar
+        self.brush_size = self._spin(bar, "Brush", 2, 1000, round(2 * self.canvas.brush_radius))
+        self.brush_size.setToolTip("Brush diameter in image pixels ([ and ] change it)")
+        self.tolerance = self._spin(bar, "Fill tolerance", 0, 255, 24)
+        self.grow_px = self._spin(bar, "Grow/shrink", 1, 200, 4)
+        self.feather = self._spin(bar, "Feather", 0, 64, self.feather_px)
+        self.feather.setToolTip("Seam blend width inside the mask, in pixels")
+        bar.addWidget(QLabel(" Overlay "))
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(round(self.mask_opacity * 100))
+        self.opacity.setFixedWidth(90)
+        bar.addWidget(self.opacity)
+        self._add(bar, "Colour…", "", self.choose_mask_colour)
+        self.heat_box = QCheckBox("Confidence heat-map")
+        bar.addWidget(self.heat_box)
+        bar.addSeparator()
+        self._add(bar, "Fit", "Ctrl+0", self.canvas.fit)
+        self._add(bar, "100%", "Ctrl+1", self.canvas.actual_size)
+        self.brush_size.valueChanged.connect(lambda v: self.canvas.set_brush_radius(v / 2))
+        self.feather.valueChanged.connect(self._set_feather)
+        self.opacity.valueChanged.connect(lambda v: self.set_mask_style(opacity=v / 100))
+        self.heat_box.toggled.connect(self._on_heat_toggled)
+
+    def _add(self, bar: QToolBar, text: str, key: str, slot: Any = None) -> QAction:
+        action = QAction(text, self)
+        if key:
+            action.setShortcut(QKeySequence(key))
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        if slot is not None:
+            action.triggered.connect(lambda _checked=False: slot())
+        bar.addAction(action)
+        self.addAction(action)
+        return action
+
+    @staticmethod
+    def _spin(bar: QToolBar, label: str, low: int, high: int, value: int) -> QSpinBox:
+        bar.addWidget(QLabel(f" {label} "))
+        spin = QSpinBox()
+        spin.setRange(low, high)
+        spin.setValue(value)
+        bar.addWidget(spin)
+        return spin
+
+    def _connect_canvas(self) -> None:
+        canvas = self.canvas
+        canvas.strokeBegan.connect(self._stroke_began)
+        canvas.strokeSegment.connect(self._stroke_segment)
+        canvas.strokeEnded.connect(self._stroke_ended)
+        canvas.rectangleDrawn.connect(self._rectangle)
+        canvas.lassoDrawn.connect(self._lasso)
+        canvas.fillClicked.connect(self._fill)
+        canvas.brushRadiusChanged.connect(self._show_brush_radius)
+        canvas.fileDropped.connect(self._open_dropped)
+
+    # -- documents ----------------------------------------------------------------------
+
+    def has_document(self) -> bool:
+        return self.document is not None
+
+    def open_path(self, path: Path) -> None:
+        """Decode fully first; on error nothing here changes (the window shows the message)."""
+        self.set_document(ImageDocument.open(path))
+
+    def set_document(self, document: ImageDocument) -> None:
+        self._forget_job()
+        self.document = document
+        self._saved_revision = document.revision
+        document.mask_changed.append(self._repaint_mask)
+        document.image_changed.append(self._repaint_picture)
+        document.reset.append(self._on_reset)
+        document.history_changed.append(self.stateChanged.emit)
+        self._show_document()
+        for note in document.image.notes:
+            _log.info("%s: %s", document.name, note)
+        self.stateChanged.emit()
+
+    def export_path(self, path: Path) -> None:
+        """Any picture format saves the document (the mask is kept only while it is open)."""
+        if self.document is None:
+            raise ValueError("nothing to export: open an image first")
+        self.document.export(path)
+        self._saved_revision = self.document.revision
+        self.stateChanged.emit()
+
+    def is_modified(self) -> bool:
+        return self.document is not None and self.document.revision != self._saved_revision
+
+    def document_name(self) -> str:
+        return self.document.name if self.document is not None else ""
+
+    def _show_document(self) -> None:
+        assert self.document is not None
+        image = self.document.image
+        self.canvas.set_picture(rgba_of(image.rgb, image.alpha))
+        self._repaint_mask((slice(0, image.height), slice(0, image.width)))
+
+    def _on_reset(self) -> None:
+        """The canvas changed size (extend / its undo): old results no longer fit."""
+        self._forget_job()
+        self._show_document()
+
+    # -- view updates (only the changed box) ---------------------------------------------
+
+    def _repaint_mask(self, box: tuple[slice, ...]) -> None:
+        assert self.document is not None
+        rows, cols = box[0], box[1]
+        inside = self.document.mask[rows, cols]
+        colour = self.mask_colour
+        overlay = self.canvas.mask_layer.pixels
+        overlay[rows, cols] = 0
+        overlay[rows, cols][inside] = (
+            colour.red(),
+            colour.green(),
+            colour.blue(),
+            round(255 * self.mask_opacity),
+        )
+        self.canvas.mask_layer.changed((rows, cols))
+        self.stateChanged.emit()
+
+    def _repaint_picture(self, box: tuple[slice, ...]) -> None:
+        assert self.document is not None
+        rows, cols = box[0], box[1]
+        self.canvas.picture.pixels[rows, cols, :3] = self.document.rgb[rows, cols]
+        self.canvas.picture.changed((rows, cols))
+
+    def set_mask_style(self, colour: QColor | None = None, opacity: float | None = None) -> None:
+        if colour is not None:
+            self.mask_colour = QColor(colour)
+        if opacity is not None:
+            self.mask_opacity = min(max(opacity, 0.0), 1.0)
+        if self.document is not None:
+            height, width = self.document.shape
+            self._repaint_mask((slice(0, height), slice(0, width)))
+
+    def choose_mask_colour(self) -> None:
+        colour = QColorDialog.getColor(self.mask_colour, self, "Mask colour")
+        if colour.isValid():
+            self.set_mask_style(colour=colour)
+
+    def _show_brush_radius(self, radius: float) -> None:
+        self.brush_size.blockSignals(True)
+        self.brush_size.setValue(round(2 * radius))
+        self.brush_size.blockSignals(False)
+
+    def _set_feather(self, value: int) -> None:
+        self.feather_px = value
+
+    # -- tools ----------------------------------------------------------------------------
+
+    def set_tool(self, tool: Tool) -> None:
+        self.canvas.tool = tool
+        self.tool_actions[tool].setChecked(True)
+
+    def _stroke_began(self, erase: bool) -> None:
+        if self.document is not None:
+            self.document.begin_stroke(erase)
+
+    def _stroke_segment(self, x0: float, y0: float, x1: float, y1: float) -> None:
+        if self.document is not None:
+            self.document.stroke((x0, y0), (x1, y1), self.canvas.brush_radius)
+
+    def _stroke_ended(self) -> None:
+        if self.document is not None:
+            self.document.end_stroke()
+
+    def _rectangle(self, x0: float, y0: float, x1: float, y1: float) -> None:
+        if self.document is not None:
+            self.document.fill_rectangle((x0, y0), (x1, y1))
+
+    def _lasso(self, points: list[tuple[float, float]]) -> None:
+        if self.document is not None:
+            self.document.fill_lasso(points)
+
+    def _fill(self, x: float, y: float) -> None:
+        if self.document is not None:
+            self.document.fill_similar((x, y), self.tolerance.value())
+
+    def _edit_mask(self, what: str) -> None:
+        document = self.document
+        if document is None:
+            return
+        if what == "invert":
+            document.invert_mask()
+        elif what == "clear":
+            document.clear_mask()
+        elif what == "grow":
+            document.grow_mask(self.grow_px.value())
+        elif what == "shrink":
+            document.shrink_mask(self.grow_px.value())
+
+    # -- mask files, outpainting, drops ----------------------------------------------------
+
+    def import_mask(self, path: Path) -> bool:
+        """Load a mask PNG; a bad file or another size gives a dialog and changes nothing."""
+        if self.document is None:
+            return False
+        try:
+            self.document.import_mask(path)
+        except (ImageError, OSError, ValueError) as exc:
+            self.show_error(f"Cannot use {path.name} as a mask", str(exc))
+            return False
+        return True
+
+    def import_mask_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import mask", "", "Mask (*.png)")
+        if path:
+            self.import_mask(Path(path))
+
+    def export_mask(self, path: Path) -> bool:
+        if self.document is None:
+            return False
+        try:
+            self.document.export_mask(path)
+        except (ImageError, OSError) as exc:
+            self.show_error(f"Cannot save {path.name}", str(exc))
+            return False
+        return True
+
+    def export_mask_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export mask", "mask.png", "Mask (*.png)")
+        if path:
+            self.export_mask(Path(path))
+
+    def extend_canvas(self, left: int, top: int, right: int, bottom: int) -> None:
+        """Outpainting: grow the canvas and mask the new area (one undo step)."""
+        if self.document is not None:
+            self.document.extend_canvas(left, top, right, bottom)
+
+    def extend_canvas_dialog(self) -> None:
+        if self.document is None:
+            return
+        dialog = ExtendDialog(self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.extend_canvas(*dialog.values())
+
+    def _open_dropped(self, path: str) -> None:
+        """A dropped file opens through the window (recent files, error dialog) if there is one."""
+        open_path = getattr(self.window(), "open_path", None)
+        if callable(open_path):
+            open_path(Path(path))
+            return
+        try:
+            self.open_path(Path(path))
+        except Exception as exc:  # noqa: BLE001 - any reader error becomes a dialog
+            self.show_error(f"Cannot open {Path(path).name}", str(exc))
+
+    def show_error(self, title: str, message: str) -> None:
+        """Through the main window's non-modal error path when embedded in it."""
+        show = getattr(self.window(), "show_error", None)
+        if callable(show) and self.window() is not self:
+            show(title, message)
+            return
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self
+        )
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+
+    # -- generation -----------------------------------------------------------------------
+
+    def has_mask(self) -> bool:
+        return self.document is not None and self.document.has_mask()
+
+    def make_generate_payload(self, manifest: ModelManifest) -> tuple[Any, Codec]:
+        """A snapshot of picture + mask with its crop windows, run by the worker as one job."""
+        if self.document is None or not self.document.has_mask():
+            raise ValueError("paint a mask first")
+        codec = self._codec(manifest)
+        image, mask = self.document.snapshot()
+        try:
+            job = ImageEdit.plan(codec, image, mask)
+        except ImageError as exc:
+            self.show_error("Cannot generate", str(exc))
+            raise ValueError(str(exc)) from None
+        self.discard_variations()
+        self.job, self.job_codec = job, codec
+        self.preview_updates = 0
+        self._show_progress()
+        return job, ImageEditCodec(codec)
+
+    def _codec(self, manifest: ModelManifest) -> ImageCodec:
+        try:
+            return ImageCodec(manifest, feather_px=self.feather_px)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"model {manifest.name} cannot edit images: {exc}") from None
+
+    def show_step(self, progress: Progress) -> None:
+        """Decode this step into its window's holes (and the heat-map); the document is untouched.
+
+        Drawn at once, every step: the decoder is a fraction of a sampler step,
+        and the worker keeps sampling meanwhile.
+        """
+        job, codec, step = self.job, self.job_codec, progress.step
+        if job is None or codec is None or self.variations:
+            return
+        payload = job.windows[progress.window]
+        try:
+            known = progress.problem.tokens
+            patch = preview_patch(codec, payload, known, step.tokens, step.still_masked)
+        except Exception:  # noqa: BLE001 - a preview must never break the generation
+            _log.warning("live preview failed", exc_info=True)
+            return
+        self.canvas.set_preview(patch.rgba, patch.top, patch.left, progress.window)
+        if self.heat_box.isChecked():
+            heat = heat_patch(codec, payload, step.confidence)
+            self.canvas.set_heat(heat.rgba, heat.top, heat.left, *heat.cell)
+        self.preview_updates += 1
+        note = self._window_note(progress.window)
+        self.status.setText(f"step {step.index}/{step.total}{note}")
+
+    def _window_note(self, window: int) -> str:
+        job = self.job
+        return f" · window {window + 1}/{job.count}" if job is not None and job.count > 1 else ""
+
+    def _show_progress(self) -> None:
+        self.strip.clear()
+        self.status.setText(f"generating{self._window_note(0)}…")
+
+    def clear_preview(self) -> None:
+        """The job was cancelled or failed: drop plan and preview; the document is as it was."""
+        self.job = self.job_codec = None
+        self.canvas.clear_preview()
+        if not self.variations:
+            self.strip.clear()
+            self.status.clear()
+
+    def show_results(self, result: GenerateResult) -> None:
+        """Offer the whole-image variations (every window merged by the worker's run)."""
+        if self.job is None or self.variations:
+            return
+        self.variations = list(result.variations)
+        self.canvas.clear_preview()
+        count = len(self.variations)
+        self.strip.set_variations([thumbnail(image) for image in self.variations])
+        self.status.setText(f"{count} variation{'s' * (count != 1)}: pick one, then Accept")
+
+    def select_variation(self, index: int) -> None:
+        """Preview variation ``index`` over the picture (only its edited pixels)."""
+        if not (0 <= index < len(self.variations)) or self.job is None:
+            return
+        region = self._edited_region()
+        box = bounding_box(region)
+        if box is None:
+            return
+        variation = self.variations[index]
+        alpha = np.where(region[box], 255, 0).astype(np.uint8)
+        rgba = np.concatenate([variation.rgb[box], alpha[:, :, None]], axis=2)
+        self.canvas.drop_previews()  # one layer for the whole variation
+        self.canvas.set_preview(np.ascontiguousarray(rgba), box[0].start, box[1].start)
+
+    def accept_variation(self, index: int) -> None:
+        """Write variation ``index`` into the document as one undo step; only its region changes."""
+        if self.document is None or self.job is None or not (0 <= index < len(self.variations)):
+            return
+        variation, region = self.variations[index], self._edited_region()
+        self._forget_job()
+        self.document.accept(variation, region)
+
+    def discard_variations(self) -> None:
+        """Back to exactly the previous view: no preview, no strip, document untouched."""
+        self._forget_job()
+
+    def _edited_region(self) -> np.ndarray:
+        assert self.job is not None
+        regions = self.job.regions()
+        return np.logical_or.reduce(regions) if regions else np.zeros((0, 0), bool)
+
+    def _forget_job(self) -> None:
+        self.job = self.job_codec = None
+        self.variations = []
+        self.canvas.clear_preview()
+        self.strip.clear()
+        self.status.clear()
+
+    def _on_heat_toggled(self, on: bool) -> None:
+        if not on:
+            self.canvas.heat.setVisible(False)

@@ -1,0 +1,510 @@
+"""The MIDI editor page: piano roll, mask tools, generation preview, variations and playback.
+
+:class:`PianoRollEditor` implements :class:`app.editor_base.MediumEditor` for
+the "midi" medium. It wires four pieces together and holds no musical state
+of its own:
+
+* :class:`app.midi.controller.RollDocument` - the score, voices, mask, undo;
+* :class:`app.midi.view.PianoRollView` - renders it and forwards gestures;
+* :class:`app.variations.VariationsStrip` - choose, accept or discard results;
+* :class:`app.midi.audio.AudioPlayer` - plays synth renders (or says why it cannot).
+
+Generation uses :class:`engine.media.midi.MidiCodec`, a windowed codec: a
+region longer than the model window (``window_steps``; 128 sixteenths = 8 bars
+of 4/4 for the shipped chorale model) is repainted window after window, left
+to right, by the worker as one request; each window sees what the previous
+ones generated. The live preview draws the window being generated over what
+earlier windows wrote (first variation) and hatches what is still to come.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QKeySequence, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QSpinBox,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.editor_base import DocumentHistory, MediumEditor
+from app.midi.audio import AudioPlayer
+from app.midi.controller import (
+    VOICE_NAMES,
+    RollDocument,
+    preview_from_tokens,
+    region_notes,
+    render_range,
+    roll_notes,
+)
+from app.midi.view import Overlay, PianoRollView, variation_pixmap, voice_color
+from app.variations import VariationsStrip
+from engine.jobs import Codec, GenerateResult, Progress
+from engine.media.midi import (
+    N_VOICES,
+    UNMAPPED,
+    MidiCodec,
+    MidiError,
+    MidiPayload,
+    Part,
+    Score,
+    find_parts,
+    load_score,
+    map_voices,
+    save_score,
+    suggested_parts,
+    time_grid,
+)
+from engine.media.midi.repaint import Window
+from engine.media.midi.synth import SAMPLE_RATE, tick_seconds, write_wav
+from engine.models import ModelManifest
+
+PartChooser = Callable[[Sequence[Part]], Sequence[str] | None]
+"""Given the parts of a file with more than four, the selectors of up to four (None: cancel)."""
+
+
+class PianoRollEditor(DocumentHistory, MediumEditor):
+    """Edit notes, paint what to repaint, audition and accept generated variations."""
+
+    medium = "midi"
+    file_extensions = (".mid", ".midi")
+    export_extensions = (".mid", ".midi", ".wav")
+
+    def __init__(
+        self, parent: QWidget | None = None, choose_parts: PartChooser | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.choose_parts: PartChooser = choose_parts or (lambda parts: ask_parts(parts, self))
+        self.document: RollDocument | None = None
+        self.path: Path | None = None
+        self._saved_revision = 0
+        """The document's revision when it was opened or last exported as MIDI."""
+        self.view = PianoRollView()
+        self.strip = VariationsStrip()
+        self.player = AudioPlayer(self)
+        self.status = QLabel()
+        self._job: tuple[MidiPayload, MidiCodec, list[Window]] | None = None
+        self._result: GenerateResult | None = None
+        self._previewed: Score | None = None
+        self._step_times = np.zeros(1)
+        self.toolbar = QToolBar()
+        self._build()
+
+    # -- construction ---------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self._build_toolbar()
+        self.strip.selected.connect(self._preview_variation)
+        self.strip.acceptRequested.connect(self.accept_variation)
+        self.strip.discardRequested.connect(self.discard_variations)
+        self.player.positionChanged.connect(self._on_position)
+        self.player.playingChanged.connect(self._on_playing)
+        self.player.message.connect(self.show_status)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.toolbar)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.strip)
+        layout.addWidget(self.status)
+        self.status.setContentsMargins(6, 0, 6, 2)
+
+    def _build_toolbar(self) -> None:
+        bar = self.toolbar
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)  # swatch + voice name
+        self.tool_actions = self._exclusive(
+            [
+                ("Notes", "Click: add a note · drag: move · Delete: remove"),
+                ("Mask", "Drag over time to mark the current voice for repainting"),
+            ],
+            lambda i: setattr(self.view, "tool", PianoRollView.TOOLS[i]),
+        )
+        bar.addSeparator()
+        self.voice_actions = self._exclusive(
+            [
+                (name, f"New notes and mask strokes go to the {name.lower()}")
+                for name in VOICE_NAMES
+            ],
+            lambda i: setattr(self.view, "voice", i),
+            icons=[_swatch(voice_color(v)) for v in range(N_VOICES)],
+        )
+        bar.addSeparator()
+        self.clear_mask_action = self._button("Clear mask", self.clear_mask)
+        self.bars_action = self._button("Select bars…", self.select_bars_dialog)
+        self.harmonize_action = self._button("Harmonize melody", self.harmonize)
+        self.harmonize_action.setToolTip(
+            "Mask alto, tenor and bass over the selected time range (or the whole piece)"
+        )
+        bar.addSeparator()
+        self.play_action = self._button("Play", self.play, "Space")
+        self.stop_action = self._button("Stop", self.player.stop)
+        self.loop_action = self._button("Loop", lambda: None)
+        self.loop_action.setCheckable(True)
+        self.loop_action.setToolTip("Loop the selected time range (drag on the ruler to select)")
+        bar.addSeparator()
+        self._button("−", lambda: self.view.zoom(factor_x=1 / 1.25)).setToolTip("Zoom out (time)")
+        self._button("+", lambda: self.view.zoom(factor_x=1.25)).setToolTip("Zoom in (time)")
+        self._button("↕−", lambda: self.view.zoom(factor_y=1 / 1.2)).setToolTip("Zoom out (pitch)")
+        self._button("↕+", lambda: self.view.zoom(factor_y=1.2)).setToolTip("Zoom in (pitch)")
+
+    def _button(self, text: str, slot: Callable[[], object], shortcut: str = "") -> QAction:
+        action = self.toolbar.addAction(text)
+        action.triggered.connect(lambda _checked=False: slot())
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        return action
+
+    def _exclusive(
+        self,
+        items: Sequence[tuple[str, str]],
+        on_pick: Callable[[int], None],
+        icons: Sequence[QIcon] = (),
+    ) -> list[QAction]:
+        group = QActionGroup(self)
+        actions = []
+        for index, (text, tip) in enumerate(items):
+            action = (
+                self.toolbar.addAction(icons[index], text)
+                if icons
+                else self.toolbar.addAction(text)
+            )
+            action.setCheckable(True)
+            action.setToolTip(tip)
+            action.setChecked(index == 0)
+            action.triggered.connect(lambda _checked=False, i=index: on_pick(i))
+            group.addAction(action)
+            actions.append(action)
+        return actions
+
+    def set_tool(self, tool: str) -> None:
+        """ "notes" or "mask" (what the toolbar's tool buttons do)."""
+        self.tool_actions[PianoRollView.TOOLS.index(tool)].trigger()
+
+    def set_voice(self, voice: int) -> None:
+        self.voice_actions[voice].trigger()
+
+    # -- documents ------------------------------------------------------------------------
+
+    def has_document(self) -> bool:
+        return self.document is not None
+
+    def open_path(self, path: Path) -> None:
+        """Read, map voices (asking which four parts when there are more), then replace."""
+        score = load_score(path)
+        parts = find_parts(score)
+        chosen = None
+        if len(parts) > N_VOICES:
+            chosen = self.choose_parts(parts)
+            if not chosen:
+                raise MidiError(f"{path.name}: {len(parts)} parts and none chosen; nothing opened")
+        document = RollDocument(score, chosen)  # raises before anything is replaced
+        self.path = Path(path)
+        self.set_document(document)
+
+    def set_document(self, document: RollDocument) -> None:
+        self.player.stop()
+        self._forget_results()
+        self.document = document
+        self._saved_revision = document.revision
+        document.listeners.append(self._on_document)
+        self.view.set_document(document)
+        self._update_step_times()
+        self.show_status(opened_status(document))
+        self.stateChanged.emit()
+
+    def _on_document(self, what: str) -> None:
+        if what == "notes":
+            self._update_step_times()
+        if what in ("history", "mask"):
+            self.stateChanged.emit()
+
+    def _update_step_times(self) -> None:
+        """Seconds at each step boundary, to place the playhead from the audio position."""
+        assert self.document is not None
+        grid = self.document.grid
+        ticks = [grid.tick(step) for step in range(grid.n_steps + 1)]
+        self._step_times = tick_seconds(self.document.score, ticks)
+
+    def export_path(self, path: Path) -> None:
+        """``.mid``/``.midi``: the score (an unedited file byte for byte); ``.wav``: a render.
+
+        Only a MIDI export saves the document: a .wav cannot be opened again to edit.
+        """
+        if self.document is None:
+            raise ValueError("nothing to export: open a MIDI file first")
+        suffix = Path(path).suffix.lower()
+        if suffix in (".mid", ".midi"):
+            save_score(self.document.score, path)
+            self._saved_revision = self.document.revision
+            self.stateChanged.emit()
+        elif suffix == ".wav":
+            audio, _ = render_range(self.document.score, self.document.grid)
+            write_wav(path, audio, SAMPLE_RATE)
+        else:
+            raise ValueError(f"cannot export {suffix or 'extension-less'} files: use .mid or .wav")
+
+    def document_name(self) -> str:
+        return self.path.name if self.path else ""
+
+    def is_modified(self) -> bool:
+        return self.document is not None and self.document.revision != self._saved_revision
+
+    # -- mask -----------------------------------------------------------------------------
+
+    def has_mask(self) -> bool:
+        return self.document is not None and self.document.has_mask()
+
+    def clear_mask(self) -> None:
+        if self.document is not None:
+            self.document.clear_mask()
+
+    def harmonize(self) -> None:
+        """Mask the three lower voices over the selection or the whole piece (Bach Doodle)."""
+        if self.document is not None:
+            self.document.harmonize()
+            self.show_status("Alto, tenor and bass masked: press Generate to harmonize the melody")
+
+    def select_bars_dialog(self) -> None:
+        """Ask for a bar range and voices, then add them to the mask."""
+        if self.document is None:
+            return
+        dialog = BarsDialog(self.document.grid.n_bars, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            first, last, voices = dialog.choice()
+            if voices:
+                self.document.mask_bars(first, last, voices)
+
+    # -- generation -----------------------------------------------------------------------
+
+    def make_generate_payload(self, manifest: ModelManifest) -> tuple[Any, Codec]:
+        """A snapshot of score and mask; any length: the codec plans the model windows."""
+        if self.document is None or not self.document.has_mask():
+            raise ValueError("paint a mask first")
+        try:
+            codec = MidiCodec.from_manifest(manifest)
+        except MidiError as exc:
+            raise ValueError(f"model {manifest.name} cannot repaint MIDI: {exc}") from None
+        payload = self.document.payload(codec.model.contract)
+        self._forget_results()
+        self._job = (payload, codec, codec.windows(payload))
+        return payload, codec
+
+    def show_step(self, progress: Progress) -> None:
+        """Draw the notes decided so far (variation 0) over the document; hatch undecided cells."""
+        if self._job is None or self.document is None:
+            return
+        payload, codec, windows = self._job
+        if payload.cell_mask.shape != self.document.mask.shape:
+            return  # the piece changed length meanwhile: nothing sensible to overlay
+        earlier = progress.states[0] if progress.states else None  # variation 0's grid so far
+        tokens = progress.step.tokens[0]
+        window = windows[progress.window]
+        preview = preview_from_tokens(payload, window, codec.model, tokens, earlier)
+        self.view.overlay = Overlay(preview.notes, payload.cell_mask, preview.masked)
+        self.view.viewport().update()
+        if progress.windows > 1:
+            self.show_status(f"Generating window {progress.window + 1} of {progress.windows}…")
+
+    def clear_preview(self) -> None:
+        self.view.overlay = None
+        self._previewed = None
+        self.view.viewport().update()
+
+    def show_results(self, result: GenerateResult) -> None:
+        """One thumbnail per variation; the first is previewed (the document is untouched)."""
+        if self._job is None or self.document is None:
+            return
+        self._result = result
+        mask = self._job[0].cell_mask
+        thumbs = [
+            variation_pixmap(self._variation_notes(score, mask), mask)
+            for score in result.variations
+        ]
+        self.strip.set_variations(thumbs)
+        self.show_status(
+            "Click a variation to preview it, Play to hear it, then Accept or Discard all"
+        )
+
+    def _variation_notes(self, score: Score, mask: Any) -> list[Any]:
+        mapping = map_voices(score, self.document.parts if self.document else None)
+        return roll_notes(score, mapping, time_grid(score))
+
+    def _preview_variation(self, index: int) -> None:
+        if self._result is None or self._job is None or self.document is None:
+            return
+        score = self._result.variations[index]
+        mask = self._job[0].cell_mask
+        mapping = map_voices(score, self.document.parts)
+        notes = region_notes(score, mapping, time_grid(score), mask)
+        self._previewed = score
+        self.view.overlay = Overlay(tuple(notes), mask)
+        self.view.viewport().update()
+        if self.player.playing:
+            self.play()  # auditioning: switch to the chosen variation at once
+
+    def accept_variation(self, index: int) -> None:
+        """Write variation ``index`` into the document as one undo step."""
+        if self._result is None or self.document is None:
+            return
+        score = self._result.variations[index]
+        self._forget_results()
+        self.document.accept(score)
+        self.show_status(f"Variation {index + 1} accepted (Undo restores the previous notes)")
+
+    def discard_variations(self) -> None:
+        """Drop every variation; the view shows the document exactly as before."""
+        self._forget_results()
+        self.show_status("Variations discarded")
+
+    def _forget_results(self) -> None:
+        self._result = None
+        self._job = None
+        self.strip.clear()
+        self.clear_preview()
+
+    # -- playback -------------------------------------------------------------------------
+
+    def displayed_score(self) -> Score | None:
+        """What Play plays: the variation being previewed, else the document."""
+        if self._previewed is not None:
+            return self._previewed
+        return self.document.score if self.document is not None else None
+
+    def play(self) -> bool:
+        """Render the selection (or the whole piece) and play it; False when it cannot."""
+        score = self.displayed_score()
+        if score is None or self.document is None:
+            return False
+        audio, start = render_range(score, self.document.grid, self.document.selection)
+        return self.player.play(audio, SAMPLE_RATE, start, loop=self.loop_action.isChecked())
+
+    def _on_position(self, seconds: float) -> None:
+        steps = np.arange(len(self._step_times))
+        self.view.playhead = float(np.interp(seconds, self._step_times, steps))
+        self.view.viewport().update()
+        self.view.ruler.update()
+
+    def _on_playing(self, playing: bool) -> None:
+        if not playing:
+            self.view.playhead = None
+            self.view.viewport().update()
+            self.view.ruler.update()
+
+    def show_status(self, text: str) -> None:
+        self.status.setText(text)
+
+
+def _swatch(color: QColor) -> QIcon:
+    """A small filled square: the voice colour legend on its toolbar button."""
+    pixmap = QPixmap(12, 12)
+    pixmap.fill(color)
+    return QIcon(pixmap)
+
+
+# --------------------------------------------------------------------------- dialogs
+
+
+def opened_status(document: RollDocument) -> str:
+    """What the status line says on opening; it names grey notes when some parts are left out."""
+    text = (
+        f"{document.grid.n_bars} bars, {len(document.notes)} notes · "
+        "drag in the coloured lanes (or use the Mask tool) to mark what to repaint"
+    )
+    if any(note.voice == UNMAPPED for note in document.notes):
+        text += " · grey notes are outside the four voices (played, kept, unheard by the model)"
+    return text
+
+
+def ask_parts(parts: Sequence[Part], parent: QWidget | None = None) -> list[str] | None:
+    """Ask which (up to) four parts of a larger file become soprano, alto, tenor and bass."""
+    dialog = PartsDialog(parts, parent)
+    if dialog.exec() != QDialog.DialogCode.Accepted:
+        return None
+    return dialog.chosen()
+
+
+class PartsDialog(QDialog):
+    """A checklist of the file's parts; OK needs one to four of them."""
+
+    def __init__(self, parts: Sequence[Part], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Choose up to four parts")
+        self.parts = list(parts)
+        self.list = QListWidget()
+        suggested = suggested_parts(self.parts)  # closest to S/A/T/B, not simply the first four
+        for part in self.parts:
+            item = QListWidgetItem(part.describe())
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(
+                Qt.CheckState.Checked if part in suggested else Qt.CheckState.Unchecked
+            )
+            self.list.addItem(item)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        self.list.itemChanged.connect(self._check)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("This file has more than four parts. Which become S, A, T, B?"))
+        layout.addWidget(self.list)
+        layout.addWidget(self.buttons)
+
+    def chosen(self) -> list[str]:
+        return [
+            str(part.number)
+            for index, part in enumerate(self.parts)
+            if self.list.item(index).checkState() == Qt.CheckState.Checked
+        ]
+
+    def _check(self, _item: QListWidgetItem) -> None:
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setEnabled(1 <= len(self.chosen()) <= N_VOICES)
+
+
+class BarsDialog(QDialog):
+    """First bar, last bar and voices to add to the mask."""
+
+    def __init__(self, n_bars: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Select bars")
+        self.first = QSpinBox()
+        self.last = QSpinBox()
+        for box in (self.first, self.last):
+            box.setRange(1, max(1, n_bars))
+        self.last.setValue(min(2, n_bars))
+        self.voices = [QCheckBox(name) for name in VOICE_NAMES]
+        for check in self.voices[1:3]:
+            check.setChecked(True)
+        row = QHBoxLayout()
+        for check in self.voices:
+            row.addWidget(check)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form = QFormLayout(self)
+        form.addRow("From bar", self.first)
+        form.addRow("To bar", self.last)
+        form.addRow("Voices", row)
+        form.addRow(buttons)
+
+    def choice(self) -> tuple[int, int, list[int]]:
+        first, last = sorted((self.first.value(), self.last.value()))
+        return first, last, [v for v, box in enumerate(self.voices) if box.isChecked()]

@@ -1,0 +1,197 @@
+"""One image edit across its crop windows, and what its live preview shows — no Qt.
+
+:class:`engine.media.image.codec.ImageCodec` plans an edit as one window per group
+of holes. :class:`ImageEdit` is the immutable payload of the whole edit (the
+snapshot and its planned windows) and :class:`ImageEditCodec` runs it as an
+:class:`engine.jobs.WindowedCodec`: the runner samples window after window,
+and a variation's state is its image so far, into which each window pastes
+only its own pixels (its ``fill_mask``). Every window encodes the same
+snapshot: the codec treats every masked pixel in a window's box as unknown
+(pre-filled before encoding), earlier fills included, so the windows are
+independent draws and the K-th variation is one coherent draw per window.
+
+:func:`preview_patch` and :func:`heat_patch` turn a sampler step of a window
+into pixels for the canvas: the decoded window pasted into its holes, and
+per-token confidence on the token grid, placed in image coordinates.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from engine.jobs import TokenProblem
+from engine.media.image.codec import ImageCodec, ImagePayload, Strategy, paste_window
+from engine.media.image.document import window_region
+from engine.media.image.files import BoolArray, LoadedImage, UInt8Array, with_edit
+from engine.sampling.types import TokenArray
+
+__all__ = [
+    "HeatPatch",
+    "ImageEdit",
+    "ImageEditCodec",
+    "PreviewPatch",
+    "heat_patch",
+    "preview_patch",
+]
+
+FloatArray = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class PreviewPatch:
+    """RGBA uint8 [h, w, 4] pixels to draw at (top, left); alpha 0 where nothing changes."""
+
+    rgba: UInt8Array
+    top: int
+    left: int
+
+
+@dataclass(frozen=True)
+class HeatPatch:
+    """RGBA uint8 [rows, cols, 4], one cell per token, each ``cell`` (dy, dx) image pixels."""
+
+    rgba: UInt8Array
+    top: float
+    left: float
+    cell: tuple[float, float]
+
+
+@dataclass(frozen=True, eq=False)
+class ImageEdit:
+    """The payload of one edit: the picture snapshot and its crop windows, run in this order."""
+
+    image: LoadedImage
+    windows: tuple[ImagePayload, ...]
+
+    @staticmethod
+    def plan(
+        codec: ImageCodec, image: LoadedImage, mask: BoolArray, strategy: Strategy = "regions"
+    ) -> ImageEdit:
+        """Check the mask (``ImageError`` when empty, full or mis-sized) and plan the windows."""
+        return ImageEdit(image, tuple(codec.payloads(image, mask, strategy)))
+
+    @property
+    def count(self) -> int:
+        return len(self.windows)
+
+    def region(self, window: int) -> BoolArray:
+        """Window ``window``'s own pixels in full-image coordinates, bool [H, W]."""
+        crop = self.windows[window].crop
+        return window_region((self.image.height, self.image.width), crop.box, crop.fill_mask)
+
+    def regions(self) -> list[BoolArray]:
+        """Each window's own pixels (disjoint); together, every pixel the edit may change."""
+        return [self.region(window) for window in range(self.count)]
+
+
+class ImageEditCodec:
+    """The :class:`engine.jobs.WindowedCodec` for :class:`ImageEdit`: window k is crop window k.
+
+    A variation's state is its :class:`LoadedImage` so far (the snapshot at
+    first); ``apply_window`` decodes the window's B rows in one decoder call
+    and pastes row b into variation b's image, inside the window's region only.
+    """
+
+    def __init__(self, codec: ImageCodec) -> None:
+        self.codec = codec
+
+    def window_count(self, edit: ImageEdit) -> int:
+        return edit.count
+
+    def initial_state(self, edit: ImageEdit) -> LoadedImage:
+        return edit.image
+
+    def encode_window(
+        self, edit: ImageEdit, states: Sequence[LoadedImage], window: int
+    ) -> TokenProblem:
+        """The window over the snapshot, shared by all variations (tokens [N])."""
+        return self.codec.encode(edit.windows[window])
+
+    def apply_window(
+        self, edit: ImageEdit, states: Sequence[LoadedImage], window: int, tokens: TokenArray
+    ) -> list[LoadedImage]:
+        decoded = self.codec.decode(edit.windows[window], tokens)
+        region = edit.region(window)
+        return [with_edit(s, d.rgb, region) for s, d in zip(states, decoded, strict=True)]
+
+    def finish(self, edit: ImageEdit, states: Sequence[LoadedImage]) -> list[LoadedImage]:
+        return list(states)
+
+
+def preview_patch(
+    codec: ImageCodec,
+    payload: ImagePayload,
+    known: TokenArray,
+    tokens: TokenArray,
+    still_masked: BoolArray,
+    which: int = 0,
+) -> PreviewPatch:
+    """Decode variation ``which`` of a sampler step of window ``payload`` into its holes.
+
+    ``known`` are the window's encoded tokens, [N] or [B, N] (the problem the
+    sampler got: :attr:`engine.jobs.Progress.problem`); still-masked tokens
+    show them (the pre-fill), so the picture sharpens as tokens are decided.
+    The document is never touched.
+    """
+    known_row = known if known.ndim == 1 else known[which]
+    row = np.where(still_masked[which], known_row, tokens[which])
+    pixels = _decode(codec, row[None, :], payload)[0]
+    crop = payload.crop
+    filled = paste_window(payload.image.rgb, crop, pixels, codec.feather_px)[crop.box]
+    alpha = np.where(crop.fill_mask, 255, 0).astype(np.uint8)
+    rgba = np.concatenate([filled, alpha[:, :, None]], axis=2)
+    return PreviewPatch(np.ascontiguousarray(rgba), crop.box[0].start, crop.box[1].start)
+
+
+def _decode(codec: ImageCodec, tokens: TokenArray, payload: ImagePayload) -> UInt8Array:
+    """Window pixels; the payload goes along when the codec's decoder can read known pixels."""
+    if "payload" in inspect.signature(codec.decode_pixels).parameters:
+        return codec.decode_pixels(tokens, payload)
+    return codec.decode_pixels(tokens)  # an ImageCodec from before context-reading decoders
+
+
+def heat_patch(
+    codec: ImageCodec, payload: ImagePayload, confidence: FloatArray, which: int = 0
+) -> HeatPatch:
+    """Per-token confidence of window ``payload``: red (unsure) to green (sure); kept tokens clear.
+
+    Tokens still masked (confidence 0) are drawn dark; tokens that lie wholly
+    in the window's reflection padding are left out.
+    """
+    rows, cols = codec.grid_shape
+    values = np.asarray(confidence[which], dtype=np.float32).reshape(rows, cols)
+    rgba = _heat_colours(values)
+    rgba[~_inside_content(payload, rows, cols, codec.patch)] = 0
+    crop = payload.crop
+    fy = crop.box_shape[0] / crop.scaled_shape[0]
+    fx = crop.box_shape[1] / crop.scaled_shape[1]
+    top = crop.box[0].start - crop.pad[0] * fy
+    left = crop.box[1].start - crop.pad[2] * fx
+    return HeatPatch(rgba, top, left, (codec.patch * fy, codec.patch * fx))
+
+
+def _heat_colours(values: FloatArray) -> UInt8Array:
+    editable = np.isfinite(values)
+    sure = np.clip(np.where(editable, values, 0), 0, 1)
+    rgba = np.zeros((*values.shape, 4), dtype=np.uint8)
+    rgba[..., 0] = np.rint(255 * (1 - sure)).astype(np.uint8)
+    rgba[..., 1] = np.rint(255 * sure).astype(np.uint8)
+    rgba[..., 3] = np.where(editable, 150, 0).astype(np.uint8)
+    rgba[editable & (values <= 0)] = (0, 0, 0, 170)  # not decided yet
+    return rgba
+
+
+def _inside_content(payload: ImagePayload, rows: int, cols: int, patch: int) -> BoolArray:
+    """Tokens whose centre lies in the window's real pixels, not its padding."""
+    top, bottom, left, right = payload.crop.pad
+    height, width = rows * patch, cols * patch
+    ys = (np.arange(rows) + 0.5) * patch
+    xs = (np.arange(cols) + 0.5) * patch
+    inside_y = (ys >= top) & (ys < height - bottom)
+    inside_x = (xs >= left) & (xs < width - right)
+    return np.asarray(inside_y[:, None] & inside_x[None, :])

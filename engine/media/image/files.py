@@ -1,0 +1,510 @@
+"""Image files in and out: decoding every common format into one representation, and back.
+
+A :class:`LoadedImage` is what an image document holds: ``rgb`` (uint8
+[H, W, 3], RGB order, no BGR anywhere in remask) is what the canvas shows and
+the model sees; ``alpha`` (uint8 [H, W] or None) travels beside it untouched
+by generation; ``high`` keeps the source samples of a 16-bit file.
+
+Write-back policy (why the extra arrays exist)
+----------------------------------------------
+Everything outside the mask must come back **bit-exact in the source depth**.
+:func:`with_edit` replaces pixels only inside the edited region; outside it
+``rgb``, ``alpha`` and ``high`` are the very arrays that were loaded.
+
+* 8-bit sources keep their samples as loaded. Gray sources (L, LA, 1) stay
+  gray: edited pixels are converted to gray with Pillow's own luma weights
+  (which map R = G = B = v back to v exactly), so exporting as L loses nothing.
+* 16-bit sources (I;16 gray, and 16-bit-per-channel gray+alpha, RGB and RGBA
+  PNG/TIFF, which Pillow would otherwise cut to 8 bits) keep ``high`` (uint16
+  [H, W, C], C = 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA). Edited pixels are
+  widened with ``v * 257`` (the exact inverse of the 16→8 rounding), all
+  others keep their 16-bit value, and PNG export writes 16 bits again.
+* Palette (P/PA) sources are exported as RGB/RGBA: re-quantising generated
+  pixels into the old palette would change them; kept pixels keep their colour.
+* CMYK/YCbCr/LAB sources are converted to RGB on load (noted in ``notes``).
+
+Every way a file can be bad ends in :class:`ImageError` with one line that a
+dialog can show; nothing on disk is touched on error (exports write a
+temporary file and rename it only on success).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import sys
+import tempfile
+import warnings
+import zlib
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+__all__ = [
+    "EXPORT_FORMATS",
+    "MAX_PIXELS",
+    "BoolArray",
+    "ImageError",
+    "LoadedImage",
+    "UInt8Array",
+    "UInt16Array",
+    "decode_image",
+    "encode_image",
+    "extend_image",
+    "load_image",
+    "luma",
+    "save_image",
+    "to_8bit",
+    "with_edit",
+]
+
+UInt8Array = npt.NDArray[np.uint8]
+UInt16Array = npt.NDArray[np.uint16]
+BoolArray = npt.NDArray[np.bool_]
+
+MAX_PIXELS = 100_000_000
+"""Our own decompression-bomb limit (100 MP): larger headers are refused before decoding."""
+
+OPEN_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF", "GIF")
+"""Pillow plugins we let identify a file (JPEG covers MPO); others (EPS runs Ghostscript) never."""
+
+EXPORT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+
+_GRAY_MODES = frozenset({"1", "L", "LA", "La", "I;16", "I;16B", "I;16L", "I;16N", "I"})
+_CONVERT_TO_RGB = frozenset({"CMYK", "YCbCr", "LAB", "HSV", "RGBX"})
+_DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, zlib.error, struct.error, IndexError)
+
+
+class ImageError(Exception):
+    """A file or mask remask cannot use; ``str(error)`` is one line for the user."""
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedImage:
+    """A decoded image, ready to become an image document.
+
+    ``mode`` is the Pillow mode of the source (``"P"``, ``"I;16"``, ...), and
+    ``bit_depth`` its bits per sample (1, 8 or 16). ``notes`` lists what loading
+    changed (EXIF rotation, colour conversion) so the app can tell the user.
+    """
+
+    rgb: UInt8Array
+    alpha: UInt8Array | None = None
+    mode: str = "RGB"
+    bit_depth: int = 8
+    high: UInt16Array | None = None
+    format: str | None = None
+    icc_profile: bytes | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def height(self) -> int:
+        return int(self.rgb.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.rgb.shape[1])
+
+    @property
+    def is_gray(self) -> bool:
+        """True for gray sources, which are edited and exported as gray."""
+        return self.mode in _GRAY_MODES
+
+    @staticmethod
+    def from_rgb(rgb: UInt8Array, alpha: UInt8Array | None = None) -> LoadedImage:
+        """Wrap arrays that did not come from a file (tests, generated canvases)."""
+        return LoadedImage(
+            rgb=_check_rgb(rgb), alpha=alpha, mode="RGB" if alpha is None else "RGBA"
+        )
+
+
+# --------------------------------------------------------------------------- sample depth
+
+
+def to_8bit(high: UInt16Array) -> UInt8Array:
+    """16-bit samples to 8 bits, rounded to nearest (``v * 257`` maps back exactly)."""
+    return ((high.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+
+
+def luma(rgb: UInt8Array) -> UInt8Array:
+    """Gray from RGB with Pillow's fixed-point weights, so gray R = G = B = v stays v."""
+    weights = np.array([19595, 38470, 7471], dtype=np.uint32)
+    return ((rgb.astype(np.uint32) @ weights + 0x8000) >> 16).astype(np.uint8)
+
+
+def _check_rgb(rgb: UInt8Array) -> UInt8Array:
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError(f"rgb must be uint8 [H, W, 3], got {rgb.dtype} {rgb.shape}")
+    return rgb
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_image(path: str | os.PathLike[str]) -> LoadedImage:
+    """Read and decode an image file; any failure is an :class:`ImageError`."""
+    name = Path(path).name
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ImageError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise ImageError(f"{name}: is a folder, not an image file") from None
+    except OSError as exc:
+        raise ImageError(f"{name}: cannot be read ({exc.strerror or exc})") from None
+    return decode_image(data, name)
+
+
+def decode_image(data: bytes, name: str = "image") -> LoadedImage:
+    """Decode file bytes (PNG, JPEG, WebP, BMP, TIFF, GIF) honouring EXIF orientation.
+
+    Pillow's ``LOAD_TRUNCATED_IMAGES`` is left False on purpose: a cut-off
+    download must be refused, not shown half grey.
+    """
+    if not data:
+        raise ImageError(f"{name}: the file is empty (0 bytes)")
+    with _open(data, name) as pil:
+        image_format = pil.format
+        rawmode = _tile_rawmode(pil)
+        icc = pil.info.get("icc_profile")
+        frames = int(getattr(pil, "n_frames", 1))
+        if rawmode in _WIDE_RAWMODES:
+            loaded = _decode_wide(data, name, rawmode)
+        else:
+            loaded = _from_pil(_load(pil, name), name)
+    notes = list(loaded.notes)
+    if frames > 1:
+        notes.append(f"only the first of {frames} frames was opened")
+    return replace(loaded, format=image_format, icc_profile=icc or None, notes=tuple(notes))
+
+
+def _open(data: bytes, name: str) -> ImageFile.ImageFile:
+    """Identify the file and check its size from the header, before any pixel is decoded."""
+    try:
+        with warnings.catch_warnings():
+            # our MAX_PIXELS check below replaces Pillow's warning; its hard error still counts
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            pil = Image.open(io.BytesIO(data), formats=OPEN_FORMATS)
+    except Image.DecompressionBombError:
+        raise ImageError(f"{name}: the image is too large to open safely") from None
+    except UnidentifiedImageError:
+        raise ImageError(
+            f"{name}: not an image file remask can read (PNG, JPEG, WebP, BMP, TIFF)"
+        ) from None
+    except _DECODE_ERRORS as exc:
+        raise ImageError(f"{name}: the file is truncated or damaged ({_first_line(exc)})") from None
+    width, height = pil.size
+    if width * height > MAX_PIXELS:
+        pil.close()
+        raise ImageError(
+            f"{name}: {width}×{height} is {width * height / 1e6:.0f} megapixels, "
+            f"more than the {MAX_PIXELS // 1_000_000} MP remask opens (possible decompression bomb)"
+        )
+    if width == 0 or height == 0:
+        pil.close()
+        raise ImageError(f"{name}: the image has no pixels ({width}×{height})")
+    return pil
+
+
+def _load(pil: ImageFile.ImageFile, name: str) -> Image.Image:
+    """Decode the pixels and apply EXIF orientation; a truncated file raises here."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            pil.load()
+            return ImageOps.exif_transpose(pil)
+    except Image.DecompressionBombError:
+        raise ImageError(f"{name}: the image is too large to open safely") from None
+    except _DECODE_ERRORS as exc:
+        raise ImageError(f"{name}: the file is truncated or damaged ({_first_line(exc)})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def _tile_rawmode(pil: ImageFile.ImageFile) -> str | None:
+    """The raw sample layout of the first tile (how the file stores pixels), if Pillow says."""
+    tiles = getattr(pil, "tile", None) or []
+    if not tiles:
+        return None
+    args = tiles[0].args
+    raw = args[0] if isinstance(args, tuple) and args else args
+    return raw if isinstance(raw, str) else None
+
+
+def _from_pil(pil: Image.Image, name: str) -> LoadedImage:
+    """Split a decoded Pillow image into rgb / alpha / high arrays by its mode."""
+    mode = pil.mode
+    notes: list[str] = []
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N") or mode == "I":
+        return _from_gray16(np.asarray(pil), mode, name)
+    if mode == "F":
+        raise ImageError(f"{name}: 32-bit floating-point images are not supported (mode F)")
+    if mode == "P" or mode == "PA":
+        pil = pil.convert("RGBA" if pil.has_transparency_data else "RGB")
+    elif mode in ("RGB", "L") and "transparency" in pil.info:
+        pil = pil.convert("RGBA" if mode == "RGB" else "LA")
+    elif mode == "1":
+        pil = pil.convert("L")
+    elif mode in ("RGBa", "La"):
+        pil = pil.convert("RGBA" if mode == "RGBa" else "LA")
+    elif mode in _CONVERT_TO_RGB:
+        pil = pil.convert("RGB")
+        notes.append(f"converted from {mode} to RGB; it will be saved as RGB")
+    elif mode not in ("RGB", "RGBA", "L", "LA"):
+        raise ImageError(f"{name}: unsupported image mode {mode}")
+    rgb, alpha = _split_8bit(np.asarray(pil))
+    return LoadedImage(
+        rgb=rgb, alpha=alpha, mode=mode, bit_depth=1 if mode == "1" else 8, notes=tuple(notes)
+    )
+
+
+def _split_8bit(samples: UInt8Array) -> tuple[UInt8Array, UInt8Array | None]:
+    """[H, W] L, [H, W, 2] LA, [H, W, 3] RGB or [H, W, 4] RGBA → (rgb, alpha)."""
+    if samples.ndim == 2:
+        samples = samples[:, :, None]
+    channels = samples.shape[2]
+    color = samples[:, :, :1] if channels <= 2 else samples[:, :, :3]
+    rgb = np.ascontiguousarray(np.broadcast_to(color, (*samples.shape[:2], 3)), dtype=np.uint8)
+    alpha = np.ascontiguousarray(samples[:, :, -1]) if channels in (2, 4) else None
+    return rgb, alpha
+
+
+def _from_gray16(samples: npt.NDArray[np.generic], mode: str, name: str) -> LoadedImage:
+    """16-bit gray (or mode I holding 16-bit values, as older TIFF/PNG decoders give)."""
+    if mode == "I" and samples.size and (samples.min() < 0 or samples.max() > 65535):
+        raise ImageError(f"{name}: 32-bit integer images are not supported (mode I)")
+    high = np.ascontiguousarray(samples.astype(np.uint16)[:, :, None])
+    return _from_high(high, mode="I;16")
+
+
+def _from_high(high: UInt16Array, mode: str) -> LoadedImage:
+    """Build the 8-bit view of 16-bit samples [H, W, C] and keep the samples."""
+    rgb, alpha = _split_8bit(to_8bit(high))
+    return LoadedImage(rgb=rgb, alpha=alpha, mode=mode, bit_depth=16, high=high)
+
+
+# --------------------------------------------------------------------------- 16-bit colour
+
+# Pillow keeps only the high byte of 16-bit colour samples. Decoding the file a
+# second time with the opposite byte order makes its unpacker pick the low
+# bytes instead; the two passes together are the exact 16-bit samples.
+_WIDE_RAWMODES = {
+    f"{layout};16{order}": layout for layout in ("RGB", "RGBA", "LA") for order in "BLN"
+}
+_SOURCE_MODE = {"RGB": "RGB;16", "RGBA": "RGBA;16", "LA": "LA;16"}
+
+
+def _swapped(rawmode: str) -> str:
+    """The same layout read with the other byte order (N means this machine's)."""
+    order = rawmode[-1]
+    if order == "N":
+        order = "L" if sys.byteorder == "little" else "B"
+    return rawmode[:-1] + ("L" if order == "B" else "B")
+
+
+def _decode_with_rawmode(data: bytes, name: str, rawmode: str) -> UInt8Array:
+    """Decode the file again, unpacking its samples with ``rawmode``."""
+    with _open(data, name) as pil:
+        pil.tile = [tile._replace(args=_replace_rawmode(tile.args, rawmode)) for tile in pil.tile]
+        return np.asarray(_load(pil, name))
+
+
+def _replace_rawmode(args: tuple[Any, ...] | str | None, rawmode: str) -> tuple[Any, ...] | str:
+    return (rawmode, *args[1:]) if isinstance(args, tuple) else rawmode
+
+
+def _decode_wide(data: bytes, name: str, rawmode: str) -> LoadedImage:
+    """Exact 16-bit samples of a 16-bit gray+alpha, RGB or RGBA file."""
+    layout = _WIDE_RAWMODES[rawmode]
+    if layout == "LA":  # 4 bytes a pixel: read them as raw RGBA bytes (hi L, lo L, hi A, lo A)
+        pair = _decode_with_rawmode(data, name, "RGBA").astype(np.uint16)
+        first_is_high = rawmode.endswith("B") or (rawmode.endswith("N") and sys.byteorder == "big")
+        hi, lo = (
+            (pair[:, :, 0::2], pair[:, :, 1::2])
+            if first_is_high
+            else (pair[:, :, 1::2], pair[:, :, 0::2])
+        )
+    else:
+        hi = _decode_with_rawmode(data, name, rawmode).astype(np.uint16)
+        lo = _decode_with_rawmode(data, name, _swapped(rawmode)).astype(np.uint16)
+    high = np.ascontiguousarray((hi << 8) | lo)
+    return _from_high(high, mode=_SOURCE_MODE[layout])
+
+
+# --------------------------------------------------------------------------- editing
+
+
+def with_edit(image: LoadedImage, rgb: UInt8Array, region: BoolArray) -> LoadedImage:
+    """A copy of ``image`` whose colour inside ``region`` comes from ``rgb`` [H, W, 3].
+
+    Outside ``region`` every array is bit-exact (see the module docstring for
+    the policy). Alpha is kept as loaded: generation fills colour, not
+    transparency.
+    """
+    _check_rgb(rgb)
+    if rgb.shape != image.rgb.shape or region.shape != image.rgb.shape[:2]:
+        raise ValueError(
+            f"edit of shape {rgb.shape}/{region.shape} for an image of {image.rgb.shape}"
+        )
+    new_color = rgb[region]
+    if image.is_gray:
+        new_color = np.repeat(luma(new_color)[:, None], 3, axis=1)
+    out_rgb = image.rgb.copy()
+    out_rgb[region] = new_color
+    high = None
+    if image.high is not None:
+        high = image.high.copy()
+        color_channels = 1 if high.shape[2] <= 2 else 3
+        high[region, :color_channels] = new_color[:, :color_channels].astype(np.uint16) * 257
+    return replace(image, rgb=out_rgb, high=high)
+
+
+def extend_image(image: LoadedImage, left: int, top: int, right: int, bottom: int) -> LoadedImage:
+    """Grow the canvas for outpainting: colour is edge-replicated, new alpha is opaque.
+
+    The replicated colour is only a pre-fill for the model; the app marks the
+    new area as masked (see ``engine.media.image.codec.extend_canvas``).
+    """
+    if min(left, top, right, bottom) < 0:
+        raise ValueError("margins must be >= 0")
+    pad = ((top, bottom), (left, right))
+    rgb = np.pad(image.rgb, (*pad, (0, 0)), mode="edge")
+    alpha = None if image.alpha is None else np.pad(image.alpha, pad, constant_values=255)
+    high = None
+    if image.high is not None:
+        high = np.pad(image.high, (*pad, (0, 0)), mode="edge")
+        if high.shape[2] in (2, 4):
+            inner = high[top : top + image.height, left : left + image.width, -1].copy()
+            high[:, :, -1] = 65535
+            high[top : top + image.height, left : left + image.width, -1] = inner
+    return replace(image, rgb=rgb, alpha=alpha, high=high)
+
+
+# --------------------------------------------------------------------------- export
+
+
+def save_image(
+    image: LoadedImage,
+    path: str | os.PathLike[str],
+    *,
+    quality: int = 95,
+    lossless_webp: bool = True,
+) -> tuple[str, ...]:
+    """Export as PNG, JPEG or WebP (chosen by suffix); returns notes for the user.
+
+    The file is written to a temporary name and renamed on success, so a
+    failed export never leaves a broken file or touches an existing one.
+    """
+    target = Path(path)
+    file_format = EXPORT_FORMATS.get(target.suffix.lower())
+    if file_format is None:
+        raise ImageError(f"{target.name}: export as .png, .jpg or .webp")
+    data, notes = encode_image(image, file_format, quality=quality, lossless_webp=lossless_webp)
+    _write_atomically(target, data)
+    return notes
+
+
+def encode_image(
+    image: LoadedImage, file_format: str, *, quality: int = 95, lossless_webp: bool = True
+) -> tuple[bytes, tuple[str, ...]]:
+    """File bytes of ``image`` in ``file_format`` ("PNG", "JPEG", "WEBP") and notes."""
+    if file_format == "PNG" and image.high is not None:
+        return _encode_png16(image.high, image.icc_profile), ()
+    notes: list[str] = []
+    if image.high is not None:
+        notes.append(f"{file_format} stores 8 bits per sample: the 16-bit source was reduced")
+    pil = _to_pil(image)
+    options: dict[str, object] = {}
+    if image.icc_profile:
+        options["icc_profile"] = image.icc_profile
+    if file_format == "JPEG":
+        if image.alpha is not None:
+            notes.append("JPEG has no transparency: the alpha channel was dropped")
+            pil = pil.convert("L" if image.is_gray else "RGB")
+        options.update(quality=quality, subsampling=0 if quality >= 90 else 2)
+    elif file_format == "WEBP":
+        options.update(
+            lossless=lossless_webp, quality=quality if not lossless_webp else 100, exact=True
+        )
+        if pil.mode in ("L", "LA"):  # WebP is RGB(A) only; gray converts exactly
+            pil = pil.convert("RGBA" if pil.mode == "LA" else "RGB")
+    elif file_format != "PNG":
+        raise ImageError(f"cannot export as {file_format}: use PNG, JPEG or WebP")
+    buffer = io.BytesIO()
+    pil.save(buffer, file_format, **options)
+    return buffer.getvalue(), tuple(notes)
+
+
+def _to_pil(image: LoadedImage) -> Image.Image:
+    """The 8-bit Pillow image to save: gray stays gray, alpha stays alpha."""
+    if image.is_gray:
+        gray = image.rgb[:, :, 0]
+        if image.alpha is None:
+            return Image.fromarray(gray, "L")
+        return Image.fromarray(np.dstack([gray, image.alpha]), "LA")
+    if image.alpha is None:
+        return Image.fromarray(image.rgb, "RGB")
+    return Image.fromarray(np.dstack([image.rgb, image.alpha]), "RGBA")
+
+
+def _png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return (
+        struct.pack(">I", len(payload))
+        + kind
+        + payload
+        + struct.pack(">I", zlib.crc32(kind + payload))
+    )
+
+
+def _encode_png16(high: UInt16Array, icc_profile: bytes | None) -> bytes:
+    """A 16-bit PNG (gray, gray+alpha, RGB or RGBA); Pillow cannot write 16-bit colour.
+
+    Rows use the Up filter (row minus previous row, bytewise), which is
+    vectorised and compresses photos well.
+    """
+    height, width, channels = high.shape
+    color_type = {1: 0, 2: 4, 3: 2, 4: 6}[channels]
+    raw = (
+        np.ascontiguousarray(high.astype(">u2"))
+        .view(np.uint8)
+        .reshape(height, width * channels * 2)
+    )
+    filtered = raw.copy()
+    filtered[1:] -= raw[:-1]
+    rows = np.concatenate([np.full((height, 1), 2, dtype=np.uint8), filtered], axis=1)
+    header = struct.pack(">IIBBBBB", width, height, 16, color_type, 0, 0, 0)
+    chunks = [b"\x89PNG\r\n\x1a\n", _png_chunk(b"IHDR", header)]
+    if icc_profile:
+        chunks.append(_png_chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc_profile)))
+    compressed = zlib.compress(rows.tobytes(), 6)
+    step = 1 << 23
+    chunks += [
+        _png_chunk(b"IDAT", compressed[i : i + step]) for i in range(0, len(compressed), step)
+    ]
+    chunks.append(_png_chunk(b"IEND", b""))
+    return b"".join(chunks)
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    """Write beside the target and rename, so readers never see half a file."""
+    try:
+        handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    except OSError as exc:
+        raise ImageError(f"{target.name}: cannot write there ({exc.strerror or exc})") from None
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        # mkstemp makes the file private (0600); an export should read like any saved file
+        os.chmod(temp_name, target.stat().st_mode & 0o777 if target.exists() else 0o644)
+        os.replace(temp_name, target)
+    except OSError as exc:
+        Path(temp_name).unlink(missing_ok=True)
+        raise ImageError(f"{target.name}: cannot write ({exc.strerror or exc})") from None
