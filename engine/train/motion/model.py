@@ -383,16 +383,7 @@ class MotionTransformer(nn.Module):
         return torch.cat([self.heads[0](x[:, :length]), self.heads[1](x[:, length:])], dim=1)
 
 
-# ----------------------------------------------------------------------------- export / reload
-
-
-def export_parts(
-    tokenizer: MotionTokenizer, transformer: MotionTransformer, out_dir: Path
-) -> dict[str, float]:
-    """Write the three ONNX files; returns the max |onnxruntime - torch| of each part."""
-    from engine.train.motion.export import export_all
-
-    return export_all(tokenizer, transformer, out_dir)
+# ----------------------------------------------------------------------------- reload
 
 
 def load_torch_model(model_dir: Path | str) -> MotionTransformer:
