@@ -1,9 +1,10 @@
-"""Media codecs: documents <-> tokens, file I/O and compositing, one module per medium.
+"""Media: documents <-> tokens, file I/O and compositing, one subpackage per medium.
 
-Each medium module (``tokens``, ``image``, ``midi``, ``motion``) provides a
-plain document object with change events and a :class:`engine.jobs.MediumCodec`.
-This package imports none of them eagerly, so a broken or missing medium never
-stops the others from loading.
+Each medium package (``image``, ``midi``, ``motion``) provides a plain document
+object with change events, a :class:`engine.jobs.MediumCodec` (or
+``WindowedCodec``) and a ``spec.py`` whose ``SPEC`` registers it in
+:mod:`engine.media.registry`. This package imports none of them eagerly, so a
+broken medium never stops the others from loading.
 """
 
 __all__: list[str] = []
