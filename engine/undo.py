@@ -14,6 +14,11 @@ It is generic over N-d numpy arrays: masks [H, W], pixels [H, W, C], note
 grids [voices, steps], motion frames [T, D]. Several named arrays of one
 document (for instance ``"pixels"`` and ``"mask"``) share one history.
 
+An edit that changes what a target *is* (a canvas of another size, a new
+immutable score) cannot be a diff: :meth:`UndoStack.swap` records it as a
+:class:`SwapAtom` holding the old and the new object, so such edits take
+their place in the same history, one step per gesture, as diffs do.
+
 Each state of a history has a :attr:`UndoStack.revision`, a number unique in
 the process: remember it when the document is opened or saved, and the
 document is unchanged since then exactly when the revision is that number
@@ -23,9 +28,8 @@ again (undoing back to it included). No edit path needs a "modified" flag.
 from __future__ import annotations
 
 import itertools
-from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,11 +78,33 @@ class EditAtom:
 
 
 @dataclass(frozen=True)
+class SwapAtom:
+    """A target replaced as a whole: its old and its new value (an array or any object).
+
+    For changes a diff cannot hold: an array of another shape, an immutable value.
+    """
+
+    target: str
+    old: Any
+    new: Any
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the arrays it holds (other objects are shared, not counted)."""
+        return sum(int(v.nbytes) for v in (self.old, self.new) if isinstance(v, np.ndarray))
+
+
+Atom = EditAtom | SwapAtom
+Touched = dict[str, Bbox | None]
+"""Per target, the box an undo or redo changed; None where the target was swapped whole."""
+
+
+@dataclass(frozen=True)
 class UndoStep:
     """Atoms of one user gesture, applied forward in order and undone in reverse."""
 
     label: str
-    atoms: tuple[EditAtom, ...]
+    atoms: tuple[Atom, ...]
     serial: int = field(default_factory=next_serial, compare=False)
     """The revision of the state this step leads to (see :attr:`UndoStack.revision`)."""
 
@@ -171,22 +197,22 @@ class UndoStack:
     ----------
     targets
         One array (named :data:`DEFAULT_TARGET`) or a mapping from names to
-        arrays. A mapping is looked up on every undo/redo, so a document may
-        pass a live mapping whose arrays it swaps (after which it should
-        :meth:`clear`, since old diffs no longer fit).
+        arrays (and, for :meth:`swap`, other values). The mapping is looked up
+        on every undo/redo; replace a target through :meth:`swap` so that the
+        history knows (or :meth:`clear` it, since old diffs no longer fit).
     max_steps
         Oldest steps are dropped beyond this many (undo and redo each).
     """
 
-    def __init__(self, targets: AnyArray | Mapping[str, AnyArray], max_steps: int = 100) -> None:
+    def __init__(self, targets: AnyArray | MutableMapping[str, Any], max_steps: int = 100) -> None:
         if max_steps < 1:
             raise ValueError("max_steps must be at least 1")
-        self._targets: Mapping[str, AnyArray] = (
+        self._targets: MutableMapping[str, Any] = (
             {DEFAULT_TARGET: targets} if isinstance(targets, np.ndarray) else targets
         )
         self._undo: deque[UndoStep] = deque(maxlen=max_steps)
         self._redo: deque[UndoStep] = deque(maxlen=max_steps)
-        self._open_atoms: list[EditAtom] | None = None
+        self._open_atoms: list[Atom] | None = None
         self._open_label = ""
         self._depth = 0
         self._floor = next_serial()
@@ -270,7 +296,13 @@ class UndoStack:
         array[box] = values
         return self.record(target, box, before)
 
-    def _add(self, atom: EditAtom) -> None:
+    def swap(self, target: str, value: Any) -> None:
+        """Replace ``target`` as a whole (another shape, an immutable value) and record it."""
+        atom = SwapAtom(target, self._targets[target], value)
+        self._targets[target] = value
+        self._add(atom)
+
+    def _add(self, atom: Atom) -> None:
         if self._open_atoms is not None:
             self._open_atoms.append(atom)
         else:
@@ -285,7 +317,7 @@ class UndoStack:
 
     # -- undo / redo ----------------------------------------------------------------
 
-    def undo(self) -> dict[str, Bbox] | None:
+    def undo(self) -> Touched | None:
         """Revert the newest step; return the touched box per target, or None if nothing to undo."""
         if not self._undo or self._depth:
             return None
@@ -295,7 +327,7 @@ class UndoStack:
         self._notify()
         return touched
 
-    def redo(self) -> dict[str, Bbox] | None:
+    def redo(self) -> Touched | None:
         """Re-apply the newest undone step; return the touched box per target, or None."""
         if not self._redo or self._depth:
             return None
@@ -305,12 +337,17 @@ class UndoStack:
         self._notify()
         return touched
 
-    def _apply(self, atoms: Iterator[EditAtom], *, forward: bool) -> dict[str, Bbox]:
-        touched: dict[str, Bbox] = {}
+    def _apply(self, atoms: Iterable[Atom], *, forward: bool) -> Touched:
+        touched: Touched = {}
+        swapped: set[str] = set()
         for atom in atoms:
-            atom.apply(self._targets[atom.target], forward=forward)
-            touched[atom.target] = union_bbox(touched.get(atom.target), atom.bbox)
-        return touched
+            if isinstance(atom, SwapAtom):
+                self._targets[atom.target] = atom.new if forward else atom.old
+                swapped.add(atom.target)
+            else:
+                atom.apply(self._targets[atom.target], forward=forward)
+                touched[atom.target] = union_bbox(touched.get(atom.target), atom.bbox)
+        return touched | dict.fromkeys(swapped)
 
     def clear(self) -> None:
         """Forget all history (after a new document is opened); the revision is a new one."""
@@ -356,32 +393,3 @@ class UndoStack:
     def nbytes(self) -> int:
         """Bytes held by the whole history."""
         return sum(step.nbytes for step in (*self._undo, *self._redo))
-
-
-class HistoryDocument(ABC):
-    """``undo``/``redo`` for a document whose edits go through ``self.history``.
-
-    The stack reverts the arrays; the document only has to say what each touched target
-    means to its listeners, in :meth:`_touched`.
-    """
-
-    history: UndoStack
-
-    def undo(self) -> bool:
-        """Revert the newest step; False when there is none."""
-        return self._replayed(self.history.undo())
-
-    def redo(self) -> bool:
-        """Re-apply the newest undone step; False when there is none."""
-        return self._replayed(self.history.redo())
-
-    def _replayed(self, touched: dict[str, Bbox] | None) -> bool:
-        if touched is None:
-            return False
-        for target, box in touched.items():
-            self._touched(target, box)
-        return True
-
-    @abstractmethod
-    def _touched(self, target: str, box: Bbox | None) -> None:
-        """Tell listeners that ``box`` of ``target`` changed (None: nothing did)."""

@@ -17,23 +17,28 @@ stroke or a generation, so they live in the document's :class:`LoadedImage`
 
 Undo
 ----
-In-place edits are bbox diffs on one :class:`~engine.undo.UndoStack`.
-Extending the canvas (outpainting) changes the array shapes, which diffs
-cannot express, so the document keeps a chain of *eras*: each era has its own
-arrays and stack. Undo past the first step of an era returns to the previous
-era exactly as it was left; redo re-enters the later one. A new edit drops
-the eras ahead, as any new edit drops redo.
+Every edit goes through one :class:`~engine.undo.UndoStack`: in-place edits
+are bbox diffs; extending the canvas (outpainting) changes the array shapes,
+so it swaps the arrays and the base picture whole (:meth:`UndoStack.swap`)
+as one step of the same history. Undo past it returns to the smaller canvas
+exactly as it was left; a new edit drops redo, extensions included.
+
+Events (:class:`~engine.document.DocumentChanged`): ``"mask"`` and
+``"pixels"`` with the (rows, cols) box that changed, ``"reset"`` when the
+canvas was replaced (new size), ``"history"`` when Undo/Redo may have changed.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from engine.document import HistoryDocument
 from engine.media.image.files import BoolArray, LoadedImage, load_image, save_image, with_edit
 from engine.media.image.mask import (
     Box,
@@ -48,35 +53,17 @@ from engine.media.image.mask import (
     similar_region,
     stroke_box,
 )
-from engine.undo import Bbox, UndoStack
+from engine.undo import Bbox, Touched, UndoStack
 
 __all__ = ["ImageDocument", "combine_windows", "edited_region", "window_region"]
-
-Listener = Callable[[Bbox], None]
-"""Called with the (rows, cols) box that changed."""
-Notice = Callable[[], None]
 
 MAX_MARGIN = 4096
 """Largest outpainting margin per side, so a typo cannot allocate gigabytes."""
 
 
-@dataclass
-class _Era:
-    """Arrays of one canvas size and their history."""
-
-    base: LoadedImage
-    arrays: dict[str, np.ndarray]
-    history: UndoStack
-    stale_redo: int = 0
-    """Redo steps this era held when the canvas was extended: that future was dropped."""
-
-    @property
-    def can_redo(self) -> bool:
-        return len(self.history.redo_steps) > self.stale_redo
-
-
-def _new_era(image: LoadedImage, mask: BoolArray | None = None) -> _Era:
-    arrays: dict[str, np.ndarray] = {
+def _targets(image: LoadedImage, mask: BoolArray | None = None) -> dict[str, Any]:
+    """The history's targets for one canvas: its arrays and the picture that shares them."""
+    arrays: dict[str, Any] = {
         "rgb": np.array(image.rgb, dtype=np.uint8, copy=True),
         "mask": (
             np.zeros((image.height, image.width), dtype=np.bool_)
@@ -86,29 +73,17 @@ def _new_era(image: LoadedImage, mask: BoolArray | None = None) -> _Era:
     }
     if image.high is not None:
         arrays["high"] = np.array(image.high, copy=True)
-    return _Era(
-        replace(image, rgb=arrays["rgb"], high=arrays.get("high")), arrays, UndoStack(arrays)
-    )
+    arrays["image"] = replace(image, rgb=arrays["rgb"], high=arrays.get("high"))
+    return arrays
 
 
-class ImageDocument:
-    """An open picture with its mask.
-
-    Listeners (lists of callables, so a test needs no Qt):
-    ``image_changed(box)`` and ``mask_changed(box)`` after in-place edits,
-    ``reset()`` after the canvas was replaced (new size), and
-    ``history_changed()`` whenever Undo/Redo availability may change.
-    """
+class ImageDocument(HistoryDocument):
+    """An open picture with its mask; subscribers get the events listed in the module doc."""
 
     def __init__(self, image: LoadedImage, name: str = "") -> None:
         self.name = name
-        self.image_changed: list[Listener] = []
-        self.mask_changed: list[Listener] = []
-        self.reset: list[Notice] = []
-        self.history_changed: list[Notice] = []
-        self._era = self._watched(_new_era(image))
-        self._past: list[_Era] = []
-        self._future: list[_Era] = []
+        self._state = _targets(image)
+        self._start_history(UndoStack(self._state))
         self._stroke_value = True
 
     @classmethod
@@ -121,15 +96,18 @@ class ImageDocument:
     @property
     def image(self) -> LoadedImage:
         """The live picture (arrays shared with the document; do not write them)."""
-        return self._era.base
+        image: LoadedImage = self._state["image"]
+        return image
 
     @property
     def rgb(self) -> np.ndarray:
-        return self._era.arrays["rgb"]
+        rgb: np.ndarray = self._state["rgb"]
+        return rgb
 
     @property
     def mask(self) -> BoolArray:
-        return self._era.arrays["mask"]
+        mask: BoolArray = self._state["mask"]
+        return mask
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -145,42 +123,24 @@ class ImageDocument:
         alpha = None if image.alpha is None else image.alpha.copy()
         return replace(image, rgb=image.rgb.copy(), high=high, alpha=alpha), self.mask.copy()
 
-    @property
-    def revision(self) -> int:
-        """Names the current state (see :attr:`engine.undo.UndoStack.revision`).
-
-        Revisions are unique across eras, so undoing an extension back to the
-        smaller canvas returns the revision that canvas had.
-        """
-        return self._era.history.revision
-
-    @property
-    def can_undo(self) -> bool:
-        return self._era.history.can_undo or bool(self._past)
-
-    @property
-    def can_redo(self) -> bool:
-        return self._era.can_redo or bool(self._future)
-
     # -- mask: brush ----------------------------------------------------------------------
 
     def begin_stroke(self, erase: bool = False) -> None:
         """Open one undo step for a brush (or eraser) stroke: press ... moves ... release."""
         self._stroke_value = not erase
-        self._era.history.begin_step("eraser" if erase else "brush")
+        self.history.begin_step("eraser" if erase else "brush")
 
     def stroke(self, start: Point, end: Point, radius: float) -> None:
         """Paint one segment of the open stroke; the segment is solid however long it is."""
         box = stroke_box(self.mask.shape, start, end, radius)
         if box is None:
             return
-        with self._era.history.edit(box, "mask") as mask:
+        with self.history.edit(box, "mask") as mask:
             paint_stroke(mask, start, end, radius, self._stroke_value)
-        self._emit_mask(box)
+        self._notify("mask", box)
 
     def end_stroke(self) -> None:
-        self._era.history.end_step()
-        self._forget_future()
+        self.history.end_step()
 
     # -- mask: shapes and whole-mask tools ------------------------------------------------
 
@@ -211,9 +171,9 @@ class ImageDocument:
         """Replace the whole mask as one undo step (only changed pixels are stored)."""
         if mask.shape != self.mask.shape:
             raise ValueError(f"mask {mask.shape} does not fit the image {self.mask.shape}")
-        with self._era.history.step(label):
-            changed = self._era.history.assign(np.asarray(mask, np.bool_), target="mask")
-        self._after_edit(changed, self.mask_changed)
+        with self.history.step(label):
+            changed = self.history.assign(np.asarray(mask, np.bool_), target="mask")
+        self._after_edit("mask", changed)
 
     def import_mask(self, path: str | os.PathLike[str]) -> None:
         """Load a mask PNG (white = fill); a wrong size raises ``ImageError``, nothing changes."""
@@ -224,11 +184,11 @@ class ImageDocument:
 
     def _whole_mask_edit(self, label: str, tool: Callable[[BoolArray], Box | None]) -> None:
         """Run a tool that writes the mask in place and returns its box, as one undo step."""
-        history = self._era.history
+        history = self.history
         with history.step(label), history.edit(None, "mask") as mask:
             box = tool(mask)
         if box is not None:
-            self._after_edit(box, self.mask_changed)
+            self._after_edit("mask", box)
 
     # -- pixels ------------------------------------------------------------------------------
 
@@ -243,13 +203,13 @@ class ImageDocument:
         if region is None:
             region = edited_region(self.image, result)
         edited = with_edit(self.image, result.rgb, region)
-        history = self._era.history
+        history = self.history
         changed: Bbox | None = None
         with history.step("accept variation"):
             changed = history.assign(edited.rgb, target="rgb")
-            if edited.high is not None and "high" in self._era.arrays:
+            if edited.high is not None and "high" in self._state:
                 history.assign(edited.high, target="high")
-        self._after_edit(changed, self.image_changed)
+        self._after_edit("pixels", changed)
 
     def extend_canvas(self, left: int, top: int, right: int, bottom: int) -> None:
         """Outpainting: grow the canvas by margins and mask the new area; one undo step."""
@@ -262,81 +222,31 @@ class ImageDocument:
 
         extended, new_area = extend_for_outpainting(self.image, left, top, right, bottom)
         old_mask = np.pad(self.mask, ((top, bottom), (left, right)))
-        self._era.stale_redo = len(self._era.history.redo_steps)
-        self._past.append(self._era)
-        self._future.clear()
-        self._era = self._watched(_new_era(extended, old_mask | new_area))
-        self._emit_reset()
+        with self.history.step("extend canvas"):
+            for name, value in _targets(extended, old_mask | new_area).items():
+                self.history.swap(name, value)
+        self._notify("reset")
 
     def export(self, path: str | os.PathLike[str]) -> tuple[str, ...]:
         """Write PNG/JPEG/WebP (alpha kept where the format can); returns notes for the user."""
         return save_image(self.image, path)
 
-    # -- history ------------------------------------------------------------------------------
-
-    def undo(self) -> bool:
-        touched = self._era.history.undo()
-        if touched is not None:
-            self._emit_touched(touched)
-            return True
-        if not self._past:
-            return False
-        self._future.append(self._era)
-        self._era = self._past.pop()
-        self._emit_reset()
-        return True
-
-    def redo(self) -> bool:
-        if self._era.can_redo:
-            touched = self._era.history.redo()
-            if touched is not None:
-                self._emit_touched(touched)
-                return True
-        if not self._future:
-            return False
-        self._past.append(self._era)
-        self._era = self._future.pop()
-        self._emit_reset()
-        return True
-
     # -- events ------------------------------------------------------------------------------
 
-    def _watched(self, era: _Era) -> _Era:
-        era.history.changed.append(self._notify_history)
-        return era
-
-    def _notify_history(self) -> None:
-        for listener in list(self.history_changed):
-            listener()
-
-    def _forget_future(self) -> None:
-        self._era.stale_redo = 0  # a new edit cleared the stack's redo anyway
-        if self._future:
-            self._future.clear()
-            self._notify_history()
-
-    def _after_edit(self, box: Bbox | None, listeners: list[Listener]) -> None:
-        self._forget_future()
+    def _after_edit(self, kind: str, box: Bbox | None) -> None:
         if box is not None:
-            for listener in list(listeners):
-                listener(box[:2])
+            self._notify(kind, box[:2])
 
-    def _emit_mask(self, box: Bbox) -> None:
-        for listener in list(self.mask_changed):
-            listener(box)
-
-    def _emit_touched(self, touched: dict[str, Bbox]) -> None:
-        pixels = [touched[name][:2] for name in ("rgb", "high") if name in touched]
-        for box in pixels[:1]:
-            for listener in list(self.image_changed):
-                listener(box)
-        if "mask" in touched:
-            self._emit_mask(touched["mask"])
-
-    def _emit_reset(self) -> None:
-        for listener in list(self.reset):
-            listener()
-        self._notify_history()
+    def _replayed(self, touched: Touched) -> None:
+        """One event per kind: a swapped picture is a reset; 16-bit samples are pixels."""
+        if "image" in touched:
+            self._notify("reset")
+            return
+        pixels = [box for name in ("rgb", "high") if (box := touched.get(name)) is not None]
+        if pixels:
+            self._notify("pixels", pixels[0][:2])
+        if (mask := touched.get("mask")) is not None:
+            self._notify("mask", mask)
 
 
 def edited_region(before: LoadedImage, after: LoadedImage) -> BoolArray:

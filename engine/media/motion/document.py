@@ -12,35 +12,42 @@ the timeline can colour them apart from the context the user kept. All three
 arrays share one :class:`~engine.undo.UndoStack`; a mask stroke or an accepted
 variation is one undo step.
 
-Listeners get the frame span ``(first, stop)`` (stop exclusive) that changed,
-so views redraw only that stretch of the timeline.
+Subscribers get :class:`~engine.document.DocumentChanged` events: ``"motion"``
+or ``"mask"`` (the generated track is drawn with the mask) with the box
+``(frames, parts)`` that changed, so views redraw only that stretch of the
+timeline (:func:`frame_span`), and ``"history"``.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from engine.media.motion.bvh import Clip, read_bvh, write_bvh
+from engine.document import HistoryDocument
+from engine.media.motion.bvh import read_bvh
+from engine.media.motion.bvh_writer import write_bvh
+from engine.media.motion.clip import Clip
 from engine.media.motion.skeleton import PARTS, SkeletonMap, check_part, map_skeleton
-from engine.undo import Bbox, HistoryDocument, UndoStack
+from engine.undo import Bbox, UndoStack
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
 FrameSpan = tuple[int, int]
 """``(first, stop)``: frames ``first <= f < stop``."""
-Listener = Callable[[FrameSpan], None]
-Notice = Callable[[], None]
 
 MASK_PARTS: tuple[str, ...] = ("upper", "lower")
 """Columns of the frame mask; "full" is both."""
 
 _PART_COLUMNS: dict[str, slice] = {"full": slice(0, 2), "upper": slice(0, 1), "lower": slice(1, 2)}
+
+
+def frame_span(region: Bbox | None, n_frames: int) -> FrameSpan:
+    """The frames an event's region covers (all ``n_frames`` for None)."""
+    return (0, n_frames) if region is None else (region[0].start, region[0].stop)
 
 
 def part_columns(part: str) -> slice:
@@ -91,11 +98,9 @@ class MotionDocument(HistoryDocument):
         self._mask: BoolArray = np.zeros((frames, len(MASK_PARTS)), dtype=bool)
         self._generated: BoolArray = np.zeros((frames, len(MASK_PARTS)), dtype=bool)
         self._clip_cache: Clip | None = clip
-        self.history = UndoStack(
-            {"motion": self._motion, "mask": self._mask, "generated": self._generated}
+        self._start_history(
+            UndoStack({"motion": self._motion, "mask": self._mask, "generated": self._generated})
         )
-        self.motion_changed: list[Listener] = []
-        self.mask_changed: list[Listener] = []
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> MotionDocument:
@@ -210,15 +215,12 @@ class MotionDocument(HistoryDocument):
     # -- history -----------------------------------------------------------------------------
 
     def _touched(self, target: str, box: Bbox | None) -> None:
-        """Invalidate caches and tell listeners which frames changed (nothing if none did)."""
+        """Invalidate caches and tell subscribers which frames changed (nothing if none did)."""
         if box is None:
             return
-        span = (box[0].start, box[0].stop)
         if target == "motion":
             self._clip_cache = None
-            _emit(self.motion_changed, span)
-        else:  # the generated track is drawn with the mask
-            _emit(self.mask_changed, span)
+        self._notify("motion" if target == "motion" else "mask", box)
 
 
 def _readonly(array: BoolArray) -> BoolArray:
@@ -227,16 +229,12 @@ def _readonly(array: BoolArray) -> BoolArray:
     return view
 
 
-def _emit(listeners: list[Listener], span: FrameSpan) -> None:
-    for listener in list(listeners):
-        listener(span)
-
-
 __all__ = [
     "MASK_PARTS",
     "PARTS",
     "FrameSpan",
     "MotionDocument",
     "MotionPayload",
+    "frame_span",
     "part_columns",
 ]

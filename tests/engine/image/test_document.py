@@ -1,4 +1,4 @@
-"""The image document without Qt: tools, one undo step per gesture, accept, outpainting eras."""
+"""The image document without Qt: tools, one undo step per gesture, accept, outpainting."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
+from engine.document import DocumentChanged
 from engine.media.image.document import ImageDocument, combine_windows, edited_region
 from engine.media.image.files import ImageError, LoadedImage, load_image, save_image, with_edit
 from engine.media.image.mask import save_mask
@@ -23,10 +24,14 @@ def picture(height: int = 40, width: int = 60, seed: int = 0) -> LoadedImage:
 
 
 def events(document: ImageDocument) -> list[str]:
+    """What subscribers are told, history events left out: ``"mask <box>"``, ``"reset"``…"""
     seen: list[str] = []
-    document.mask_changed.append(lambda box: seen.append(f"mask {box}"))
-    document.image_changed.append(lambda box: seen.append(f"image {box}"))
-    document.reset.append(lambda: seen.append("reset"))
+
+    def note(event: DocumentChanged) -> None:
+        if event.kind != "history":
+            seen.append(event.kind if event.region is None else f"{event.kind} {event.region}")
+
+    document.subscribe(note)
     return seen
 
 
@@ -49,7 +54,7 @@ def test_a_stroke_of_many_segments_is_one_undo_step() -> None:
 def test_only_the_touched_box_is_reported() -> None:
     document = ImageDocument(picture())
     boxes: list[tuple[slice, ...]] = []
-    document.mask_changed.append(boxes.append)
+    document.subscribe(lambda event: boxes.append(event.region or ()))
     document.begin_stroke()
     document.stroke((10, 10), (12, 10), 1)
     document.end_stroke()
@@ -114,7 +119,7 @@ def test_accept_is_one_step_and_undo_restores_the_original_exactly() -> None:
     document.accept(result)
     assert np.array_equal(document.rgb[region], np.full((region.sum(), 3), 7, np.uint8))
     assert np.array_equal(document.rgb[~region], original[~region])
-    assert len(document._era.history.undo_steps) == 1
+    assert len(document.history.undo_steps) == 1
     document.undo()
     assert np.array_equal(document.rgb, original)
 
@@ -296,3 +301,14 @@ def test_revision_follows_undo_across_canvas_extensions() -> None:
     assert document.undo() and document.revision == painted
     assert document.undo() and document.revision == opened
     assert document.redo() and document.redo() and document.revision == extended
+
+
+def test_one_history_holds_extensions_and_a_new_edit_drops_them() -> None:
+    """An extension is one step of the same bounded history; an edit after its undo drops it."""
+    document = ImageDocument(picture(20, 30))
+    opened = document.revision
+    document.extend_canvas(2, 2, 2, 2)
+    assert document.revision != opened and len(document.history.undo_steps) == 1
+    assert document.undo() and document.revision == opened
+    document.fill_rectangle((1, 1), (3, 3))
+    assert not document.can_redo and document.shape == (20, 30)

@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engine.document import DocumentChanged
 from engine.media.motion.bvh import BvhError, parse_bvh, read_bvh
 from engine.media.motion.clip_ops import interpolate_range
-from engine.media.motion.document import MotionDocument
+from engine.media.motion.document import MotionDocument, frame_span
 from engine.media.motion.skeleton import SkeletonError
 from tests.engine.motion.synthetic_bvh import bandai_like, names_bvh
 
@@ -19,9 +20,20 @@ def document() -> MotionDocument:
     return MotionDocument(parse_bvh(bandai_like(frames=40)), "walk.bvh")
 
 
-def test_a_stroke_marks_frames_of_one_part_and_is_one_undo_step(document: MotionDocument) -> None:
+def spans_of(document: MotionDocument, kind: str) -> list[tuple[int, int]]:
+    """The frame spans of the ``kind`` events ``document`` sends from now on."""
     spans: list[tuple[int, int]] = []
-    document.mask_changed.append(spans.append)
+
+    def note(event: DocumentChanged) -> None:
+        if event.kind == kind:
+            spans.append(frame_span(event.region, document.n_frames))
+
+    document.subscribe(note)
+    return spans
+
+
+def test_a_stroke_marks_frames_of_one_part_and_is_one_undo_step(document: MotionDocument) -> None:
+    spans = spans_of(document, "mask")
     document.begin_stroke()
     document.set_mask(10, 12, "upper")
     document.set_mask(12, 20, "upper")
@@ -74,8 +86,7 @@ def test_accept_is_one_step_and_exact_outside(document: MotionDocument, tmp_path
     document.set_mask(10, 19, "upper")
     payload = document.snapshot()
     result = interpolate_range(payload.clip, 10, 19, "upper", payload.skeleton_map)
-    frames: list[tuple[int, int]] = []
-    document.motion_changed.append(frames.append)
+    frames = spans_of(document, "motion")
     document.accept(result, payload)
     assert frames == [(10, 20)]
     assert np.array_equal(document.clip.motion, result.motion)
@@ -98,7 +109,7 @@ def test_accept_rejects_a_clip_of_another_length(document: MotionDocument) -> No
 
 def test_blank_document_is_all_masked() -> None:
     document = MotionDocument.blank(parse_bvh(bandai_like(frames=12)))
-    assert document.mask_block() == (0, 11, "full") and not document.history.can_undo
+    assert document.mask_block() == (0, 11, "full") and not document.can_undo
 
 
 def test_bad_files_raise_one_line_errors(tmp_path: Path) -> None:
@@ -110,3 +121,11 @@ def test_bad_files_raise_one_line_errors(tmp_path: Path) -> None:
     odd.write_text(names_bvh([("Pelvis", None), ("Torso", "Pelvis")]))
     with pytest.raises(SkeletonError, match="missing joints"):
         MotionDocument.open(odd)
+
+
+def test_revision_names_the_state(document: MotionDocument) -> None:
+    """The editor tracks saved/modified by revision alone: undo back to it is unmodified."""
+    opened = document.revision
+    document.set_mask(3, 6, "full")
+    assert document.revision != opened
+    assert document.undo() and document.revision == opened
