@@ -8,6 +8,9 @@ corpus (229 chorales, 300 photos) still hands back its best weights.
 
 Batches are made by a trainer's ``make_batch(rng, count)`` in numpy; with ``workers > 0`` they
 are made in background processes (a GPU step is faster than drawing brush-stroke masks).
+
+Under ``torchrun`` the same loop trains data-parallel (see :mod:`engine.train.distributed`):
+every rank draws its own batches, gradients are averaged, rank 0 alone logs and saves.
 """
 
 from __future__ import annotations
@@ -15,13 +18,14 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
+from engine.train import distributed
 from engine.train.common import (
     Ema,
     count_params,
@@ -215,9 +219,14 @@ def train_loop(
     checkpoint there).
     """
     set_cpu_threads(settings.threads)
-    seed_everything(settings.seed)
     device = resolve_device(settings.device)
+    distributed.setup(device)
+    seed = distributed.shard_seed(settings.seed)
+    seed_everything(seed)
+    log = distributed.main_only(log)
+    on_best = on_best if distributed.is_main() else None
     model.to(device).train()
+    step_loss = distributed.loss_step(model, loss_fn, device)
     ema = Ema(model, settings.ema_decay)
     opt = torch.optim.AdamW(
         model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay, betas=(0.9, 0.98)
@@ -225,23 +234,24 @@ def train_loop(
     valid_t = tuple(torch.from_numpy(a) for a in valid)
     scorer = _Scorer(model, ema, loss_fn, valid_t, device, on_best, log)
     log(f"params {count_params(model):,} on {device}  settings {asdict(settings)}")
-    batches = batch_stream(make_batch, settings)
-    start = last_eval = time.monotonic()
+    batches = batch_stream(make_batch, replace(settings, seed=seed))
+    start = time.monotonic()
+    last_eval = 0.0
     step, losses = 0, []
-    while not settings.done(step, time.monotonic() - start):
-        elapsed = time.monotonic() - start
+    while not settings.done(step, elapsed := distributed.agreed_seconds(time.monotonic() - start)):
         _set_lr(opt, settings, step, elapsed)
         with maybe_bf16(settings.bf16, device):
-            loss, _ = loss_fn(model, to_device(next(batches), device))
+            loss, _ = step_loss(to_device(next(batches), device))
         optimizer_step(opt, model, loss)
         ema.update(model)
         step += 1
         if step % settings.log_every == 0:
             losses.append(float(loss.detach()))
             log(f"step {step} t={elapsed / 60:.1f}min loss {losses[-1]:.4f}")
-        if time.monotonic() - last_eval >= settings.eval_every_s:
-            scorer.score(step, time.monotonic() - start)
-            last_eval = time.monotonic()
+        now = distributed.agreed_seconds(time.monotonic() - start)
+        if now - last_eval >= settings.eval_every_s:
+            scorer.score(step, now)
+            last_eval = distributed.agreed_seconds(time.monotonic() - start)
     elapsed = time.monotonic() - start
     if not scorer.history or scorer.history[-1]["step"] != step:
         scorer.score(step, elapsed)

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F  # noqa: N812
 
+from engine.train import distributed
 from engine.train.common import (
     count_params,
     load_checkpoint,
@@ -358,19 +359,26 @@ def train_tokenizer(
 ) -> tuple[VQTokenizer, dict[str, object]]:
     """Train for ``settings.minutes`` (or ``max_steps``); returns the model and its statistics."""
     set_cpu_threads(settings.threads)
-    seed_everything(settings.seed)
+    cpu = torch.device("cpu")
+    distributed.setup(cpu)
+    seed = distributed.shard_seed(settings.seed)
+    seed_everything(seed)
+    log = distributed.main_only(log)
+    checkpoint_dir = checkpoint_dir if distributed.is_main() else None
     model = init if init is not None else VQTokenizer(cfg)
     model.train()
+    step_loss = distributed.loss_step(model, _tokenizer_loss(settings.corrupt), cpu)
     opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, betas=(0.9, 0.99), weight_decay=0.0)
-    rng = np.random.default_rng(settings.seed)
+    rng = np.random.default_rng(seed)
     budget = settings.minutes * 60.0
-    start = last_ckpt = time.monotonic()
+    start = time.monotonic()
+    last_ckpt = 0.0
     step, history, losses = 0, [], []
     log(
         f"tokenizer params {count_params(model):,} config {asdict(cfg)} settings {asdict(settings)}"
     )
     while True:
-        elapsed = time.monotonic() - start
+        elapsed = distributed.agreed_seconds(time.monotonic() - start)
         if (settings.max_steps and step >= settings.max_steps) or (
             not settings.max_steps and elapsed >= budget
         ):
@@ -382,8 +390,7 @@ def train_tokenizer(
             )
         pixels, hole = batch_of(images, rng, settings.batch, settings.crop)
         with maybe_bf16(settings.bf16):
-            pred, _, commit = model(pixels, hole, settings.corrupt)
-        loss = reconstruction_loss(pred, pixels, hole, commit)
+            loss, _ = step_loss((pixels, hole))
         optimizer_step(opt, model, loss)
         losses.append(loss.item())
         step += 1
@@ -391,7 +398,7 @@ def train_tokenizer(
             log(f"vq step {step} t={elapsed / 60:.1f}min loss {np.mean(losses[-25:]):.4f}")
         if (
             checkpoint_dir is not None
-            and time.monotonic() - last_ckpt >= settings.checkpoint_every_s
+            and time.monotonic() - start - last_ckpt >= settings.checkpoint_every_s
         ):
             info = {
                 "step": step,
@@ -401,7 +408,8 @@ def train_tokenizer(
             history.append(info)
             save_tokenizer(model, info, checkpoint_dir / "vq_last.pt")
             log(f"vq checkpoint {info}")
-            last_ckpt = time.monotonic()
+            last_ckpt = time.monotonic() - start
+    distributed.sync_buffers(model)
     elapsed = time.monotonic() - start
     model.eval()
     stats: dict[str, object] = {
@@ -418,6 +426,20 @@ def train_tokenizer(
     if checkpoint_dir is not None:
         save_tokenizer(model, stats, checkpoint_dir / "vq_final.pt")
     return model, stats
+
+
+def _tokenizer_loss(
+    corrupt: float,
+) -> Callable[[nn.Module, tuple[torch.Tensor, ...]], tuple[torch.Tensor, torch.Tensor]]:
+    """(reconstruction loss, commitment) of a (pixels, hole) batch, as the loop steps it."""
+
+    def loss_fn(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+        pixels, hole = batch
+        pred, _, commit = model(pixels, hole, corrupt)
+        with torch.autocast("cpu", enabled=False):  # the loss in fp32, as outside the loop
+            return reconstruction_loss(pred, pixels, hole, commit), commit
+
+    return loss_fn  # type: ignore[return-value]
 
 
 def save_tokenizer(model: VQTokenizer, info: dict[str, object], path: Path) -> None:

@@ -20,7 +20,9 @@ from typing import cast
 import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
+from torch import nn
 
+from engine.train import distributed
 from engine.train.common import (
     count_params,
     load_checkpoint,
@@ -90,25 +92,33 @@ def train_tokenizer(
     checkpoint_dir: Path | None,
     log: Log = print,
     seed: int = 0,
+    init: MotionTokenizer | None = None,
 ) -> tuple[MotionTokenizer, dict[str, object]]:
-    rng = np.random.default_rng(seed)
-    model = MotionTokenizer(cfg)
-    model.norm.set(*feature_stats(train))
+    """Train a new tokenizer (or go on training ``init``, keeping its feature statistics)."""
+    cpu = torch.device("cpu")
+    distributed.setup(cpu)
+    rng = np.random.default_rng(distributed.shard_seed(seed))
+    log = distributed.main_only(log)
+    checkpoint_dir = checkpoint_dir if distributed.is_main() else None
+    model = init if init is not None else MotionTokenizer(cfg)
+    if init is None:
+        model.norm.set(*feature_stats(train))
+    step_loss = distributed.loss_step(model, _stepped_tokenizer_loss, cpu)
     opt = torch.optim.AdamW(model.parameters(), lr=budget.lr, weight_decay=0.0)
     valid_windows = torch.from_numpy(
         random_windows(valid, cfg.window, 64, np.random.default_rng(1))
     )
     valid_known = torch.from_numpy(known_masks(64, cfg.window, np.random.default_rng(2)))
-    start, last_ckpt, step = time.monotonic(), time.monotonic(), 0
+    start, last_ckpt, step = time.monotonic(), 0.0, 0
     model.train()
-    while not budget.done(step, time.monotonic() - start):
-        progress = budget.progress(step, time.monotonic() - start)
+    while not budget.done(step, elapsed := distributed.agreed_seconds(time.monotonic() - start)):
+        progress = budget.progress(step, elapsed)
         for group in opt.param_groups:
             group["lr"] = budget.lr * warmup_cosine(step, progress, 100, floor=0.1)
         windows = torch.from_numpy(random_windows(train, cfg.window, budget.batch, rng))
         known = torch.from_numpy(known_masks(budget.batch, cfg.window, rng))
         with maybe_bf16(budget.bf16):
-            loss, l1, _ = tokenizer_loss(model, windows, known)
+            loss, l1 = step_loss((windows, known))
         optimizer_step(opt, model, loss)
         step += 1
         if step % 50 == 0:
@@ -116,9 +126,10 @@ def train_tokenizer(
                 f"tokenizer step {step} t={(time.monotonic() - start) / 60:.1f}min "
                 f"l1 {l1.item():.4f}"
             )
-        if checkpoint_dir and time.monotonic() - last_ckpt > budget.eval_every_s:
+        if checkpoint_dir and time.monotonic() - start - last_ckpt > budget.eval_every_s:
             save_checkpoint(checkpoint_dir / "tokenizer.pt", model, cfg, {"step": step})
-            last_ckpt = time.monotonic()
+            last_ckpt = time.monotonic() - start
+    distributed.sync_buffers(model)
     model.eval()
     stats = evaluate_tokenizer(model, valid_windows, valid_known)
     stats.update(
@@ -128,6 +139,14 @@ def train_tokenizer(
     if checkpoint_dir:
         save_checkpoint(checkpoint_dir / "tokenizer.pt", model, cfg, stats)
     return model, stats
+
+
+def _stepped_tokenizer_loss(
+    model: nn.Module, batch: tuple[torch.Tensor, ...]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(total loss, reconstruction L1) of a (windows, known) batch, as the loop steps it."""
+    loss, l1, _ = tokenizer_loss(cast(MotionTokenizer, model), *batch)
+    return loss, l1
 
 
 @torch.no_grad()
