@@ -11,76 +11,51 @@ over a plain document object from ``engine.media``. The window only ever:
 - listens to :attr:`MediumEditor.stateChanged` to enable Generate/Undo/Redo and
   to mark the window title of a modified document.
 
-Each medium's editor class is found by name in :data:`EDITOR_CLASSES` (module
-``app.<something>``, class name); a module that does not exist yet leaves that
-medium's page on its welcome screen. Adding a medium editor therefore needs no
-change in the window: create the module named there and subclass
-:class:`MediumEditor`.
+Each medium's editor class is named by its :class:`app.registry.AppMediumSpec`
+(``"app.image.editor:ImageEditor"``) and loaded by :func:`load_editor_class`.
+Adding a medium editor therefore needs no change in the window: subclass
+:class:`MediumEditor` and name the class in the medium's ``app/<key>/spec.py``
+(see ``docs/adding-a-medium.md``).
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from abc import abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget
 
+from app.registry import app_medium, medium_title, resolve
+from engine.document import Document
 from engine.jobs import Codec, GenerateResult, Progress
 from engine.models import ModelManifest
 
 _log = logging.getLogger(__name__)
 
-MEDIA: tuple[str, ...] = ("image", "midi", "motion")
-"""The window's medium pages, in tab order."""
-
-MEDIUM_TITLES: dict[str, str] = {
-    "image": "Image",
-    "midi": "MIDI",
-    "motion": "Motion",
-    "tokens": "Tokens",
-}
-
-MEDIUM_EXTENSIONS: dict[str, tuple[str, ...]] = {
-    "image": (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"),
-    "midi": (".mid", ".midi"),
-    "motion": (".bvh",),
-}
-"""File types each medium opens, used before an editor exists (welcome page, Open dialog)."""
-
-EDITOR_CLASSES: dict[str, str] = {
-    "image": "app.image.editor:ImageEditor",
-    "midi": "app.midi.editor:PianoRollEditor",
-    "motion": "app.motion.editor:MotionEditor",
-}
-"""``module:Class`` of each medium's editor; a missing module means "not written yet"."""
-
-
-class UndoableDocument(Protocol):
-    """A document that keeps its own undo history (image document, piano-roll document)."""
-
-    def undo(self) -> bool: ...
-
-    def redo(self) -> bool: ...
-
-    @property
-    def can_undo(self) -> bool: ...
-
-    @property
-    def can_redo(self) -> bool: ...
-
 
 class DocumentHistory:
-    """Undo/redo for an editor whose ``document`` keeps the history itself.
+    """Undo/redo and saved/modified tracking for an editor over one :class:`Document`.
 
-    Mix in before :class:`MediumEditor`; the editor's views repaint from the
-    document's change events, so there is nothing editor-specific to do here.
+    Mix in before :class:`MediumEditor`. The editor calls :meth:`mark_saved`
+    when it opens a document and when it saves one; the document is modified
+    exactly when its revision differs from that one (undoing back to it
+    included). The views repaint from the document's events, so there is
+    nothing editor-specific to do here.
     """
 
-    document: UndoableDocument | None
+    document: Document | None
+    _saved_revision: int | None = None
+
+    def mark_saved(self) -> None:
+        """Remember the document's current revision as the saved one."""
+        self._saved_revision = self.document.revision if self.document is not None else None
+
+    def is_modified(self) -> bool:
+        """True when the document differs from when it was opened or last saved."""
+        return self.document is not None and self.document.revision != self._saved_revision
 
     def undo(self) -> bool:
         return self.document is not None and self.document.undo()
@@ -110,7 +85,7 @@ class MediumEditor(QWidget):
     stateChanged = Signal()  # noqa: N815 - Qt signal naming
 
     medium: ClassVar[str] = ""
-    """``"image"``, ``"midi"``, ``"motion"`` (or ``"tokens"``): selects the models offered."""
+    """A key of :mod:`engine.media.registry` (``"image"``): selects the models offered."""
     file_extensions: ClassVar[tuple[str, ...]] = ()
     """Lower-case extensions, with the dot, that :meth:`open_path` reads: ``(".png", ".jpg")``."""
     export_extensions: ClassVar[tuple[str, ...]] = ()
@@ -228,11 +203,11 @@ class MediumEditor(QWidget):
     @classmethod
     def file_filter(cls) -> str:
         """A Qt file-dialog filter for :attr:`file_extensions`."""
-        return file_filter(MEDIUM_TITLES.get(cls.medium, cls.medium), cls.file_extensions)
+        return file_filter(medium_title(cls.medium), cls.file_extensions)
 
     @classmethod
     def export_filter(cls) -> str:
-        return file_filter(MEDIUM_TITLES.get(cls.medium, cls.medium), cls.export_extensions)
+        return file_filter(medium_title(cls.medium), cls.export_extensions)
 
 
 def file_filter(title: str, extensions: tuple[str, ...]) -> str:
@@ -241,29 +216,22 @@ def file_filter(title: str, extensions: tuple[str, ...]) -> str:
 
 
 def load_editor_class(medium: str) -> type[MediumEditor] | None:
-    """The editor class named in :data:`EDITOR_CLASSES`, or None when its module does not exist.
+    """The editor class the medium's app spec names, or None when it cannot be used.
 
-    A module that exists but fails to import is a bug, not "not written yet":
-    it is logged with its traceback and the medium falls back to its welcome
-    page, so one broken editor does not take the whole window down.
+    A medium with no app side has no editor. One whose editor fails to import is
+    a bug: it is logged with its traceback and the medium falls back to its
+    welcome page, so one broken editor does not take the whole window down.
     """
-    spec = EDITOR_CLASSES.get(medium)
+    spec = app_medium(medium)
     if spec is None:
         return None
-    module_name, _, class_name = spec.partition(":")
     try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name == module_name:
-            return None
-        _log.exception("the %s editor (%s) failed to import", medium, module_name)
-        return None
+        editor_class = resolve(spec.editor)
     except Exception:  # noqa: BLE001 - a broken editor must not take down the window
-        _log.exception("the %s editor (%s) failed to import", medium, module_name)
+        _log.exception("the %s editor (%s) failed to load", medium, spec.editor)
         return None
-    editor_class = getattr(module, class_name, None)
     if not (isinstance(editor_class, type) and issubclass(editor_class, MediumEditor)):
-        _log.error("%s has no MediumEditor subclass %s", module_name, class_name)
+        _log.error("%s is not a MediumEditor subclass", spec.editor)
         return None
     return editor_class
 

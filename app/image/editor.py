@@ -17,19 +17,18 @@ accepted (one undo step).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QActionGroup, QColor, QImage, QKeySequence, QPixmap
+from PySide6.QtGui import QAction, QActionGroup, QColor, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QColorDialog,
     QDialog,
-    QDialogButtonBox,
     QFileDialog,
-    QFormLayout,
     QLabel,
     QMessageBox,
     QSlider,
@@ -39,81 +38,35 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.editor_base import MEDIUM_EXTENSIONS, DocumentHistory, MediumEditor
+from app.editor_base import DocumentHistory, MediumEditor
 from app.image.canvas import ImageCanvas, Tool
+from app.image.widgets import THUMBNAIL, ExtendDialog, paint_mask, rgba_of, thumbnail
 from app.variations import VariationsStrip
+from engine.document import DocumentChanged
 from engine.jobs import Codec, GenerateResult, Progress
 from engine.media.image.codec import ImageCodec
 from engine.media.image.document import ImageDocument
 from engine.media.image.edit import ImageEdit, ImageEditCodec, heat_patch, preview_patch
 from engine.media.image.files import ImageError, LoadedImage
 from engine.media.image.mask import bounding_box
+from engine.media.image.spec import SPEC as IMAGE_SPEC
 from engine.models import ModelManifest
 
 _log = logging.getLogger(__name__)
 
-THUMBNAIL = 96
 DEFAULT_MASK_COLOUR = QColor(255, 60, 90)
-
-
-def rgba_of(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
-    """uint8 [H, W, 4] for the canvas (opaque when the picture has no alpha)."""
-    opaque = np.full(rgb.shape[:2], 255, dtype=np.uint8) if alpha is None else alpha
-    return np.ascontiguousarray(np.concatenate([rgb, opaque[:, :, None]], axis=2))
-
-
-def thumbnail(image: LoadedImage) -> QPixmap:
-    rgba = rgba_of(image.rgb, image.alpha)
-    height, width = rgba.shape[:2]
-    qimage = QImage(rgba.data, width, height, width * 4, QImage.Format.Format_RGBA8888).copy()
-    scaled = qimage.scaled(
-        THUMBNAIL,
-        THUMBNAIL,
-        Qt.AspectRatioMode.KeepAspectRatio,
-        Qt.TransformationMode.SmoothTransformation,
-    )
-    return QPixmap.fromImage(scaled)
-
-
-class ExtendDialog(QDialog):
-    """Margins (pixels) for "Extend canvas…" (outpainting)."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Extend canvas")
-        self.margins = {side: QSpinBox() for side in ("left", "top", "right", "bottom")}
-        form = QFormLayout(self)
-        for side, spin in self.margins.items():
-            spin.setRange(0, 4096)
-            spin.setValue(64 if side in ("left", "right") else 0)
-            spin.setSuffix(" px")
-            form.addRow(side.capitalize(), spin)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
-
-    def values(self) -> tuple[int, int, int, int]:
-        left, top, right, bottom = (
-            self.margins[s].value() for s in ("left", "top", "right", "bottom")
-        )
-        return left, top, right, bottom
 
 
 class ImageEditor(DocumentHistory, MediumEditor):
     """Canvas, tool bar and variation strip over one :class:`ImageDocument`."""
 
     medium = "image"
-    file_extensions = MEDIUM_EXTENSIONS["image"]
+    file_extensions = IMAGE_SPEC.extensions
     export_extensions = (".png", ".jpg", ".jpeg", ".webp")
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.document: ImageDocument | None = None
-        self._saved_revision = 0
-        """The document's revision when it was opened or last exported."""
         self.canvas = ImageCanvas()
         self.strip = VariationsStrip()
         self.status = QLabel()
@@ -171,10 +124,13 @@ class ImageEditor(DocumentHistory, MediumEditor):
             self.tool_actions[tool] = action
         self.tool_actions[Tool.BRUSH].setChecked(True)
         self.tools.addSeparator()
-        self._add(self.tools, "Invert", "Ctrl+I", lambda: self._edit_mask("invert"))
-        self._add(self.tools, "Clear", "Ctrl+Shift+A", lambda: self._edit_mask("clear"))
-        self._add(self.tools, "Grow", "", lambda: self._edit_mask("grow"))
-        self._add(self.tools, "Shrink", "", lambda: self._edit_mask("shrink"))
+        for text, key, edit in (
+            ("Invert", "Ctrl+I", lambda d: d.invert_mask()),
+            ("Clear", "Ctrl+Shift+A", lambda d: d.clear_mask()),
+            ("Grow", "", lambda d: d.grow_mask(self.grow_px.value())),
+            ("Shrink", "", lambda d: d.shrink_mask(self.grow_px.value())),
+        ):
+            self._add(self.tools, text, key, lambda e=edit: self._edit_mask(e))
         self.tools.addSeparator()
         self._add(self.tools, "Import mask…", "", self.import_mask_dialog)
         self._add(self.tools, "Export mask…", "", self.export_mask_dialog)
@@ -248,11 +204,8 @@ class ImageEditor(DocumentHistory, MediumEditor):
     def set_document(self, document: ImageDocument) -> None:
         self._forget_job()
         self.document = document
-        self._saved_revision = document.revision
-        document.mask_changed.append(self._repaint_mask)
-        document.image_changed.append(self._repaint_picture)
-        document.reset.append(self._on_reset)
-        document.history_changed.append(self.stateChanged.emit)
+        self.mark_saved()
+        document.subscribe(self._on_change)
         self._show_document()
         for note in document.image.notes:
             _log.info("%s: %s", document.name, note)
@@ -263,11 +216,8 @@ class ImageEditor(DocumentHistory, MediumEditor):
         if self.document is None:
             raise ValueError("nothing to export: open an image first")
         self.document.export(path)
-        self._saved_revision = self.document.revision
+        self.mark_saved()
         self.stateChanged.emit()
-
-    def is_modified(self) -> bool:
-        return self.document is not None and self.document.revision != self._saved_revision
 
     def document_name(self) -> str:
         return self.document.name if self.document is not None else ""
@@ -278,28 +228,26 @@ class ImageEditor(DocumentHistory, MediumEditor):
         self.canvas.set_picture(rgba_of(image.rgb, image.alpha))
         self._repaint_mask((slice(0, image.height), slice(0, image.width)))
 
-    def _on_reset(self) -> None:
-        """The canvas changed size (extend / its undo): old results no longer fit."""
-        self._forget_job()
-        self._show_document()
+    def _on_change(self, event: DocumentChanged) -> None:
+        """Mirror one document event into the canvas (only the changed box)."""
+        if event.kind == "reset":  # the canvas changed size: old results no longer fit
+            self._forget_job()
+            self._show_document()
+        elif event.kind == "mask" and event.region is not None:
+            self._repaint_mask(event.region)
+        elif event.kind == "pixels" and event.region is not None:
+            self._repaint_picture(event.region)
+        self.stateChanged.emit()
 
     # -- view updates (only the changed box) ---------------------------------------------
 
     def _repaint_mask(self, box: tuple[slice, ...]) -> None:
         assert self.document is not None
         rows, cols = box[0], box[1]
-        inside = self.document.mask[rows, cols]
         colour = self.mask_colour
-        overlay = self.canvas.mask_layer.pixels
-        overlay[rows, cols] = 0
-        overlay[rows, cols][inside] = (
-            colour.red(),
-            colour.green(),
-            colour.blue(),
-            round(255 * self.mask_opacity),
-        )
+        rgba = (colour.red(), colour.green(), colour.blue(), round(255 * self.mask_opacity))
+        paint_mask(self.canvas.mask_layer.pixels, self.document.mask, rows, cols, rgba)
         self.canvas.mask_layer.changed((rows, cols))
-        self.stateChanged.emit()
 
     def _repaint_picture(self, box: tuple[slice, ...]) -> None:
         assert self.document is not None
@@ -359,18 +307,9 @@ class ImageEditor(DocumentHistory, MediumEditor):
         if self.document is not None:
             self.document.fill_similar((x, y), self.tolerance.value())
 
-    def _edit_mask(self, what: str) -> None:
-        document = self.document
-        if document is None:
-            return
-        if what == "invert":
-            document.invert_mask()
-        elif what == "clear":
-            document.clear_mask()
-        elif what == "grow":
-            document.grow_mask(self.grow_px.value())
-        elif what == "shrink":
-            document.shrink_mask(self.grow_px.value())
+    def _edit_mask(self, edit: Callable[[ImageDocument], None]) -> None:
+        if self.document is not None:
+            edit(self.document)
 
     # -- mask files, outpainting, drops ----------------------------------------------------
 

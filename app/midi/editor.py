@@ -4,7 +4,7 @@
 the "midi" medium. It wires four pieces together and holds no musical state
 of its own:
 
-* :class:`app.midi.controller.RollDocument` - the score, voices, mask, undo;
+* :class:`engine.media.midi.document.RollDocument` - the score, voices, mask, undo;
 * :class:`app.midi.view.PianoRollView` - renders it and forwards gestures;
 * :class:`app.variations.VariationsStrip` - choose, accept or discard results;
 * :class:`app.midi.audio.AudioPlayer` - plays synth renders (or says why it cannot).
@@ -27,15 +27,8 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
-    QCheckBox,
     QDialog,
-    QDialogButtonBox,
-    QFormLayout,
-    QHBoxLayout,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
-    QSpinBox,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -43,20 +36,15 @@ from PySide6.QtWidgets import (
 
 from app.editor_base import DocumentHistory, MediumEditor
 from app.midi.audio import AudioPlayer
-from app.midi.controller import (
-    VOICE_NAMES,
-    RollDocument,
-    preview_from_tokens,
-    region_notes,
-    render_range,
-    roll_notes,
-)
-from app.midi.view import Overlay, PianoRollView, variation_pixmap, voice_color
+from app.midi.controller import preview_from_tokens, region_notes, render_range
+from app.midi.dialogs import BarsDialog, ask_parts, opened_status
+from app.midi.drawing import Overlay, variation_pixmap, voice_color
+from app.midi.view import PianoRollView
 from app.variations import VariationsStrip
+from engine.document import DocumentChanged
 from engine.jobs import Codec, GenerateResult, Progress
 from engine.media.midi import (
     N_VOICES,
-    UNMAPPED,
     MidiCodec,
     MidiError,
     MidiPayload,
@@ -66,9 +54,9 @@ from engine.media.midi import (
     load_score,
     map_voices,
     save_score,
-    suggested_parts,
     time_grid,
 )
+from engine.media.midi.document import VOICE_NAMES, RollDocument, roll_notes
 from engine.media.midi.repaint import Window
 from engine.media.midi.synth import SAMPLE_RATE, tick_seconds, write_wav
 from engine.models import ModelManifest
@@ -91,8 +79,6 @@ class PianoRollEditor(DocumentHistory, MediumEditor):
         self.choose_parts: PartChooser = choose_parts or (lambda parts: ask_parts(parts, self))
         self.document: RollDocument | None = None
         self.path: Path | None = None
-        self._saved_revision = 0
-        """The document's revision when it was opened or last exported as MIDI."""
         self.view = PianoRollView()
         self.strip = VariationsStrip()
         self.player = AudioPlayer(self)
@@ -220,17 +206,17 @@ class PianoRollEditor(DocumentHistory, MediumEditor):
         self.player.stop()
         self._forget_results()
         self.document = document
-        self._saved_revision = document.revision
-        document.listeners.append(self._on_document)
+        self.mark_saved()
+        document.subscribe(self._on_document)
         self.view.set_document(document)
         self._update_step_times()
         self.show_status(opened_status(document))
         self.stateChanged.emit()
 
-    def _on_document(self, what: str) -> None:
-        if what == "notes":
+    def _on_document(self, event: DocumentChanged) -> None:
+        if event.kind == "notes":
             self._update_step_times()
-        if what in ("history", "mask"):
+        if event.kind in ("history", "mask"):
             self.stateChanged.emit()
 
     def _update_step_times(self) -> None:
@@ -250,7 +236,7 @@ class PianoRollEditor(DocumentHistory, MediumEditor):
         suffix = Path(path).suffix.lower()
         if suffix in (".mid", ".midi"):
             save_score(self.document.score, path)
-            self._saved_revision = self.document.revision
+            self.mark_saved()
             self.stateChanged.emit()
         elif suffix == ".wav":
             audio, _ = render_range(self.document.score, self.document.grid)
@@ -260,9 +246,6 @@ class PianoRollEditor(DocumentHistory, MediumEditor):
 
     def document_name(self) -> str:
         return self.path.name if self.path else ""
-
-    def is_modified(self) -> bool:
-        return self.document is not None and self.document.revision != self._saved_revision
 
     # -- mask -----------------------------------------------------------------------------
 
@@ -414,97 +397,3 @@ def _swatch(color: QColor) -> QIcon:
     pixmap = QPixmap(12, 12)
     pixmap.fill(color)
     return QIcon(pixmap)
-
-
-# --------------------------------------------------------------------------- dialogs
-
-
-def opened_status(document: RollDocument) -> str:
-    """What the status line says on opening; it names grey notes when some parts are left out."""
-    text = (
-        f"{document.grid.n_bars} bars, {len(document.notes)} notes · "
-        "drag in the coloured lanes (or use the Mask tool) to mark what to repaint"
-    )
-    if any(note.voice == UNMAPPED for note in document.notes):
-        text += " · grey notes are outside the four voices (played, kept, unheard by the model)"
-    return text
-
-
-def ask_parts(parts: Sequence[Part], parent: QWidget | None = None) -> list[str] | None:
-    """Ask which (up to) four parts of a larger file become soprano, alto, tenor and bass."""
-    dialog = PartsDialog(parts, parent)
-    if dialog.exec() != QDialog.DialogCode.Accepted:
-        return None
-    return dialog.chosen()
-
-
-class PartsDialog(QDialog):
-    """A checklist of the file's parts; OK needs one to four of them."""
-
-    def __init__(self, parts: Sequence[Part], parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Choose up to four parts")
-        self.parts = list(parts)
-        self.list = QListWidget()
-        suggested = suggested_parts(self.parts)  # closest to S/A/T/B, not simply the first four
-        for part in self.parts:
-            item = QListWidgetItem(part.describe())
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(
-                Qt.CheckState.Checked if part in suggested else Qt.CheckState.Unchecked
-            )
-            self.list.addItem(item)
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
-        self.list.itemChanged.connect(self._check)
-        layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("This file has more than four parts. Which become S, A, T, B?"))
-        layout.addWidget(self.list)
-        layout.addWidget(self.buttons)
-
-    def chosen(self) -> list[str]:
-        return [
-            str(part.number)
-            for index, part in enumerate(self.parts)
-            if self.list.item(index).checkState() == Qt.CheckState.Checked
-        ]
-
-    def _check(self, _item: QListWidgetItem) -> None:
-        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        ok.setEnabled(1 <= len(self.chosen()) <= N_VOICES)
-
-
-class BarsDialog(QDialog):
-    """First bar, last bar and voices to add to the mask."""
-
-    def __init__(self, n_bars: int, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Select bars")
-        self.first = QSpinBox()
-        self.last = QSpinBox()
-        for box in (self.first, self.last):
-            box.setRange(1, max(1, n_bars))
-        self.last.setValue(min(2, n_bars))
-        self.voices = [QCheckBox(name) for name in VOICE_NAMES]
-        for check in self.voices[1:3]:
-            check.setChecked(True)
-        row = QHBoxLayout()
-        for check in self.voices:
-            row.addWidget(check)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form = QFormLayout(self)
-        form.addRow("From bar", self.first)
-        form.addRow("To bar", self.last)
-        form.addRow("Voices", row)
-        form.addRow(buttons)
-
-    def choice(self) -> tuple[int, int, list[int]]:
-        first, last = sorted((self.first.value(), self.last.value()))
-        return first, last, [v for v, box in enumerate(self.voices) if box.isChecked()]

@@ -5,7 +5,7 @@ a roll is a few hundred rectangles on a regular grid, and the keyboard,
 ruler and mask lanes must scroll in step with it; one paint routine with
 one coordinate mapping keeps them aligned with no item bookkeeping.
 
-The view renders a :class:`~app.midi.controller.RollDocument` and
+The view renders a :class:`~engine.media.midi.document.RollDocument` and
 forwards gestures to it (add, move, delete notes, paint the mask, select a
 time range). It holds only view state: zoom, tool, current voice, selected
 notes, and overlays (live preview, a variation being auditioned, playhead).
@@ -16,7 +16,6 @@ cells over time; drag to paint a rectangle of cells), then the pitch rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,50 +28,32 @@ from PySide6.QtGui import (
     QPainter,
     QPaintEvent,
     QPen,
-    QPixmap,
     QResizeEvent,
     QShowEvent,
     QWheelEvent,
 )
 from PySide6.QtWidgets import QAbstractScrollArea, QWidget
 
-from app.midi.controller import RollDocument, RollNote, StepRange
-from engine.media.midi import N_VOICES, VOICES
+from app.midi.drawing import (
+    BLACK,
+    KEY_WIDTH,
+    LANE_GAP,
+    LANE_HEIGHT,
+    LANES_HEIGHT,
+    PITCH_HIGH,
+    PITCH_LOW,
+    RULER_HEIGHT,
+    ZOOM_X,
+    ZOOM_Y,
+    Overlay,
+    in_mask,
+    voice_color,
+)
+from app.midi.margins import Keyboard, Ruler
+from engine.document import DocumentChanged
+from engine.media.midi import N_VOICES
+from engine.media.midi.document import RollDocument, RollNote
 from engine.media.midi.grid import runs
-from engine.sampling.types import BoolArray
-
-VOICE_COLORS = (QColor("#d9482b"), QColor("#e89a0c"), QColor("#1f9d63"), QColor("#2f74c9"))
-"""Soprano red, alto amber, tenor green, bass blue: distinct in hue and in lightness."""
-UNMAPPED_COLOR = QColor("#8a8a8a")
-PITCH_LOW, PITCH_HIGH = 21, 108  # the piano's range
-KEY_WIDTH, RULER_HEIGHT, LANE_HEIGHT, LANE_GAP = 64, 26, 15, 6
-LANES_HEIGHT = N_VOICES * LANE_HEIGHT + LANE_GAP
-ZOOM_X = (3.0, 64.0)
-ZOOM_Y = (5.0, 30.0)
-_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
-_BLACK = {1, 3, 6, 8, 10}
-
-
-def pitch_name(pitch: int) -> str:
-    """``60`` -> ``"C4"`` (scientific pitch notation, middle C = C4)."""
-    return f"{_NAMES[pitch % 12]}{pitch // 12 - 1}"
-
-
-def voice_color(voice: int) -> QColor:
-    return VOICE_COLORS[voice] if 0 <= voice < N_VOICES else UNMAPPED_COLOR
-
-
-@dataclass
-class Overlay:
-    """Drawn over the document without changing it.
-
-    ``notes`` replace the notes of ``mask`` cells (a live preview or a
-    variation); ``hatched`` marks region cells still undecided.
-    """
-
-    notes: tuple[RollNote, ...]
-    mask: BoolArray
-    hatched: BoolArray | None = None
 
 
 class PianoRollView(QAbstractScrollArea):
@@ -94,8 +75,8 @@ class PianoRollView(QAbstractScrollArea):
         self.playhead: float | None = None  # in steps
         self._drag: _Drag | None = None
         self._fit_pending = False
-        self.keyboard = _Keyboard(self)
-        self.ruler = _Ruler(self)
+        self.keyboard = Keyboard(self)
+        self.ruler = Ruler(self)
         self.setViewportMargins(KEY_WIDTH, RULER_HEIGHT, 0, 0)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.viewport().setMouseTracking(False)
@@ -106,17 +87,17 @@ class PianoRollView(QAbstractScrollArea):
 
     def set_document(self, document: RollDocument) -> None:
         self.document = document
-        document.listeners.append(self._on_document)
+        document.subscribe(self._on_document)
         self.selected.clear()
         self.overlay = None
         self._fit_pending = True
         self.fit_to_notes()
 
-    def _on_document(self, what: str) -> None:
-        if what == "notes":
+    def _on_document(self, event: DocumentChanged) -> None:
+        if event.kind == "notes":
             self.selected.clear()  # indices change with every edit
             self._update_scrollbars()
-        if what in ("notes", "mask", "selection"):
+        if event.kind in ("notes", "mask", "selection"):
             self._scrolled()
 
     def fit_to_notes(self) -> None:
@@ -335,7 +316,7 @@ class PianoRollView(QAbstractScrollArea):
             self._paint_playhead(painter)
         painter.end()
 
-    def _visible_pitches(self) -> range:
+    def visible_pitches(self) -> range:
         top = self.y_pitch(LANES_HEIGHT)
         bottom = self.y_pitch(self.viewport().height())
         return range(bottom, top + 1)
@@ -348,9 +329,9 @@ class PianoRollView(QAbstractScrollArea):
 
     def _paint_rows(self, painter: QPainter) -> None:
         width = self.viewport().width()
-        for pitch in self._visible_pitches():
+        for pitch in self.visible_pitches():
             y = self.pitch_y(pitch)
-            if pitch % 12 in _BLACK:
+            if pitch % 12 in BLACK:
                 painter.fillRect(QRectF(0, y, width, self.key_px), QColor("#ecece6"))
             if pitch % 12 == 0:
                 painter.setPen(QPen(QColor("#c8c8c0"), 1))
@@ -409,19 +390,14 @@ class PianoRollView(QAbstractScrollArea):
         width = max((note.end - note.start) * self.step_px, 3.0)
         return QRectF(self.step_x(note.start), self.pitch_y(note.pitch), width, self.key_px)
 
-    def _in_mask(self, note: RollNote, mask: BoolArray) -> bool:
-        lo = int(note.start)
-        hi = max(int(np.ceil(note.end)), lo + 1)
-        return 0 <= note.voice < N_VOICES and bool(mask[note.voice, lo:hi].any())
-
     def _paint_notes(self, painter: QPainter) -> None:
         assert self.document is not None
         hidden = self.overlay.mask if self.overlay is not None else None
         offset = self._drag.offset if self._drag and self._drag.kind == "move" else (0, 0)
         for note in self.document.notes:
-            if hidden is not None and self._in_mask(note, hidden):
+            if hidden is not None and in_mask(note, hidden):
                 continue  # the overlay shows what replaces it
-            fade = self._in_mask(note, self.document.mask)
+            fade = in_mask(note, self.document.mask)
             selected = note.index in self.selected
             self._paint_note(painter, note, fade=fade, selected=selected)
             if selected and offset != (0, 0):
@@ -518,160 +494,3 @@ class _Drag:
     value: bool = True
     lane: bool = True
     offset: tuple[int, int] = (0, 0)  # (steps, semitones) of a move
-
-
-class _Keyboard(QWidget):
-    """Piano keys along the pitch axis, lane labels above them; scrolls with the roll."""
-
-    def __init__(self, view: PianoRollView) -> None:
-        super().__init__(view)
-        self.view = view
-
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
-        view = self.view
-        painter = QPainter(self)
-        painter.fillRect(self.rect(), QColor("#ffffff"))
-        painter.setClipRect(0, LANES_HEIGHT, self.width(), self.height() - LANES_HEIGHT)
-        if view.document is not None:
-            for pitch in view._visible_pitches():
-                self._paint_key(painter, pitch)
-        painter.setClipping(False)
-        self._paint_lane_labels(painter)
-        painter.end()
-
-    def _paint_key(self, painter: QPainter, pitch: int) -> None:
-        y, h = self.view.pitch_y(pitch), self.view.key_px
-        black = pitch % 12 in _BLACK
-        if black:
-            painter.fillRect(QRectF(0, y, self.width() * 0.62, h), QColor("#2b2b2b"))
-        painter.setPen(QPen(QColor("#c4c4c4"), 1))
-        if pitch % 12 in (0, 5):  # the boundary under C and F between two white keys
-            painter.drawLine(QPointF(0, y + h), QPointF(self.width(), y + h))
-        if not black and (pitch % 12 == 0 or h >= 13):
-            painter.setPen(QColor("#333333") if pitch % 12 == 0 else QColor("#888888"))
-            font = painter.font()
-            font.setPointSizeF(max(6.5, min(9.0, h * 0.75)))
-            font.setBold(pitch % 12 == 0)
-            painter.setFont(font)
-            painter.drawText(
-                QRectF(0, y - 1, self.width() - 4, h + 2),
-                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                pitch_name(pitch),
-            )
-
-    def _paint_lane_labels(self, painter: QPainter) -> None:
-        font = painter.font()
-        font.setPointSizeF(8)
-        font.setBold(True)
-        painter.setFont(font)
-        for voice in range(N_VOICES):
-            rect = QRectF(0, voice * LANE_HEIGHT, self.width(), LANE_HEIGHT - 1)
-            painter.fillRect(rect, voice_color(voice))
-            painter.setPen(QColor("#ffffff"))
-            painter.drawText(
-                rect.adjusted(4, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter, VOICES[voice].capitalize()
-            )
-        painter.fillRect(
-            QRectF(0, LANES_HEIGHT - LANE_GAP, self.width(), LANE_GAP), QColor("#d5d5cc")
-        )
-
-
-class _Ruler(QWidget):
-    """Bar numbers and beats over time; drag to select a time range, click to clear it."""
-
-    def __init__(self, view: PianoRollView) -> None:
-        super().__init__(view)
-        self.view = view
-        self._anchor: int | None = None
-
-    def _step(self, x: float) -> int:
-        return round(self.view.x_step(x))
-
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
-        if self.view.document is not None:
-            self._anchor = self._step(event.position().x())
-            self.view.document.set_selection(None)
-
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
-        if self._anchor is not None and self.view.document is not None:
-            step = self._step(event.position().x())
-            self.view.document.set_selection((self._anchor, step))
-
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
-        self._anchor = None
-
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
-        view = self.view
-        painter = QPainter(self)
-        painter.fillRect(self.rect(), QColor("#ececea"))
-        document = view.document
-        if document is not None:
-            self._paint_selection(painter, document.selection)
-            self._paint_bars(painter, document.grid.bar_steps, document.n_steps)
-            if view.playhead is not None:
-                x = view.step_x(view.playhead)
-                painter.setPen(QPen(QColor("#c0142b"), 2))
-                painter.drawLine(QPointF(x, 0), QPointF(x, self.height()))
-        painter.setPen(QColor("#b5b5ad"))
-        painter.drawLine(0, self.height() - 1, self.width(), self.height() - 1)
-        painter.end()
-
-    def _paint_selection(self, painter: QPainter, selection: StepRange | None) -> None:
-        if selection is not None:
-            lo, hi = selection
-            x0, x1 = self.view.step_x(lo), self.view.step_x(hi)
-            painter.fillRect(QRectF(x0, 0, x1 - x0, self.height()), QColor(80, 120, 220, 90))
-
-    def _paint_bars(self, painter: QPainter, bar_steps: Sequence[int], n_steps: int) -> None:
-        view = self.view
-        ends = [*bar_steps[1:], n_steps]
-        font = painter.font()
-        font.setPointSizeF(8.5)
-        painter.setFont(font)
-        for number, (start, end) in enumerate(zip(bar_steps, ends, strict=True), start=1):
-            x = view.step_x(start)
-            if x > self.width() or view.step_x(end) < 0:
-                continue
-            painter.setPen(QPen(QColor("#55554f"), 1))
-            painter.drawLine(QPointF(x, 4), QPointF(x, self.height()))
-            painter.drawText(QPointF(x + 3, 13), str(number))
-            painter.setPen(QPen(QColor("#9b9b93"), 1))
-            for beat in range(start + 4, end, 4):
-                bx = view.step_x(beat)
-                painter.drawLine(QPointF(bx, self.height() - 7), QPointF(bx, self.height()))
-
-
-def variation_pixmap(
-    notes: Sequence[RollNote], cells: BoolArray, size: QSize | None = None
-) -> QPixmap:
-    """A small picture of the notes inside ``cells``' time span, for the variations strip."""
-    size = size or QSize(132, 56)
-    pixmap = QPixmap(size)
-    pixmap.fill(QColor("#fbfbf8"))
-    columns = np.flatnonzero(cells.any(axis=0))
-    if not len(columns) or not notes:
-        return pixmap
-    lo, hi = int(columns[0]), int(columns[-1]) + 1
-    shown = [n for n in notes if n.end > lo and n.start < hi]
-    if not shown:
-        return pixmap
-    top = max(n.pitch for n in shown) + 1
-    bottom = min(n.pitch for n in shown) - 1
-    sx = size.width() / max(1, hi - lo)
-    sy = size.height() / max(1, top - bottom + 1)
-    painter = QPainter(pixmap)
-    for note in shown:
-        in_region = 0 <= note.voice < N_VOICES and bool(
-            cells[note.voice, max(lo, int(note.start)) : max(int(np.ceil(note.end)), 1)].any()
-        )
-        color = QColor(voice_color(note.voice))
-        color.setAlpha(235 if in_region else 60)
-        rect = QRectF(
-            (note.start - lo) * sx,
-            (top - note.pitch) * sy,
-            (note.end - note.start) * sx,
-            max(sy, 2),
-        )
-        painter.fillRect(rect, color)
-    painter.end()
-    return pixmap

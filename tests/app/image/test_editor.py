@@ -16,7 +16,8 @@ from app.engine_worker import EngineBridge
 from app.image.canvas import Tool
 from app.image.editor import ImageEditor
 from app.main_window import MainWindow
-from engine.media.image.files import LoadedImage, load_image, save_image
+from engine.media.image.export import save_image
+from engine.media.image.files import LoadedImage, load_image
 from engine.media.image.mask import save_mask
 from engine.models import ModelRegistry
 from tests.app.helpers import page_editor, shown_window
@@ -211,7 +212,7 @@ def test_generating_changes_only_masked_pixels_and_undo_restores_exactly(
     result = document.rgb
     assert np.array_equal(result[~mask], original[~mask])  # bit-exact outside the mask
     assert not np.array_equal(result[mask], original[mask])
-    assert len(document._era.history.undo_steps) == 2  # the rectangle and the accept
+    assert len(document.history.undo_steps) == 2  # the rectangle and the accept
     window.undo_action.trigger()
     assert np.array_equal(document.rgb, original)
     assert np.array_equal(editor.canvas.picture.pixels[:, :, :3], original)

@@ -16,8 +16,9 @@ from PySide6.QtWidgets import QDialogButtonBox
 
 from app.engine_worker import EngineBridge
 from app.main_window import MainWindow
-from app.midi.controller import RollDocument, render_range
-from app.midi.editor import PartsDialog, PianoRollEditor
+from app.midi.controller import render_range
+from app.midi.dialogs import PartsDialog
+from app.midi.editor import PianoRollEditor
 from app.midi.view import PianoRollView
 from app.welcome import find_sample, samples_dir
 from engine.jobs import GenerateResult, WindowedCodec
@@ -29,6 +30,7 @@ from engine.media.midi import (
     map_voices,
     read_score,
 )
+from engine.media.midi.document import RollDocument
 from engine.media.midi.synth import SAMPLE_RATE, Envelope
 from engine.models import ModelRegistry
 from tests.app.helpers import drag, page_editor, shown_window
