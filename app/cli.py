@@ -1,8 +1,9 @@
 """The ``remask`` command: the GUI when called bare, batch subcommands otherwise.
 
 Subcommands are :class:`Command` values. The built-in ones live here; each
-medium adds its own by defining ``COMMANDS: Sequence[Command]`` in
-``app.image.cli``, ``app.midi.cli`` or ``app.motion.cli`` — no edit here needed.
+medium adds its own through the ``commands`` reference of its
+:class:`app.registry.AppMediumSpec` (``app.image.cli:COMMANDS``) — no edit
+here needed.
 
 Conventions for every command: bad input raises :class:`CliError` (or
 :class:`engine.models.ModelError`, ``OSError``), which becomes one line
@@ -20,12 +21,12 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, cast
 
 from app import __version__
+from app.registry import AppMediumSpec, app_media, resolve
 
 PROG = "remask"
-MEDIUM_MODULES = ("app.image.cli", "app.midi.cli", "app.motion.cli")
 DEBUG_ENV = "REMASK_DEBUG"
 
 _log = logging.getLogger(__name__)
@@ -147,26 +148,21 @@ BUILTIN_COMMANDS: tuple[Command, ...] = (
 # --------------------------------------------------------------------------- assembly
 
 
-def medium_commands(modules: Sequence[str] = MEDIUM_MODULES) -> list[Command]:
-    """``COMMANDS`` of each medium module that exists; a medium not written yet is skipped.
+def medium_commands(specs: Sequence[AppMediumSpec] | None = None) -> list[Command]:
+    """The commands of each medium (default: every registered one), in tab order.
 
-    Only the module itself being absent is skipped: if it exists but fails to
-    import (a missing dependency, a bug), that is reported as a warning so the
-    other commands still work and the problem is not hidden.
+    A medium whose commands fail to import (a missing dependency, a bug) is
+    reported as a warning so the other commands still work and the problem
+    is not hidden.
     """
     commands: list[Command] = []
-    for name in modules:
+    for spec in app_media() if specs is None else specs:
+        if not spec.commands:
+            continue
         try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            _warn_broken_module(name, exc)
-            continue
+            commands.extend(cast("Sequence[Command]", resolve(spec.commands)))
         except Exception as exc:  # noqa: BLE001 - any broken medium must not take down the rest
-            _warn_broken_module(name, exc)
-            continue
-        commands.extend(getattr(module, "COMMANDS", ()))
+            _warn_broken_module(spec.commands.partition(":")[0], exc)
     return commands
 
 

@@ -18,13 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.cli import CliError
+from app.registry import medium_label
 
 if TYPE_CHECKING:
     from engine.jobs import Progress
     from engine.models import ModelManifest, ModelRegistry
 
-# How a medium is named in messages, where that differs from its manifest value.
-MEDIUM_LABELS = {"midi": "MIDI"}
 _log = logging.getLogger(__name__)
 
 
@@ -92,7 +91,7 @@ def choose_model(
             return manifest
     if len(candidates) == 1:
         return candidates[0]
-    label = MEDIUM_LABELS.get(medium, medium)
+    label = medium_label(medium)
     if not candidates:
         hint = f"; {missing_hint}" if missing_hint else ""
         raise CliError(f"no {label} model installed (see 'remask models'){hint}")

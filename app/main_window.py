@@ -29,74 +29,23 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMessageBox,
-    QStackedWidget,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from app.editor_base import (
-    MEDIA,
-    MEDIUM_EXTENSIONS,
-    MEDIUM_TITLES,
-    MediumEditor,
-    file_filter,
-    load_editor_class,
-    medium_for_path,
-)
+from app.editor_base import MediumEditor, file_filter, medium_for_path
 from app.engine_worker import EngineBridge, one_line
+from app.generation import GenerationControl, short_provider
+from app.medium_page import EditorFactory, MediumPage, build_pages
 from app.progress import GenerateBar
 from app.sampler_panel import SamplerPanel
 from app.settings_store import APPLICATION, ORGANIZATION, RecentFiles, WindowState, default_settings
 from app.unsaved import Choice, ask_unsaved
-from app.welcome import WelcomePage, find_sample
-from engine.jobs import GenerateResult, Progress
 from engine.models import ModelRegistry
 from engine.paths import bundle_root
 
 _log = logging.getLogger(__name__)
-
-EditorFactory = Callable[[], MediumEditor]
-"""Builds a medium's editor; an editor class itself is one."""
-
-
-def short_provider(provider: str) -> str:
-    """``CUDAExecutionProvider`` -> ``CUDA``, for the status bar."""
-    return provider.removesuffix("ExecutionProvider") or provider
-
-
-class MediumPage(QStackedWidget):
-    """A medium's tab: its welcome screen until a document is open, then its editor."""
-
-    def __init__(
-        self, medium: str, editor: MediumEditor | None, extensions: tuple[str, ...]
-    ) -> None:
-        super().__init__()
-        self.medium = medium
-        self.title = MEDIUM_TITLES.get(medium, medium)
-        self.editor = editor
-        self.extensions = editor.file_extensions if editor else extensions
-        self.welcome = WelcomePage(
-            medium, self.title, find_sample(self.extensions), editor is not None
-        )
-        self.addWidget(self.welcome)
-        if editor is not None:
-            self.addWidget(editor)
-            editor.stateChanged.connect(self.sync)
-        self.sync()
-
-    def sync(self) -> None:
-        showing_editor = self.editor is not None and self.editor.has_document()
-        self.setCurrentWidget(self.editor if showing_editor and self.editor else self.welcome)
-
-    def document_label(self) -> str:
-        """The open document's name for titles and questions ("" with none open)."""
-        if self.editor is None or not self.editor.has_document():
-            return ""
-        return self.editor.document_name() or f"untitled {self.title}"
-
-    def is_modified(self) -> bool:
-        return self.editor is not None and self.editor.is_modified()
 
 
 class MainWindow(QMainWindow):
@@ -109,8 +58,8 @@ class MainWindow(QMainWindow):
     bridge
         The engine (default: a threaded :class:`EngineBridge` over ``registry``).
     editors
-        Medium -> editor factory, overriding :data:`app.editor_base.EDITOR_CLASSES`;
-        ``None`` forces the welcome page. Media not in :data:`MEDIA` add pages.
+        Medium -> editor factory, overriding the editor :mod:`app.registry` names;
+        ``None`` forces the welcome page. Other keys add pages (tests).
     settings
         Where recent files and layout persist (tests pass an INI file).
     """
@@ -129,7 +78,6 @@ class MainWindow(QMainWindow):
         self._settings = settings if settings is not None else default_settings()
         self.recent = RecentFiles(self._settings)
         self._window_state = WindowState(self._settings)
-        self._job_editor: MediumEditor | None = None
         self.last_error = ""
         self.confirm_discard: Callable[[list[str]], Choice] = lambda names: ask_unsaved(self, names)
         """Asked with the names of modified documents before they are lost (close, Quit, Open
@@ -158,15 +106,10 @@ class MainWindow(QMainWindow):
         self._on_page_changed()
 
     def _build_pages(self, editors: Mapping[str, EditorFactory | None]) -> None:
-        media = [*MEDIA, *(m for m in editors if m not in MEDIA)]
-        for medium in media:
-            factory = editors[medium] if medium in editors else load_editor_class(medium)
-            page = MediumPage(
-                medium, factory() if factory else None, MEDIUM_EXTENSIONS.get(medium, ())
-            )
+        for page in build_pages(editors):
             page.welcome.openRequested.connect(self.open_dialog)
             page.welcome.sampleRequested.connect(lambda path: self.open_path(Path(path)))
-            self.pages[medium] = page
+            self.pages[page.medium] = page
             self.tabs.addTab(page, page.title)
         self.tabs.setDocumentMode(True)
         self.setCentralWidget(self.tabs)
@@ -229,10 +172,7 @@ class MainWindow(QMainWindow):
             if page.editor is not None:
                 page.editor.stateChanged.connect(self._update_actions)
         bridge = self.bridge
-        bridge.stepReady.connect(self._on_step)
-        bridge.finished.connect(self._on_finished)
-        bridge.failed.connect(self._on_failed)
-        bridge.cancelled.connect(self._on_cancelled)
+        self.generation = GenerationControl(bridge, self.generate_bar, self.statusBar().showMessage)
         bridge.busyChanged.connect(lambda _busy: self._update_actions())
         bridge.modelLoaded.connect(self._on_model_loaded)
         bridge.modelFailed.connect(self._on_model_failed)
@@ -348,7 +288,7 @@ class MainWindow(QMainWindow):
             )
         page = self.pages[medium]
         if page.editor is None:
-            return self._open_failed(path, f"the {page.title} editor is not part of this build yet")
+            return self._open_failed(path, f"the {page.title} editor failed to load")
         if not self.may_discard([page.editor]):
             return False
         try:
@@ -484,43 +424,7 @@ class MainWindow(QMainWindow):
         manifest = self.sampler.current_model()
         if editor is None or manifest is None or not editor.has_document():
             return None
-        try:
-            payload, codec = editor.make_generate_payload(manifest)
-        except ValueError as exc:
-            self.statusBar().showMessage(one_line(exc), 5000)
-            return None
-        settings = self.sampler.settings()
-        if self._job_editor is not None and self._job_editor is not editor:
-            self._job_editor.clear_preview()  # the superseded job's preview must not linger
-        self._job_editor = editor  # results go where the job came from, whatever tab is shown
-        self.generate_bar.start(
-            settings.steps
-        )  # before submit: synchronous bridges finish inside it
-        return self.bridge.generate(manifest.name, settings, payload, codec)
-
-    def _on_step(self, _generation: int, progress: Progress) -> None:
-        if self._job_editor is not None:
-            self._job_editor.show_step(progress)
-        step = progress.step
-        self.generate_bar.show_progress(progress.window, progress.windows, step.index, step.total)
-
-    def _on_finished(self, result: GenerateResult) -> None:
-        count = len(result.variations)
-        self.generate_bar.finish(f"{count} variation{'s' * (count != 1)} in {result.seconds:.1f} s")
-        if self._job_editor is not None:
-            self._job_editor.show_results(result)
-        self.statusBar().showMessage(f"Generated on {short_provider(result.provider)}", 5000)
-
-    def _on_failed(self, _generation: int, message: str) -> None:
-        if self._job_editor is not None:
-            self._job_editor.clear_preview()
-        self.generate_bar.reset("failed")
-        self.statusBar().showMessage(f"Generation failed: {message}")
-
-    def _on_cancelled(self, _generation: int) -> None:
-        if self._job_editor is not None:
-            self._job_editor.clear_preview()
-        self.generate_bar.reset("cancelled")
+        return self.generation.start(editor, manifest, self.sampler.settings())
 
     # -- lifetime ------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """The welcome screen of a medium page: open a file, or a bundled sample.
 
-Shown until a document is open, and for good on a medium whose editor is not
-part of this build yet (then its buttons are disabled and say why).
+Shown until a document is open, and for good on a medium whose editor failed
+to load (then its buttons are disabled and say why). The blurb is the
+medium's own, from :mod:`engine.media.registry`.
 """
 
 from __future__ import annotations
@@ -11,14 +12,8 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 
+from engine.media.registry import medium
 from engine.paths import bundle_root
-
-_BLURBS: dict[str, str] = {
-    "image": "Paint over part of a picture and let the model fill it in.",
-    "midi": "Mark bars or voices of a piece and let the model rewrite them.",
-    "motion": "Select frames or body parts of a clip and let the model re-animate them.",
-    "tokens": "Edit a raw token grid (for model debugging).",
-}
 
 
 def samples_dir() -> Path:
@@ -60,10 +55,8 @@ class WelcomePage(QWidget):
 
     def _build(self, title: str, editor_available: bool) -> None:
         heading = QLabel(f"<h2>{title}</h2>")
-        blurb = QLabel(_BLURBS.get(self.medium, ""))
-        self.note.setText(
-            "" if editor_available else f"The {title} editor is not part of this build yet."
-        )
+        blurb = QLabel(_blurb(self.medium))
+        self.note.setText("" if editor_available else f"The {title} editor failed to load.")
         self.open_button.setEnabled(editor_available)
         self.sample_button.setVisible(self.sample is not None)
         self.sample_button.setEnabled(editor_available)
@@ -74,3 +67,10 @@ class WelcomePage(QWidget):
         for widget in (heading, blurb, self.open_button, self.sample_button, self.note):
             layout.addWidget(widget, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addStretch(2)
+
+
+def _blurb(key: str) -> str:
+    try:
+        return medium(key).blurb
+    except KeyError:  # a page a test adds for a medium the registry does not know
+        return ""

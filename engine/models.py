@@ -7,7 +7,7 @@ one line naming the file, instead of failing later inside a sampler step.
 
 Schema v1::
 
-    {"schema_version": 1, "name": "...", "medium": "image|midi|motion|tokens",
+    {"schema_version": 1, "name": "...", "medium": "<a key of engine.media.registry>",
      "description": "...",
      "files": {"transformer": "transformer.onnx", "encoder": "...", "decoder": "..."},
      "tokens": {"vocab_size": V, "mask_id": M >= V, "shape": [...]},
@@ -32,13 +32,13 @@ from typing import Any, NamedTuple, NoReturn
 
 import onnxruntime as ort
 
+from engine.media.registry import medium_keys
 from engine.paths import bundled_models_dir, env_models_dirs, user_models_dir
 from engine.runtime import CPU_PROVIDER
 from engine.sampling.types import SCHEDULES, SELECTORS, SamplerSettings
 
 __all__ = [
     "MANIFEST_FILE",
-    "MEDIA",
     "SCHEMA_VERSION",
     "ModelError",
     "ModelManifest",
@@ -51,7 +51,6 @@ _log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 MANIFEST_FILE = "manifest.json"
-MEDIA = ("image", "midi", "motion", "tokens")
 
 _TOP_REQUIRED = ("schema_version", "name", "medium", "files", "tokens", "io")
 _TOP_OPTIONAL = ("description", "sampling", "medium_facts", "license", "data")
@@ -283,8 +282,9 @@ def _read_header(top: _Section) -> tuple[str, str]:
     name, medium = top.text("name"), top.text("medium")
     if not name.strip():
         top.fail("name must not be empty")
-    if medium not in MEDIA:
-        top.fail(f"medium {medium!r} is not one of {', '.join(MEDIA)}")
+    known = medium_keys()
+    if medium not in known:
+        top.fail(f"medium {medium!r} is not one of {', '.join(known)}")
     return name, medium
 
 

@@ -1,12 +1,16 @@
-"""Test-wide set-up: Qt must be headless before any QApplication exists; a folder holding the
-tiny image model, which the image CLI and the image editor tests both run."""
+"""Test-wide set-up: Qt must be headless before any QApplication exists; the toy medium's engine
+side is registered (tests/toy_medium); a folder holding the tiny image model, which the image CLI
+and the image editor tests both run."""
 
 import os
 from pathlib import Path
 
 import pytest
 
+from tests.toy_medium import spec as toy_medium
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+toy_medium.register()  # the tiny models of tests/tinymodels.py are of the toy medium, "tokens"
 
 
 @pytest.fixture(scope="module")

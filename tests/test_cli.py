@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from app import cli
+from app.registry import AppMediumSpec
 from engine import runtime
 from tests.cli_run import remask
 from tests.tinymodels import write_tiny_model
@@ -162,7 +163,7 @@ def test_handler_errors_become_one_line(
     assert text in err and err.count("\n") == 1
 
 
-def test_medium_modules_add_commands(
+def test_medium_specs_add_commands(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: Any
 ) -> None:
     plugin = types.ModuleType("remask_test_cli_plugin")
@@ -170,14 +171,26 @@ def test_medium_modules_add_commands(
     monkeypatch.setitem(sys.modules, "remask_test_cli_plugin", plugin)
     (tmp_path / "remask_test_cli_broken.py").write_text("import remask_not_a_real_dependency\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    names = ["remask_test_cli_plugin", "remask_test_cli_absent", "remask_test_cli_broken"]
-    commands = cli.medium_commands(names)
+    monkeypatch.delenv(cli.DEBUG_ENV, raising=False)
+    references = [
+        "remask_test_cli_plugin:COMMANDS",
+        "remask_test_cli_broken:COMMANDS",
+        "remask_test_cli_plugin:NO_SUCH_LIST",
+        "",  # a medium without verbs
+    ]
+    specs = [AppMediumSpec("tokens", "unused:Editor", ref) for ref in references]
+    commands = cli.medium_commands(specs)
     assert [c.name for c in commands] == ["boom"]
     err = capsys.readouterr().err
-    assert "remask_test_cli_absent" not in err  # not written yet: silently skipped
     assert (
         "remask: warning: remask_test_cli_broken not loaded" in err
         and "remask_not_a_real_dependency" in err
     )
+    assert "remask: warning: remask_test_cli_plugin not loaded: AttributeError" in err
     with pytest.raises(ValueError, match="two subcommands"):
         cli.build_parser([*commands, *commands])
+
+
+def test_builtin_media_add_their_verbs() -> None:
+    names = [command.name for command in cli.medium_commands()]
+    assert names[:3] == ["inpaint", "repaint", "inbetween"]

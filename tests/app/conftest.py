@@ -1,9 +1,8 @@
 """App-test fixtures: tiny real ONNX models on disk, an engine bridge that is always joined,
-a synthetic walk for the motion editor, and a small but real token-grid editor implementing
-:class:`app.editor_base.MediumEditor`.
+and a synthetic walk for the motion editor.
 
-The token editor doubles as the reference implementation of the editor
-interface for medium engineers: it is what the window's tests drive.
+The window's tests drive the toy medium's token-grid editor
+(:class:`tests.toy_medium.editor.TokenGridEditor`), re-exported here.
 """
 
 from __future__ import annotations
@@ -15,23 +14,21 @@ from typing import Any
 import numpy as np
 import pytest
 from PySide6.QtCore import QSettings
-from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
-from app.editor_base import MediumEditor
 from app.engine_worker import EngineBridge
 from app.unsaved import Choice
-from engine.jobs import Codec, GenerateResult, Progress
-from engine.media.tokens import TokenGridCodec, TokenGridDocument
-from engine.models import ModelManifest, ModelRegistry
+from engine.models import ModelRegistry
 from tests.engine.motion.synthetic_bvh import bandai_like
 from tests.tinymodels import write_tiny_model
+from tests.toy_medium.document import TokenGridDocument
+from tests.toy_medium.editor import TokenGridEditor
+
+__all__ = ["GRID_SHAPE", "VOCAB", "TokenGridEditor", "token_document", "write_motion_model"]
 
 GRID_SHAPE = (4, 8)
 VOCAB = 12
 MOTION_VOCAB, MOTION_COLUMNS = 8, 8  # the "tiny-motion" model: 2 rows of 8 tokens, 4 frames each
 WALK_FRAMES = 64
-_MASK_COLOR = QColor(255, 200, 120)
 
 
 @pytest.fixture(autouse=True)
@@ -101,111 +98,3 @@ def qsettings(tmp_path: Path) -> QSettings:
 def token_document(seed: int = 0) -> TokenGridDocument:
     rng = np.random.default_rng(seed)
     return TokenGridDocument(rng.integers(0, VOCAB, GRID_SHAPE))
-
-
-class TokenGridEditor(MediumEditor):
-    """A table of token ids; clicking a cell toggles it in the editable mask."""
-
-    medium = "tokens"
-    file_extensions = (".npy",)
-    export_extensions = (".npy",)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.document: TokenGridDocument | None = None
-        self.preview: Progress | None = None
-        self.result: GenerateResult | None = None
-        self.saved_revision = 0
-        self.table = QTableWidget()
-        self.table.cellClicked.connect(self._toggle_cell)
-        QVBoxLayout(self).addWidget(self.table)
-
-    # documents
-    def has_document(self) -> bool:
-        return self.document is not None
-
-    def set_document(self, document: TokenGridDocument) -> None:
-        self.document = document
-        self.saved_revision = document.history.revision
-        document.tokens_changed.append(lambda _box: self._refresh())
-        document.mask_changed.append(lambda _box: self._refresh())
-        document.history.changed.append(self.stateChanged.emit)
-        self._refresh()
-
-    def open_path(self, path: Path) -> None:
-        grid = np.load(path, allow_pickle=False)  # raises before anything is replaced
-        if grid.ndim != 2 or not np.issubdtype(grid.dtype, np.integer):
-            raise ValueError(f"{path.name} is not a 2-D integer grid")
-        self.set_document(TokenGridDocument(grid))
-
-    def export_path(self, path: Path) -> None:
-        assert self.document is not None
-        np.save(path, self.document.token_grid)
-        self.saved_revision = self.document.history.revision
-        self.stateChanged.emit()
-
-    def document_name(self) -> str:
-        return "token grid"
-
-    def is_modified(self) -> bool:
-        """Back at the revision of the last open or export: undo can make it clean again."""
-        if self.document is None:
-            return False
-        return self.document.history.revision != self.saved_revision
-
-    # generation
-    def has_mask(self) -> bool:
-        return self.document is not None and self.document.has_mask()
-
-    def make_generate_payload(self, manifest: ModelManifest) -> tuple[Any, Codec]:
-        if self.document is None or not self.document.has_mask():
-            raise ValueError("paint a mask first")
-        return self.document.snapshot(), TokenGridCodec(manifest.shape, manifest.vocab_size)
-
-    def show_step(self, progress: Progress) -> None:
-        """A real editor draws ``progress.step.tokens`` (of window ``progress.window``)."""
-        self.preview = progress
-
-    def clear_preview(self) -> None:
-        self.preview = None
-
-    def show_results(self, result: GenerateResult) -> None:
-        self.preview = None
-        self.result = result
-
-    def accept(self, index: int) -> None:
-        assert self.document is not None and self.result is not None
-        self.document.accept(self.result.variations[index])
-        self.result = None
-
-    # history
-    def undo(self) -> bool:
-        return self.document is not None and self.document.undo()
-
-    def redo(self) -> bool:
-        return self.document is not None and self.document.redo()
-
-    def can_undo(self) -> bool:
-        return self.document is not None and self.document.history.can_undo
-
-    def can_redo(self) -> bool:
-        return self.document is not None and self.document.history.can_redo
-
-    # view
-    def _toggle_cell(self, row: int, column: int) -> None:
-        if self.document is not None:
-            box = (slice(row, row + 1), slice(column, column + 1))
-            self.document.set_mask(box, not self.document.editable_mask[row, column])
-            self.stateChanged.emit()
-
-    def _refresh(self) -> None:
-        assert self.document is not None
-        rows, columns = self.document.shape
-        self.table.setRowCount(rows)
-        self.table.setColumnCount(columns)
-        for row in range(rows):
-            for column in range(columns):
-                item = QTableWidgetItem(str(self.document.token_grid[row, column]))
-                if self.document.editable_mask[row, column]:
-                    item.setBackground(QBrush(_MASK_COLOR))
-                self.table.setItem(row, column, item)

@@ -11,7 +11,8 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QKeySequence
 
-from app.editor_base import EDITOR_CLASSES, MediumEditor, load_editor_class
+from app import registry as app_registry
+from app.editor_base import MediumEditor, load_editor_class
 from app.engine_worker import EngineBridge
 from app.main_window import MainWindow, MediumPage
 from app.settings_store import RecentFiles
@@ -61,8 +62,8 @@ def test_window_has_the_three_medium_pages(window: MainWindow) -> None:
     for medium in ("image", "midi", "motion"):
         page = window.pages[medium]
         assert isinstance(page, MediumPage) and page.currentWidget() is page.welcome
-        assert not page.welcome.open_button.isEnabled()  # no editor in this build yet
-        assert "not part of this build" in page.welcome.note.text()
+        assert not page.welcome.open_button.isEnabled()  # its editor is left out (None)
+        assert "editor failed to load" in page.welcome.note.text()
 
 
 def test_sampler_lists_models_of_the_current_medium(window: MainWindow) -> None:
@@ -198,7 +199,7 @@ def test_open_errors_are_reported_and_leave_the_document(
     assert window.last_error and "\n" not in window.last_error
     np.testing.assert_array_equal(editor.document.token_grid, before)
     assert not window.open_path(tmp_path / "song.mid")
-    assert "MIDI editor is not part of this build" in window.last_error
+    assert "MIDI editor failed to load" in window.last_error
     assert not window.open_path(tmp_path / "notes.txt")
     assert window.recent.paths() == [grid_file.resolve()]
 
@@ -233,10 +234,17 @@ def test_editor_interface_is_enforced(qtbot: Any) -> None:
     assert editor.file_filter() == "Tokens (*.npy)"
 
 
-def test_missing_editor_module_means_welcome_page(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(EDITOR_CLASSES, "midi", "app.no_such_editor_module:Editor")
+def test_a_broken_editor_means_welcome_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    def named(editor: str) -> app_registry.AppMediumSpec | None:
+        return app_registry.AppMediumSpec("midi", editor)
+
+    assert load_editor_class("no-such-medium") is None  # no app side: no editor
+    monkeypatch.setattr("app.editor_base.app_medium", lambda _key: named("app.no_such_module:E"))
     assert load_editor_class("midi") is None
-    monkeypatch.setitem(EDITOR_CLASSES, "midi", "tests.app.conftest:TokenGridEditor")
+    monkeypatch.setattr("app.editor_base.app_medium", lambda _key: named("app.cli:Command"))
+    assert load_editor_class("midi") is None  # not a MediumEditor
+    editor = "tests.toy_medium.editor:TokenGridEditor"
+    monkeypatch.setattr("app.editor_base.app_medium", lambda _key: named(editor))
     assert load_editor_class("midi") is TokenGridEditor
 
 

@@ -12,11 +12,11 @@ from PySide6.QtWidgets import QApplication
 
 from app.engine_worker import EngineBridge, GenerationGate, LoadedModel, one_line
 from engine.jobs import GenerateResult, Progress
-from engine.media.tokens import TokenGridCodec, TokenGridDocument
 from engine.models import ModelManifest, ModelRegistry
 from engine.runtime import load_transformer
 from engine.sampling.types import LogitsFn, SamplerSettings, Step, TokenArray
 from tests.app.conftest import GRID_SHAPE, VOCAB, token_document
+from tests.toy_medium.document import TokenGridCodec, TokenGridDocument
 
 TIMEOUT_MS = 30_000
 

@@ -33,12 +33,12 @@ from engine.jobs import (
     run_windows,
     window_settings,
 )
-from engine.media.tokens import TokenGridCodec, TokenGridPayload
 from engine.models import load_manifest
 from engine.runtime import load_transformer
 from engine.sampling import sample
 from engine.sampling.types import LogitsFn, SamplerSettings, TokenArray
 from tests.tinymodels import write_tiny_model
+from tests.toy_medium.document import TokenGridCodec, TokenGridPayload
 
 LENGTH = 16  # tokens per model window
 HALF = LENGTH // 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Callable
@@ -11,9 +12,11 @@ from typing import Any
 import pytest
 
 import engine
+from engine.media.registry import register_medium, unregister_medium
 from engine.models import ModelError, ModelRegistry, default_model_dirs, load_manifest
 from engine.sampling.types import SamplerSettings
 from tests.tinymodels import write_tiny_model
+from tests.toy_medium import spec as toy_medium
 
 Manifest = dict[str, Any]
 
@@ -145,6 +148,17 @@ def test_broken_manifest_is_one_line_naming_it(
     message = load_error(folder)
     assert message.startswith(f"{folder / 'manifest.json'}: ")
     assert fragment in message
+
+
+def test_the_medium_is_one_the_media_registry_knows(tmp_path: Path) -> None:
+    folder = write_tiny_model(tmp_path, medium="toy2")
+    assert "medium 'toy2' is not one of image, midi, motion, tokens" in load_error(folder)
+    register_medium(dataclasses.replace(toy_medium.SPEC, key="toy2"))
+    try:
+        assert load_manifest(folder).medium == "toy2"
+    finally:
+        unregister_medium("toy2")
+    assert "medium 'toy2' is not one of" in load_error(folder)
 
 
 def test_mask_id_error_reads_exactly(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The token-grid document and codec: snapshots, events, undo, bit-exact compositing."""
+"""The toy medium's document and codec: snapshots, events, undo, bit-exact compositing."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from engine.jobs import MediumCodec
-from engine.media.tokens import TokenGridCodec, TokenGridDocument, TokenGridPayload
 from engine.undo import Bbox
+from tests.toy_medium.document import TokenGridCodec, TokenGridDocument, TokenGridPayload
 
 
 def _document() -> TokenGridDocument:

@@ -1,9 +1,9 @@
-"""The generic token-level medium: a grid of token ids the user edits directly.
+"""The toy medium's engine layer: a grid of token ids the user edits directly.
 
-It is what the shell is tested with, and the MIDI grid builds on it (a
-Coconet grid is voices x steps of pitch tokens). The document is a plain
-object with callback lists; widgets listen and forward user intent, they
-never hold state of their own.
+The shell (worker, window, CLI) is tested with it, and it is the smallest
+complete medium to copy from. The document is a plain object with callback
+lists; widgets listen and forward user intent, they never hold state of
+their own.
 
 Conventions: ``token_grid`` is int64 with the model's token shape, values in
 ``[0, vocab_size)``; ``editable_mask`` is bool with the same shape, True where
@@ -19,9 +19,10 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from engine.document import HistoryDocument
 from engine.jobs import TokenProblem
 from engine.sampling.types import BoolArray, TokenArray
-from engine.undo import Bbox, HistoryDocument, UndoStack, full_bbox
+from engine.undo import Bbox, UndoStack, full_bbox
 
 _T = TypeVar("_T", bound=np.generic)
 
@@ -68,7 +69,7 @@ class TokenGridDocument(HistoryDocument):
         self._arrays: dict[str, npt.NDArray[np.generic]] = {}
         self.tokens_changed: list[Listener] = []
         self.mask_changed: list[Listener] = []
-        self.history = UndoStack(self._arrays, max_steps=max_undo)
+        self._start_history(UndoStack(self._arrays, max_steps=max_undo))
         self._load(token_grid, editable_mask)
 
     def _load(self, token_grid: npt.ArrayLike, editable_mask: npt.ArrayLike | None) -> None:
