@@ -19,7 +19,6 @@ Schema v1::
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import math
@@ -32,9 +31,10 @@ from typing import Any, NamedTuple, NoReturn
 
 import onnxruntime as ort
 
+from engine.manifest import _SAMPLER_FIELDS, SCHEMA_VERSION, ModelError, ModelManifest
 from engine.media.registry import medium_keys
 from engine.paths import bundled_models_dir, env_models_dirs, user_models_dir
-from engine.runtime import CPU_PROVIDER
+from engine.providers import CPU_PROVIDER
 from engine.sampling.types import SCHEDULES, SELECTORS, SamplerSettings
 
 __all__ = [
@@ -49,7 +49,6 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
 MANIFEST_FILE = "manifest.json"
 
 _TOP_REQUIRED = ("schema_version", "name", "medium", "files", "tokens", "io")
@@ -60,60 +59,6 @@ _ORT_ERROR = re.compile(
 )
 
 
-class ModelError(Exception):
-    """A model folder that cannot be used; ``str()`` is one line: ``<file>: <problem>``."""
-
-    def __init__(self, path: Path, problem: str) -> None:
-        self.path = path
-        self.problem = " ".join(problem.split())
-        super().__init__(f"{path}: {self.problem}")
-
-
-@dataclass(frozen=True)
-class ModelManifest:
-    """A validated manifest. ``files`` maps a role (transformer, encoder, ...) to a file."""
-
-    name: str
-    medium: str
-    description: str
-    folder: Path
-    files: dict[str, str] = field(hash=False)
-    vocab_size: int
-    mask_id: int
-    shape: tuple[int, ...]
-    tokens_input: str
-    logits_output: str
-    condition_input: str | None
-    sampling: SamplerSettings
-    medium_facts: dict[str, Any] = field(hash=False)
-    license: str
-    data: str
-    size_bytes: int
-    schema_version: int = SCHEMA_VERSION
-    side_inputs: tuple[str, ...] = ()  # float graph inputs the medium's codec fills per window
-
-    def path(self, role: str) -> Path:
-        """The file playing ``role``; KeyError names the roles this model has."""
-        if role not in self.files:
-            raise KeyError(
-                f"model {self.name!r} has no {role!r} file (has: {', '.join(self.files)})"
-            )
-        return self.folder / self.files[role]
-
-    @property
-    def length(self) -> int:
-        """N, the number of tokens in one sequence (product of ``shape``)."""
-        return math.prod(self.shape)
-
-    def default_settings(self, **overrides: Any) -> SamplerSettings:
-        """The manifest's sampling defaults with some fields replaced (unknown names raise)."""
-        unknown = sorted(set(overrides) - _SAMPLER_FIELDS)
-        if unknown:
-            raise TypeError(f"unknown sampler setting(s): {', '.join(unknown)}")
-        return dataclasses.replace(self.sampling, **overrides)
-
-
-_SAMPLER_FIELDS = frozenset(f.name for f in dataclasses.fields(SamplerSettings))
 _SAMPLER_TYPES: dict[str, type] = typing.get_type_hints(SamplerSettings)
 _SAMPLER_CHOICES: dict[str, tuple[str, ...]] = {"schedule": SCHEDULES, "selector": SELECTORS}
 _SAMPLER_MINIMUM: dict[str, float] = {"steps": 1, "variations": 1, "top_k": 0, "temperature": 0}

@@ -28,10 +28,11 @@ import numpy as np
 import onnxruntime as ort
 
 from engine.paths import user_cache_dir
+from engine.providers import CPU_PROVIDER, CUDA_PROVIDER, TENSORRT_PROVIDER
 from engine.sampling.types import FloatArray, LogitsFn, SideInputs, TokenArray
 
 if TYPE_CHECKING:
-    from engine.models import ModelManifest
+    from engine.manifest import ModelManifest
 
 __all__ = [
     "CPU_PROVIDER",
@@ -46,9 +47,6 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-CPU_PROVIDER = "CPUExecutionProvider"
-CUDA_PROVIDER = "CUDAExecutionProvider"
-TENSORRT_PROVIDER = "TensorrtExecutionProvider"
 DEVICE_ENV = "REMASK_DEVICE"
 """``cpu`` forces the CPU; ``cuda`` allows CUDA but not TensorRT; unset/``auto`` allows both."""
 

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from engine.jobs import Codec
-    from engine.models import ModelManifest
+    from engine.manifest import ModelManifest
 
 __all__ = [
     "BUILTIN_MEDIA",

@@ -14,7 +14,7 @@ import pytest
 
 from engine import runtime
 from engine.models import ModelManifest, load_manifest
-from engine.runtime import CPU_PROVIDER, CUDA_PROVIDER, TENSORRT_PROVIDER
+from engine.providers import CPU_PROVIDER, CUDA_PROVIDER, TENSORRT_PROVIDER
 from tests.tinymodels import write_tiny_model
 
 

@@ -13,7 +13,7 @@ from engine.media.registry import MediumSpec
 if TYPE_CHECKING:
     from engine.jobs import Codec
     from engine.media.image.document import ImageDocument
-    from engine.models import ModelManifest
+    from engine.manifest import ModelManifest
 
 
 def open_document(path: Path) -> ImageDocument:
