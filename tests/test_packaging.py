@@ -13,16 +13,24 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from app.registry import app_medium, imported_by_name
+from engine.media.registry import BUILTIN_MEDIA
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGING = ROOT / "packaging"
 DESKTOP_FILE = PACKAGING / "remask.desktop"
 SPEC_FILE = PACKAGING / "remask.spec"
 
-# Files whose app/ modules are imported by name (importlib), which PyInstaller cannot see:
-# app/cli.py (the medium subcommands, the GUI) and app/editor_base.py, whose EDITOR_CLASSES
-# app/main_window.py loads its editors from.
-LAZY_IMPORTERS = (ROOT / "app/cli.py", ROOT / "app/main_window.py", ROOT / "app/editor_base.py")
-MODULE_NAME = re.compile(r"app(?:\.\w+)+")  # a module, or "module:attribute" as in EDITOR_CLASSES
+# Files that name app/ modules imported by name (importlib), which PyInstaller cannot see:
+# app/cli.py (the GUI), the registries and each medium's app spec (editor and command modules).
+LAZY_IMPORTERS = (
+    ROOT / "app/cli.py",
+    ROOT / "app/main_window.py",
+    ROOT / "app/editor_base.py",
+    ROOT / "app/registry.py",
+    *sorted((ROOT / "app").glob("*/spec.py")),
+)
+MODULE_NAME = re.compile(r"(?:app|engine)(?:\.\w+)+")  # a module, or "module:attribute"
 
 
 def desktop_entry() -> configparser.SectionProxy:
@@ -41,7 +49,7 @@ def string_constants(path: Path) -> set[str]:
     return {n.value for n in nodes if isinstance(n, ast.Constant) and isinstance(n.value, str)}
 
 
-def is_app_module(name: str) -> bool:
+def is_module(name: str) -> bool:
     source = ROOT / f"{name.replace('.', '/')}.py"
     return MODULE_NAME.fullmatch(name) is not None and source.is_file()
 
@@ -49,7 +57,18 @@ def is_app_module(name: str) -> bool:
 def lazily_imported_app_modules() -> set[str]:
     """Every string constant in LAZY_IMPORTERS that names an existing app/ module."""
     names = {text.partition(":")[0] for path in LAZY_IMPORTERS for text in string_constants(path)}
-    return {name for name in names if is_app_module(name)}
+    return {name for name in names if is_module(name)}
+
+
+def spec_hidden_imports() -> set[str]:
+    """What packaging/remask.spec hands PyInstaller: its own names and the registry's list."""
+    calls = [
+        node.func.id
+        for node in ast.walk(ast.parse(SPEC_FILE.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    ]
+    assert "imported_by_name" in calls, "the spec must take the media modules from the registry"
+    return string_constants(SPEC_FILE) | set(imported_by_name())
 
 
 def console_scripts() -> dict[str, str]:
@@ -95,8 +114,18 @@ def test_lazy_import_scan_finds_the_known_modules() -> None:
 
 
 def test_spec_lists_every_lazily_imported_app_module() -> None:
-    missing = lazily_imported_app_modules() - string_constants(SPEC_FILE)
+    missing = lazily_imported_app_modules() - spec_hidden_imports()
     assert not missing, f"add {sorted(missing)} to APP_LAZY_MODULES in packaging/remask.spec"
+
+
+def test_every_builtin_medium_is_bundled_with_both_layers() -> None:
+    hidden = spec_hidden_imports()
+    for key in BUILTIN_MEDIA:
+        app_side = app_medium(key)
+        assert app_side is not None, f"medium {key!r} has no app/{key}/spec.py"
+        modules = {f"engine.media.{key}.spec", f"app.{key}.spec", *app_side.modules()}
+        assert modules <= hidden
+        assert all(is_module(name) for name in modules), modules
 
 
 def test_spec_entry_script_exists() -> None:
