@@ -28,13 +28,13 @@ returns a clip for one sampler step (the live preview).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QElapsedTimer, QEvent, QObject, QPointF, Qt, QTimer
-from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter, QPen, QPixmap, QShowEvent
+from PySide6.QtCore import QElapsedTimer, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -46,62 +46,32 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.editor_base import MediumEditor
-from app.engine_worker import one_line
+from app.editor_base import DocumentHistory
+from app.motion.clips import (
+    CodecFactory,
+    as_clip,
+    default_codec,
+    pose_thumbnail,
+    preview_clip,
+)
 from app.motion.curves import MotionCurves
+from app.motion.new_clip import NewClipEditor
 from app.motion.timeline import ZOOM_STEP, MotionTimeline
-from app.motion.viewport import TINTS, MotionViewport, SkeletonPoints, skeleton_points
+from app.motion.viewport import MotionViewport, SkeletonPoints, skeleton_points
 from app.variations import VariationsStrip
+from engine.document import DocumentChanged
 from engine.jobs import GenerateResult, MediumCodec, Progress
-from engine.media.motion.bvh import Clip
-from engine.media.motion.document import FrameSpan, MotionDocument, MotionPayload
-from engine.models import ModelManifest, ModelRegistry
-from engine.sampling.types import Step
+from engine.media.motion.clip import Clip
+from engine.media.motion.document import MotionDocument, MotionPayload
+from engine.models import ModelManifest
 
 _log = logging.getLogger(__name__)
 
-CodecFactory = Callable[[ModelManifest], MediumCodec]
-"""Makes the codec for a motion model (tests pass a tiny one)."""
-
-THUMB_SIZE = (96, 72)
 _PREROLL_FRAMES = 15
 """Auditioning a variation starts this many frames before the edit, to see the transition."""
 
 
-def default_codec(manifest: ModelManifest) -> MediumCodec:
-    """The shipped motion codec for ``manifest``; a one-line ValueError when it is missing."""
-    try:
-        from engine.media.motion import codec as motion_codec
-    except ModuleNotFoundError as exc:
-        if exc.name != "engine.media.motion.codec":
-            raise
-        raise ValueError("the motion model's codec is not part of this build yet") from None
-    return cast(MediumCodec, motion_codec.MotionCodec(cast(Any, manifest)))
-
-
-def preview_clip(codec: MediumCodec, payload: MotionPayload, step: Step) -> Clip | None:
-    """The codec's decoded pose sequence for one sampler step (first variation), if it has one.
-
-    ``preview(payload, tokens [B, N])`` decodes tokens that are still partly masked;
-    one row is enough to show, and keeps the GUI thread's share of the work small.
-    """
-    preview = getattr(codec, "preview", None)
-    if not callable(preview):
-        return None
-    clips = preview(payload, step.tokens[:1])
-    clip = clips[0] if isinstance(clips, list | tuple) and clips else clips
-    return clip if isinstance(clip, Clip) else None
-
-
-def as_clip(variation: Any) -> Clip:
-    """A decoded variation as a clip (codecs return clips, or objects carrying ``.clip``)."""
-    clip = variation if isinstance(variation, Clip) else getattr(variation, "clip", None)
-    if not isinstance(clip, Clip):
-        raise TypeError(f"the motion codec returned {type(variation).__name__}, not a clip")
-    return clip
-
-
-class MotionEditor(MediumEditor):
+class MotionEditor(DocumentHistory, NewClipEditor):
     """Open a BVH, paint frames per body part, generate, audition, accept, export."""
 
     medium = "motion"
@@ -118,8 +88,6 @@ class MotionEditor(MediumEditor):
         self.codec_factory: CodecFactory = codec_factory or default_codec
         self.document: MotionDocument | None = None
         self.path: Path | None = None
-        self._saved_revision = 0
-        """The document's revision when it was opened (or made) or last exported."""
         self.viewport = MotionViewport(use_gl=use_gl)
         self.timeline = MotionTimeline()
         self.curves = MotionCurves()
@@ -237,115 +205,6 @@ class MotionEditor(MediumEditor):
     def _on_eraser(self) -> None:
         self.timeline.erase = self.eraser_action.isChecked()
 
-    # -- welcome page: "Open a BVH…" and "New clip" ------------------------------------------
-
-    def event(self, event: QEvent) -> bool:  # noqa: D401 - Qt override
-        """Adopt the welcome page when the window's medium page takes this editor in."""
-        if event.type() == QEvent.Type.ParentChange:
-            self._adopt_welcome_page()
-        return super().event(event)
-
-    def _adopt_welcome_page(self) -> None:
-        """Add "New clip" beside the page's open button (the page knows no medium specifics).
-
-        Duck-typed on the window's ``MediumPage.welcome`` so this needs no change there;
-        a welcome page without ``open_button`` is left alone.
-        """
-        welcome = getattr(self.parentWidget(), "welcome", None)
-        open_button = getattr(welcome, "open_button", None)
-        if welcome is None or open_button is None or not hasattr(self, "new_clip_button"):
-            return  # not on a medium page, or still inside __init__
-        if self.new_clip_button is not None:
-            return
-        open_button.setText("Open a BVH…")
-        self.new_clip_button = QPushButton("New clip")
-        self.new_clip_button.clicked.connect(lambda _checked=False: self.new_clip())
-        layout = welcome.layout()
-        layout.insertWidget(layout.indexOf(open_button) + 1, self.new_clip_button, 0,
-                            Qt.AlignmentFlag.AlignHCenter)  # fmt: skip
-        welcome.installEventFilter(self)
-        self.refresh_new_clip()
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
-        if event.type() == QEvent.Type.Show:
-            self.refresh_new_clip()  # models may have been installed since
-        return super().eventFilter(watched, event)
-
-    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
-        """The toolbar's "New clip" is checked like the welcome page's, whenever it shows."""
-        self.refresh_new_clip()
-        super().showEvent(event)
-
-    def refresh_new_clip(self) -> None:
-        """Enable "New clip" (welcome button, toolbar) only with a motion model installed.
-
-        One rule and one tooltip for both places; the tooltip says why it is off.
-        """
-        manifest = self.motion_model()
-        tooltip = (
-            f"Generate a clip from scratch with the {manifest.name} model (everything masked)"
-            if manifest is not None
-            else "No motion model is installed (see 'remask models'): New clip needs one"
-        )
-        controls: list[QAction | QPushButton] = [self.new_clip_action]
-        if self.new_clip_button is not None:
-            controls.append(self.new_clip_button)
-        for control in controls:
-            control.setEnabled(manifest is not None)
-            control.setToolTip(tooltip)
-
-    def motion_model(self) -> ModelManifest | None:
-        """The model "New clip" uses: the window's chosen motion model, else the first installed."""
-        window = self.window()
-        sampler = getattr(window, "sampler", None)
-        chosen = sampler.current_model() if sampler is not None else None
-        if chosen is not None and chosen.medium == self.medium:
-            return cast(ModelManifest, chosen)
-        registry = getattr(window, "registry", None)
-        if not isinstance(registry, ModelRegistry):
-            registry = ModelRegistry.discover()
-        models = registry.for_medium(self.medium)
-        return models[0] if models else None
-
-    def new_clip(self, manifest: ModelManifest | None = None) -> bool:
-        """A blank clip of the model's rig, every frame masked, then Generate (via the window).
-
-        The model's window length sets the duration; the result arrives as variations like
-        any edit, so accepting one is an undo step and the blank pose can be restored.
-        A modified clip is replaced only if the window's question allows it (False if not).
-        """
-        manifest = manifest or self.motion_model()
-        if manifest is None:
-            self.show_status("No motion model is installed: New clip needs one")
-            return False
-        may_discard = getattr(self.window(), "may_discard", None)
-        if callable(may_discard) and not may_discard([self]):
-            return False
-        try:
-            self.set_document(MotionDocument.blank(self._blank_clip(manifest), "new clip.bvh"))
-        except Exception as exc:  # noqa: BLE001 - a broken model must not take the page down
-            self._report(f"Cannot start a new clip with {manifest.name}", one_line(exc))
-            return False
-        generate = getattr(self.window(), "generate", None)
-        if callable(generate):
-            generate()
-        return True
-
-    def _blank_clip(self, manifest: ModelManifest) -> Clip:
-        codec = self.codec_factory(manifest)
-        template = getattr(codec, "skeleton_template", None)
-        if not callable(template):
-            raise ValueError(f"the {manifest.name} model has no skeleton for new clips")
-        rig: Clip = template()
-        frames = int(getattr(codec, "window", 0) or round(4 * rig.fps))
-        return rest_pose(rig, frames)
-
-    def _report(self, title: str, message: str) -> None:
-        show_error = getattr(self.window(), "show_error", None)
-        if callable(show_error):
-            show_error(title, message)
-        self.show_status(f"{title}: {message}")
-
     # -- documents ------------------------------------------------------------------------
 
     def has_document(self) -> bool:
@@ -361,15 +220,13 @@ class MotionEditor(MediumEditor):
         self.pause()
         self._drop_job()
         self.document, self.path = document, path
-        self._saved_revision = document.history.revision
-        document.motion_changed.append(self._on_motion_changed)
-        document.mask_changed.append(self._on_mask_changed)
-        document.history.changed.append(self.stateChanged.emit)
+        self.mark_saved()  # a new clip starts clean too: nothing is lost until an accept
+        document.subscribe(self._on_change)
         self.timeline.set_document(document)
         self.slider.setRange(0, document.n_frames - 1)
         self.frame = 0
         self._show("document", document.clip, refit=True)
-        self._on_mask_changed((0, document.n_frames))
+        self._show_mask_range()
         self.show_status(f"{document.n_frames} frames at {document.clip.fps:g} fps")
         self.stateChanged.emit()
 
@@ -379,14 +236,8 @@ class MotionEditor(MediumEditor):
         if path.suffix.lower() not in self.export_extensions:
             raise ValueError(f"motion is exported as .bvh, not {path.suffix or 'no extension'}")
         self.document.export(path)
-        self._saved_revision = self.document.history.revision
+        self.mark_saved()
         self.stateChanged.emit()
-
-    def is_modified(self) -> bool:
-        """A new clip starts clean too: nothing is lost until a variation is accepted."""
-        if self.document is None:
-            return False
-        return self.document.history.revision != self._saved_revision
 
     def document_name(self) -> str:
         return self.document.name if self.document is not None else ""
@@ -481,11 +332,14 @@ class MotionEditor(MediumEditor):
     def shown_points(self) -> SkeletonPoints | None:
         return self.viewport.sequence
 
-    def _on_motion_changed(self, _span: FrameSpan) -> None:
-        if self.document is not None and self.showing == "document":
+    def _on_change(self, event: DocumentChanged) -> None:
+        if event.kind == "motion" and self.document is not None and self.showing == "document":
             self._show("document", self.document.clip)
+        elif event.kind == "mask":
+            self._show_mask_range()
+        self.stateChanged.emit()
 
-    def _on_mask_changed(self, _span: FrameSpan) -> None:
+    def _show_mask_range(self) -> None:
         assert self.document is not None
         try:
             first, last, _part = self.document.mask_block()
@@ -493,7 +347,6 @@ class MotionEditor(MediumEditor):
         except ValueError:
             rows = np.flatnonzero(self.document.mask.any(axis=1))
             self.curves.set_mask_range((int(rows[0]), int(rows[-1])) if rows.size else None)
-        self.stateChanged.emit()
 
     # -- generation ------------------------------------------------------------------------
 
@@ -587,66 +440,5 @@ class MotionEditor(MediumEditor):
         frames = np.linspace(payload.first, payload.last, num=min(5, payload.n_frames)).round()
         return pose_thumbnail(points, [int(f) for f in frames])
 
-    # -- history -----------------------------------------------------------------------------
-
-    def undo(self) -> bool:
-        return self.document is not None and self._after_history(self.document.undo())
-
-    def redo(self) -> bool:
-        return self.document is not None and self._after_history(self.document.redo())
-
-    def _after_history(self, done: bool) -> bool:
-        if done:
-            self.stateChanged.emit()
-        return done
-
-    def can_undo(self) -> bool:
-        return self.document is not None and self.document.history.can_undo
-
-    def can_redo(self) -> bool:
-        return self.document is not None and self.document.history.can_redo
-
     def show_status(self, text: str) -> None:
         self.status.setText(text)
-
-
-def rest_pose(rig: Clip, frames: int) -> Clip:
-    """``frames`` frames of the rig's rest pose: rotations zero, position channels = offsets.
-
-    A position channel *replaces* its joint's offset, so zeros there (a rig read from
-    a skeleton file without motion) would fold every 6-channel joint onto its parent.
-    """
-    row = np.zeros(rig.n_channels)
-    for index, joint in enumerate(rig.joints):
-        columns = rig.channel_columns(index, "position")
-        row[columns] = [joint.offset["XYZ".index(axis)] for axis in joint.position_axes]
-    return rig.with_motion(np.repeat(row[None, :], frames, axis=0))
-
-
-def pose_thumbnail(points: SkeletonPoints, frames: Sequence[int]) -> QPixmap:
-    """An onion skin of a few poses seen from the side (older poses fainter): a variation's gist."""
-    width, height = THUMB_SIZE
-    pixmap = QPixmap(width, height)
-    pixmap.fill(QColor(38, 40, 46))
-    side = points.points[list(frames)][..., 1:]  # GL (y, z): forward and up
-    low, high = side.min(axis=(0, 1)), side.max(axis=(0, 1))
-    scale = 0.9 * min(width / max(high[0] - low[0], 1e-6), height / max(high[1] - low[1], 1e-6))
-    centre = (low + high) / 2
-    painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    red, green, blue, _ = (int(c * 255) for c in TINTS["variation"])
-    for order, pose in enumerate(side):
-        alpha = int(255 * (order + 1) / len(side))
-        painter.setPen(QPen(QColor(red, green, blue, alpha), 1.5))
-        for parent, child in points.bones:
-            a, b = (_to_pixel(pose[i], centre, scale) for i in (parent, child))
-            painter.drawLine(a, b)
-    painter.end()
-    return pixmap
-
-
-def _to_pixel(point: np.ndarray, centre: np.ndarray, scale: float) -> QPointF:
-    width, height = THUMB_SIZE
-    return QPointF(
-        width / 2 + (point[0] - centre[0]) * scale, height / 2 - (point[1] - centre[1]) * scale
-    )

@@ -11,7 +11,7 @@ gaps. Pressing or dragging on the ruler moves the playhead instead
 Colours say what a frame is: grey for context (kept as it is), orange for
 masked (will be regenerated), blue for frames an accepted generation wrote.
 The widget only shows the document and forwards gestures to it; it redraws
-when the document's ``mask_changed`` fires.
+when the document sends a ``"mask"`` event.
 
 Zoom and scroll are view state, kept here and nowhere else: at zoom 1 the whole
 clip fits the width; Ctrl+wheel zooms about the mouse, the wheel (or
@@ -24,6 +24,7 @@ playhead agree at any zoom.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -39,7 +40,8 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QScrollBar, QSizePolicy, QWidget
 
-from engine.media.motion.document import FrameSpan, MotionDocument, part_columns
+from engine.document import DocumentChanged
+from engine.media.motion.document import FrameSpan, MotionDocument, frame_span, part_columns
 
 ROWS: tuple[str, ...] = ("full", "upper", "lower")
 HEADER_WIDTH, RULER_HEIGHT, ROW_HEIGHT, ROW_GAP = 56, 22, 22, 3
@@ -68,6 +70,7 @@ class MotionTimeline(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.document: MotionDocument | None = None
+        self._unsubscribe: Callable[[], None] = lambda: None
         self.playhead = 0
         self.erase = False
         """Eraser mode: the left button clears instead of marking."""
@@ -98,12 +101,11 @@ class MotionTimeline(QWidget):
 
     def set_document(self, document: MotionDocument | None) -> None:
         """Show another document (or none); listens to its mask changes."""
-        if self.document is not None and self._on_mask_changed in self.document.mask_changed:
-            self.document.mask_changed.remove(self._on_mask_changed)
+        self._unsubscribe()
         self.document = document
         self._stroke = None
         if document is not None:
-            document.mask_changed.append(self._on_mask_changed)
+            self._unsubscribe = document.subscribe(self._on_change)
         self.fit()
 
     def set_playhead(self, frame: int) -> None:
@@ -116,7 +118,11 @@ class MotionTimeline(QWidget):
         for column in (old, frame):
             self.update(self._column_rect(column).adjusted(-2, 0, 2, 0))
 
-    def _on_mask_changed(self, span: FrameSpan) -> None:
+    def _on_change(self, event: DocumentChanged) -> None:
+        if event.kind == "mask":
+            self._repaint_frames(frame_span(event.region, self.n_frames))
+
+    def _repaint_frames(self, span: FrameSpan) -> None:
         first, stop = span
         left = self._column_rect(first).left()
         right = self._column_rect(stop - 1).right()
