@@ -1,4 +1,4 @@
-"""House style is enforced: ruff (lint + format) on the tree, mypy --strict on engine/."""
+"""House style is enforced: ruff (lint + format) on the tree, mypy --strict on engine/ and app/."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def test_ruff_lint_and_format() -> None:
     assert fmt.returncode == 0, fmt.stdout[-3000:]
 
 
-def test_mypy_strict_on_engine() -> None:
+def test_mypy_strict_on_engine_and_app() -> None:
     pytest.importorskip("mypy")
     typed = run_tool("mypy")  # files and strictness come from pyproject.toml [tool.mypy]
     assert typed.returncode == 0, typed.stdout[-3000:]
