@@ -253,3 +253,17 @@ def test_equal_revisions_mean_equal_arrays(
             stack.assign(value, (slice(cell, cell + 1),))
         expected = states.setdefault(stack.revision, grid.copy())
         np.testing.assert_array_equal(grid, expected)
+
+
+def test_swap_replaces_a_target_whole_in_the_same_history() -> None:
+    """A reshaped array (an extended canvas) is one step among diffs; undo brings the old one."""
+    targets = {"mask": np.zeros((4, 4), bool)}
+    stack = UndoStack(targets)
+    small = targets["mask"]
+    stack.assign(True, (slice(0, 1), slice(0, 1)), target="mask")
+    with stack.step("extend"):
+        stack.swap("mask", np.ones((6, 6), bool))
+    assert targets["mask"].shape == (6, 6) and len(stack.undo_steps) == 2
+    assert stack.undo() == {"mask": None}  # None: the whole target changed
+    assert targets["mask"] is small and small[0, 0] and small.sum() == 1
+    assert stack.redo() == {"mask": None} and targets["mask"].shape == (6, 6)
