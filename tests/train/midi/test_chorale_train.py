@@ -13,6 +13,7 @@ torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 
 from engine.train.common import (  # noqa: E402
+    INT8_SUFFIX,
     INT8_TOLERANCE,
     is_int8,
     masked_loss,
@@ -540,17 +541,25 @@ def test_torch_logits_fn_matches_the_module(tiny_model) -> None:
 
 
 def test_int8_export_is_smaller_and_still_rebuilds_in_torch(tmp_path: Path, tiny_model) -> None:
-    """``--int8``: integer MatMul weights; torch reloads them dequantized, within tolerance."""
+    """``--int8``: integer MatMul weights; torch reloads them dequantized, within tolerance.
+
+    The weights use 7 bits (|q| <= 64), so 255 * 64 * 2 < 2**15 and AVX2's saturating 16-bit
+    pair sums give the same logits as exact integer GEMMs (8-bit: 22 % off on such a CPU).
+    """
     fp32, int8 = tmp_path / "fp32", tmp_path / "int8"
     chorale.export(tiny_model, fp32)
     chorale.export(tiny_model, int8, int8=True)
     assert is_int8(int8 / "transformer.onnx") and not is_int8(fp32 / "transformer.onnx")
     assert (int8 / "transformer.onnx").stat().st_size < (fp32 / "transformer.onnx").stat().st_size
+    inits = onnx_initializers(int8 / "transformer.onnx")
+    quantized = [v.astype(np.int32) for k, v in inits.items() if k.endswith(INT8_SUFFIX)]
+    assert quantized and max(np.abs(q).max() for q in quantized) <= 64
     weight = "blocks.0.mlp.0.weight"
     original = tiny_model.state_dict()[weight].numpy()
-    restored = onnx_initializers(int8 / "transformer.onnx")[weight]
+    restored = inits[weight]
     assert restored.shape == original.shape
-    assert np.abs(restored - original).max() <= np.abs(original).max() / 127 + 1e-7
+    half_step = np.abs(original).max(axis=1, keepdims=True) / 128  # one scale per output row
+    assert np.all(np.abs(restored - original) <= half_step + 1e-7)
     chorale.write_manifest(int8, tiny_model.cfg, {"steps": 4})
     module = chorale.load_torch_model(int8)
     tokens = np.random.default_rng(4).integers(0, cd.MASK_ID + 1, (2, 4 * STEPS))
