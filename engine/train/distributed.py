@@ -45,7 +45,8 @@ def world_size() -> int:
 
 
 def rank() -> int:
-    return dist.get_rank() if active() else 0
+    """This process's rank; torchrun's ``RANK`` before the group is joined, 0 in a plain run."""
+    return dist.get_rank() if active() else int(os.environ.get("RANK", "0"))
 
 
 def is_main() -> bool:

@@ -28,6 +28,7 @@ from torch import nn
 
 from engine.sampling import sample
 from engine.sampling.types import SamplerSettings
+from engine.train import distributed
 from engine.train.loop import LoopSettings, LossFn, MakeBatch, Tensors, evaluate, train_loop
 
 Log = Callable[[str], None]
@@ -93,6 +94,7 @@ def train_decoder(
         param.requires_grad_(name.startswith("decoder."))
     valid_t = tuple(torch.from_numpy(a) for a in valid)
     before = evaluate(model, module_loss, valid_t, torch.device("cpu"))
+    log = distributed.main_only(log)
     log(f"decoder before: valid loss {before[0]:.4f}, hole error {before[1]:.4f}")
     on_best = cast(Callable[[nn.Module, dict[str, object]], None] | None, save)
     best, stats = train_loop(model, batches, module_loss, valid, settings, log, on_best)

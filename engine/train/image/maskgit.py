@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F  # noqa: N812
 
+from engine.train import distributed
 from engine.train.common import (
     config_from_dict,
     export_token_transformer,
@@ -222,7 +223,7 @@ def train(
     final, stats = train_loop(model, make_batch, masked_token_loss, valid, settings, log, on_best)
     stats["unigram_loss"] = round(unigram_loss(train_maps, cfg.vocab_size), 4)
     stats["command"] = command
-    if checkpoint_dir is not None:
+    if checkpoint_dir is not None and distributed.is_main():
         save_transformer(final, stats, checkpoint_dir / "maskgit_final.pt")
     return final, stats  # type: ignore[return-value]
 

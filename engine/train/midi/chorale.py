@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from engine.train import distributed
 from engine.train.common import (
     ModelFacts,
     config_from_dict,
@@ -188,7 +189,7 @@ def train(
     stats["command"] = command
     stats["frame_share"] = frame_share
     stats["stages"] = [*earlier_stages, stage_summary(stats)]
-    if checkpoint_dir is not None:
+    if checkpoint_dir is not None and distributed.is_main():
         save_checkpoint(checkpoint_dir / "final.pt", final, cfg, stats)
     return final, stats  # type: ignore[return-value]
 

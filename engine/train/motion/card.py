@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from engine.media.motion.bvh import Clip, rig_record
-from engine.media.motion.clip_ops import FEATURE_JOINTS
+from engine.media.motion.clip import Clip, rig_record
+from engine.media.motion.features import FEATURE_JOINTS
 from engine.media.motion.retarget import mean_pose_record
 from engine.train.common import ModelFacts, onnx_size_mb
 from engine.train.common import write_manifest as common_write_manifest

@@ -22,14 +22,11 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from engine.media.motion.bvh import Clip, parse_bvh
-from engine.media.motion.clip_ops import (
-    FEATURE_JOINTS,
-    FEATURE_SIZE,
-    clip_features,
-    guess_cm_per_unit,
-)
-from engine.media.motion.codec import read_for_model
+from engine.media.motion.bvh import parse_bvh
+from engine.media.motion.clip import Clip
+from engine.media.motion.features import FEATURE_JOINTS, FEATURE_SIZE, clip_features
+from engine.media.motion.kinematics import guess_cm_per_unit
+from engine.media.motion.model_features import pad_edge_hold, read_for_model
 from engine.media.motion.retarget import ModelRig, fit_rig, foot_floor
 from engine.media.motion.skeleton import (
     CANONICAL_JOINTS,
@@ -265,16 +262,6 @@ def feature_stats(takes: Sequence[MotionTake]) -> tuple[FloatArray, FloatArray]:
     mean = stacked.mean(axis=0)
     std = np.maximum(stacked.std(axis=0), 1e-2)
     return mean.astype(np.float32), std.astype(np.float32)
-
-
-def pad_edge_hold(features: FloatArray, frames: int) -> FloatArray:
-    """Extend to at least ``frames`` frames by holding the last pose (root velocities 0)."""
-    missing = frames - len(features)
-    if missing <= 0:
-        return features
-    tail = np.repeat(features[-1:], missing, axis=0)
-    tail[:, STILL_COLUMNS] = 0.0
-    return np.concatenate([features, tail]).astype(np.float32)
 
 
 def random_windows(

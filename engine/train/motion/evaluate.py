@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.media.motion.bvh import Clip
-from engine.media.motion.clip_ops import interpolate_range, motion_metrics
+from engine.media.motion.clip import Clip
 from engine.media.motion.codec import MotionCodec, MotionPayload
+from engine.media.motion.editing import interpolate_range
+from engine.media.motion.metrics import motion_metrics
 from engine.media.motion.skeleton import map_skeleton
 from engine.models import load_manifest
 from engine.runtime import Transformer, load_transformer

@@ -19,7 +19,7 @@ import onnx
 import onnxruntime as ort
 import torch
 
-from engine.media.motion.clip_ops import FEATURE_SIZE
+from engine.media.motion.features import FEATURE_SIZE
 from engine.train.common import ONNX_OPSET, export_onnx
 from engine.train.motion.model import (
     FILES,

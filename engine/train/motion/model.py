@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
-from engine.media.motion.clip_ops import FEATURE_SIZE
+from engine.media.motion.features import FEATURE_SIZE
 from engine.train.common import config_from_dict, load_state_from_onnx
 from engine.train.motion.data import FRAMES_PER_TOKEN, LOWER_COLUMNS, UPPER_COLUMNS
 

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
+from engine.media.motion.model_features import pad_edge_hold
 from engine.train import distributed
 from engine.train.common import (
     count_params,
@@ -37,7 +38,6 @@ from engine.train.motion.data import (
     STILL_COLUMNS,
     MotionTake,
     feature_stats,
-    pad_edge_hold,
     random_windows,
 )
 from engine.train.motion.model import MotionConfig, MotionTokenizer, MotionTransformer
@@ -328,7 +328,7 @@ def train_transformer(
 
     final, stats = train_loop(model, make_batch, loss_fn, valid, settings, log, on_best)
     stats["command"] = command
-    if checkpoint_dir:
+    if checkpoint_dir and distributed.is_main():
         save_checkpoint(checkpoint_dir / "transformer.pt", final, cfg, stats)
     return final, stats  # type: ignore[return-value]
 
