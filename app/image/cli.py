@@ -26,7 +26,8 @@ from app.cli_common import (
     sampler_overrides,
 )
 from engine.jobs import GenerateRequest, run_model_windows
-from engine.media.image.files import EXPORT_FORMATS, ImageError, LoadedImage, load_image, save_image
+from engine.media.image.export import EXPORT_FORMATS, save_image
+from engine.media.image.files import ImageError, LoadedImage, load_image
 from engine.media.image.mask import load_mask
 from engine.models import ModelManifest
 

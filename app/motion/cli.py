@@ -24,8 +24,10 @@ from app.cli_common import (
     choose_model,
     sampler_overrides,
 )
-from engine.media.motion.bvh import BvhError, Clip, read_bvh, write_bvh
-from engine.media.motion.clip_ops import MotionError, interpolate_range
+from engine.media.motion.bvh import BvhError, read_bvh
+from engine.media.motion.bvh_writer import write_bvh
+from engine.media.motion.clip import Clip, MotionError
+from engine.media.motion.editing import interpolate_range
 from engine.media.motion.skeleton import PARTS, SkeletonError, SkeletonMap, map_skeleton
 from engine.models import ModelManifest
 from engine.sampling.types import Step

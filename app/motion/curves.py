@@ -14,7 +14,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from engine.media.motion.bvh import Clip
+from engine.media.motion.clip import Clip
 
 AXIS_COLORS = {"X": (235, 87, 87), "Y": (110, 200, 90), "Z": (80, 150, 240)}
 _MASK_BRUSH = (240, 138, 36, 45)

@@ -31,8 +31,8 @@ from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QColor, QOffscreenSurface, QOpenGLContext
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from engine.media.motion.bvh import Clip
-from engine.media.motion.clip_ops import forward_kinematics, guess_cm_per_unit
+from engine.media.motion.clip import Clip
+from engine.media.motion.kinematics import forward_kinematics, guess_cm_per_unit
 from engine.media.motion.skeleton import SkeletonMap
 
 _log = logging.getLogger(__name__)

@@ -39,20 +39,17 @@ from typing import Any
 import numpy as np
 
 from engine.document import HistoryDocument
-from engine.media.image.files import BoolArray, LoadedImage, load_image, save_image, with_edit
-from engine.media.image.mask import (
-    Box,
-    Point,
+from engine.media.image.export import save_image
+from engine.media.image.files import BoolArray, LoadedImage, load_image, with_edit
+from engine.media.image.mask import Box, Point, load_mask, save_mask
+from engine.media.image.mask_tools import (
     fill_polygon,
     fill_rectangle,
-    grow,
-    load_mask,
     paint_stroke,
-    save_mask,
-    shrink,
     similar_region,
     stroke_box,
 )
+from engine.media.image.morphology import grow, shrink
 from engine.undo import Bbox, Touched, UndoStack
 
 __all__ = ["ImageDocument", "combine_windows", "edited_region", "window_region"]
@@ -218,7 +215,7 @@ class ImageDocument(HistoryDocument):
             raise ValueError(f"margins must be between 0 and {MAX_MARGIN} pixels")
         if not any(margins):
             return
-        from engine.media.image.codec import extend_for_outpainting
+        from engine.media.image.files import extend_for_outpainting
 
         extended, new_area = extend_for_outpainting(self.image, left, top, right, bottom)
         old_mask = np.pad(self.mask, ((top, bottom), (left, right)))

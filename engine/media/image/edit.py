@@ -25,7 +25,8 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.jobs import TokenProblem
-from engine.media.image.codec import ImageCodec, ImagePayload, Strategy, paste_window
+from engine.media.image.codec import ImageCodec, ImagePayload
+from engine.media.image.crops import Strategy, paste_window
 from engine.media.image.document import window_region
 from engine.media.image.files import BoolArray, LoadedImage, UInt8Array, with_edit
 from engine.sampling.types import TokenArray

@@ -24,8 +24,7 @@ Everything outside the mask must come back **bit-exact in the source depth**.
 * CMYK/YCbCr/LAB sources are converted to RGB on load (noted in ``notes``).
 
 Every way a file can be bad ends in :class:`ImageError` with one line that a
-dialog can show; nothing on disk is touched on error (exports write a
-temporary file and rename it only on success).
+dialog can show. Exporting is in ``engine.media.image.export``.
 """
 
 from __future__ import annotations
@@ -34,7 +33,6 @@ import io
 import os
 import struct
 import sys
-import tempfile
 import warnings
 import zlib
 from dataclasses import dataclass, replace
@@ -46,7 +44,6 @@ import numpy.typing as npt
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 __all__ = [
-    "EXPORT_FORMATS",
     "MAX_PIXELS",
     "BoolArray",
     "ImageError",
@@ -54,11 +51,11 @@ __all__ = [
     "UInt8Array",
     "UInt16Array",
     "decode_image",
-    "encode_image",
+    "extend_canvas",
+    "extend_for_outpainting",
     "extend_image",
     "load_image",
     "luma",
-    "save_image",
     "to_8bit",
     "with_edit",
 ]
@@ -72,8 +69,6 @@ MAX_PIXELS = 100_000_000
 
 OPEN_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF", "GIF")
 """Pillow plugins we let identify a file (JPEG covers MPO); others (EPS runs Ghostscript) never."""
-
-EXPORT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 
 _GRAY_MODES = frozenset({"1", "L", "LA", "La", "I;16", "I;16B", "I;16L", "I;16N", "I"})
 _CONVERT_TO_RGB = frozenset({"CMYK", "YCbCr", "LAB", "HSV", "RGBX"})
@@ -371,7 +366,7 @@ def extend_image(image: LoadedImage, left: int, top: int, right: int, bottom: in
     """Grow the canvas for outpainting: colour is edge-replicated, new alpha is opaque.
 
     The replicated colour is only a pre-fill for the model; the app marks the
-    new area as masked (see ``engine.media.image.codec.extend_canvas``).
+    new area as masked (see :func:`extend_for_outpainting`).
     """
     if min(left, top, right, bottom) < 0:
         raise ValueError("margins must be >= 0")
@@ -388,123 +383,22 @@ def extend_image(image: LoadedImage, left: int, top: int, right: int, bottom: in
     return replace(image, rgb=rgb, alpha=alpha, high=high)
 
 
-# --------------------------------------------------------------------------- export
+def extend_for_outpainting(
+    image: LoadedImage, left: int, top: int, right: int, bottom: int
+) -> tuple[LoadedImage, BoolArray]:
+    """:func:`extend_image` and the mask of the new area (True), which outpainting fills."""
+    mask = np.ones((image.height + top + bottom, image.width + left + right), dtype=np.bool_)
+    mask[top : top + image.height, left : left + image.width] = False
+    return extend_image(image, left, top, right, bottom), mask
 
 
-def save_image(
-    image: LoadedImage,
-    path: str | os.PathLike[str],
-    *,
-    quality: int = 95,
-    lossless_webp: bool = True,
-) -> tuple[str, ...]:
-    """Export as PNG, JPEG or WebP (chosen by suffix); returns notes for the user.
-
-    The file is written to a temporary name and renamed on success, so a
-    failed export never leaves a broken file or touches an existing one.
-    """
-    target = Path(path)
-    file_format = EXPORT_FORMATS.get(target.suffix.lower())
-    if file_format is None:
-        raise ImageError(f"{target.name}: export as .png, .jpg or .webp")
-    data, notes = encode_image(image, file_format, quality=quality, lossless_webp=lossless_webp)
-    _write_atomically(target, data)
-    return notes
-
-
-def encode_image(
-    image: LoadedImage, file_format: str, *, quality: int = 95, lossless_webp: bool = True
-) -> tuple[bytes, tuple[str, ...]]:
-    """File bytes of ``image`` in ``file_format`` ("PNG", "JPEG", "WEBP") and notes."""
-    if file_format == "PNG" and image.high is not None:
-        return _encode_png16(image.high, image.icc_profile), ()
-    notes: list[str] = []
-    if image.high is not None:
-        notes.append(f"{file_format} stores 8 bits per sample: the 16-bit source was reduced")
-    pil = _to_pil(image)
-    options: dict[str, object] = {}
-    if image.icc_profile:
-        options["icc_profile"] = image.icc_profile
-    if file_format == "JPEG":
-        if image.alpha is not None:
-            notes.append("JPEG has no transparency: the alpha channel was dropped")
-            pil = pil.convert("L" if image.is_gray else "RGB")
-        options.update(quality=quality, subsampling=0 if quality >= 90 else 2)
-    elif file_format == "WEBP":
-        options.update(
-            lossless=lossless_webp, quality=quality if not lossless_webp else 100, exact=True
-        )
-        if pil.mode in ("L", "LA"):  # WebP is RGB(A) only; gray converts exactly
-            pil = pil.convert("RGBA" if pil.mode == "LA" else "RGB")
-    elif file_format != "PNG":
-        raise ImageError(f"cannot export as {file_format}: use PNG, JPEG or WebP")
-    buffer = io.BytesIO()
-    pil.save(buffer, file_format, **options)
-    return buffer.getvalue(), tuple(notes)
-
-
-def _to_pil(image: LoadedImage) -> Image.Image:
-    """The 8-bit Pillow image to save: gray stays gray, alpha stays alpha."""
-    if image.is_gray:
-        gray = image.rgb[:, :, 0]
-        if image.alpha is None:
-            return Image.fromarray(gray, "L")
-        return Image.fromarray(np.dstack([gray, image.alpha]), "LA")
-    if image.alpha is None:
-        return Image.fromarray(image.rgb, "RGB")
-    return Image.fromarray(np.dstack([image.rgb, image.alpha]), "RGBA")
-
-
-def _png_chunk(kind: bytes, payload: bytes) -> bytes:
-    return (
-        struct.pack(">I", len(payload))
-        + kind
-        + payload
-        + struct.pack(">I", zlib.crc32(kind + payload))
-    )
-
-
-def _encode_png16(high: UInt16Array, icc_profile: bytes | None) -> bytes:
-    """A 16-bit PNG (gray, gray+alpha, RGB or RGBA); Pillow cannot write 16-bit colour.
-
-    Rows use the Up filter (row minus previous row, bytewise), which is
-    vectorised and compresses photos well.
-    """
-    height, width, channels = high.shape
-    color_type = {1: 0, 2: 4, 3: 2, 4: 6}[channels]
-    raw = (
-        np.ascontiguousarray(high.astype(">u2"))
-        .view(np.uint8)
-        .reshape(height, width * channels * 2)
-    )
-    filtered = raw.copy()
-    filtered[1:] -= raw[:-1]
-    rows = np.concatenate([np.full((height, 1), 2, dtype=np.uint8), filtered], axis=1)
-    header = struct.pack(">IIBBBBB", width, height, 16, color_type, 0, 0, 0)
-    chunks = [b"\x89PNG\r\n\x1a\n", _png_chunk(b"IHDR", header)]
-    if icc_profile:
-        chunks.append(_png_chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc_profile)))
-    compressed = zlib.compress(rows.tobytes(), 6)
-    step = 1 << 23
-    chunks += [
-        _png_chunk(b"IDAT", compressed[i : i + step]) for i in range(0, len(compressed), step)
-    ]
-    chunks.append(_png_chunk(b"IEND", b""))
-    return b"".join(chunks)
-
-
-def _write_atomically(target: Path, data: bytes) -> None:
-    """Write beside the target and rename, so readers never see half a file."""
-    try:
-        handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    except OSError as exc:
-        raise ImageError(f"{target.name}: cannot write there ({exc.strerror or exc})") from None
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        # mkstemp makes the file private (0600); an export should read like any saved file
-        os.chmod(temp_name, target.stat().st_mode & 0o777 if target.exists() else 0o644)
-        os.replace(temp_name, target)
-    except OSError as exc:
-        Path(temp_name).unlink(missing_ok=True)
-        raise ImageError(f"{target.name}: cannot write ({exc.strerror or exc})") from None
+def extend_canvas(
+    rgb: UInt8Array, left: int, top: int, right: int, bottom: int
+) -> tuple[UInt8Array, BoolArray]:
+    """:func:`extend_for_outpainting` for bare pixels: edge-replicated canvas and its mask."""
+    if min(left, top, right, bottom) < 0:
+        raise ValueError("outpainting margins must be >= 0")
+    canvas = np.pad(rgb, ((top, bottom), (left, right), (0, 0)), mode="edge")
+    mask = np.ones(canvas.shape[:2], dtype=np.bool_)
+    mask[top : top + rgb.shape[0], left : left + rgb.shape[1]] = False
+    return canvas, mask

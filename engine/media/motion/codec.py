@@ -32,35 +32,33 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.jobs import ConditionalLogits, TokenProblem, requested_side_inputs
-from engine.media.motion.bvh import Clip, rig_from_record
-from engine.media.motion.clip_ops import (
-    FEATURE_SIZE,
-    MotionError,
-    MotionFeatures,
-    clip_features,
-    composite,
-    features_to_clip,
-    guess_cm_per_unit,
-    interpolate_range,
+from engine.media.motion.clip import Clip, MotionError, rig_from_record
+from engine.media.motion.editing import composite, interpolate_range
+from engine.media.motion.features import FEATURE_SIZE, MotionFeatures, features_to_clip
+from engine.media.motion.kinematics import guess_cm_per_unit
+from engine.media.motion.model_features import (
+    HEIGHT_COLUMN,
+    ROOT_VELOCITY_COLUMNS,
+    UNIT_COLUMNS,
+    ModelReading,
+    land_root,
+    pad_edge_hold,
+    part_columns,
+    read_for_model,
+    resample_features,
+    usable_rotations,
 )
 from engine.media.motion.retarget import ModelRig, RigFit, fit_rig, mean_pose_from_record
 from engine.media.motion.skeleton import PARTS, SkeletonError, SkeletonMap, map_skeleton
 from engine.runtime import session_for
 from engine.sampling.types import SamplerSettings, SideInputs, TokenArray
 
-__all__ = [
-    "MotionCodec", "MotionModelFiles", "MotionPayload", "ModelReading", "MIN_CLIP_FRAMES",
-    "read_for_model",
-]  # fmt: skip
+__all__ = ["MotionCodec", "MotionModelFiles", "MotionPayload", "MIN_CLIP_FRAMES"]
 
 FloatArray = npt.NDArray[np.float32]
 MIN_CLIP_FRAMES = 8
 """Shortest clip the codec accepts (two tokens of context)."""
-_UNIT_COLUMNS = [0, 1, 2]  # root velocity x/z and height: clip units <-> cm
-_HEIGHT_COLUMN = 2
-_ROOT_VELOCITY_COLUMNS = [0, 1, 3]
 _MIN_FPS, _MAX_FPS = 10.0, 240.0
-_IDENTITY_6D = np.array([1.0, 0.0, 0.0, 0.0, 1.0, 0.0])
 
 
 class MotionModelFiles(Protocol):
@@ -275,9 +273,9 @@ class MotionCodec:
         smap = map_skeleton(rig)
         scale = guess_cm_per_unit(rig, smap)
         array = features.astype(np.float64)
-        array[:, _UNIT_COLUMNS] /= scale
-        array[0, _ROOT_VELOCITY_COLUMNS] = 0.0
-        array = _usable_rotations(array)
+        array[:, UNIT_COLUMNS] /= scale
+        array[0, ROOT_VELOCITY_COLUMNS] = 0.0
+        array = usable_rotations(array)
         motion_features = MotionFeatures.from_array(array, np.zeros(2), 0.0)
         template = Clip(rig.joints, 1.0 / self.fps, rig.motion[:1], rig.decimals)
         return features_to_clip(motion_features, template, smap)
@@ -343,7 +341,7 @@ class MotionCodec:
         sub_clip = prefilled.with_motion(prefilled.motion[start:stop])
         fit = self.rig_fit(clip, smap)
         reading = read_for_model(sub_clip, smap, fit, self.fps, cm)
-        padded = _pad_edge_hold(reading.model_rate.astype(np.float32), self.window)[: self.window]
+        padded = pad_edge_hold(reading.model_rate.astype(np.float32), self.window)[: self.window]
         # a model frame is edited when it lies strictly between the kept neighbours of the range
         times = np.round(np.arange(self.window) * ratio, 3)  # 59.9988 fps is 60
         inside = (times > payload.first - start - 1) & (times < payload.last - start + 1)
@@ -377,17 +375,17 @@ class MotionCodec:
         reading = window.reading
         original = reading.features.to_array()
         mixed = original.copy()
-        columns = _part_columns(payload.part)
-        generated = _resample(decoded.astype(np.float64), 1.0 / self._ratio(payload.clip),
+        columns = part_columns(payload.part)
+        generated = resample_features(decoded.astype(np.float64), 1.0 / self._ratio(payload.clip),
                               window.frames)  # fmt: skip
-        generated[:, _HEIGHT_COLUMN] += reading.height_offset_cm
-        generated[:, _UNIT_COLUMNS] /= reading.cm_per_unit
+        generated[:, HEIGHT_COLUMN] += reading.height_offset_cm
+        generated[:, UNIT_COLUMNS] /= reading.cm_per_unit
         mixed[np.ix_(np.arange(first, last + 1), columns)] = generated[first : last + 1][:, columns]
         if payload.part != "upper" and last + 1 < window.frames:
-            mixed = _land_root(mixed, original, reading.features, first, last)
+            mixed = land_root(mixed, original, reading.features, first, last)
         anchor = reading.features
         features = MotionFeatures.from_array(
-            _usable_rotations(mixed), anchor.start_position, anchor.start_heading
+            usable_rotations(mixed), anchor.start_position, anchor.start_heading
         )
         new_window = features_to_clip(features, window.sub_clip, window.smap, reading.alignment)
         rows = new_window.with_motion(new_window.motion[first : last + 1])
@@ -407,38 +405,6 @@ class MotionCodec:
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-@dataclass(frozen=True)
-class ModelReading:
-    """A clip as the model reads it: features in the model rig's frames, cm, model rate."""
-
-    features: MotionFeatures  # at the clip's rate and in its units (frames aligned)
-    alignment: npt.NDArray[np.float64] | None  # the rig's frames -> the model's (None: its own)
-    cm_per_unit: float  # model cm per clip unit (units, and body size on a foreign rig)
-    height_offset_cm: float  # taken off the Hips height (the floor where training had it)
-    model_rate: npt.NDArray[np.float64]  # [frames at the model's fps, FEATURE_SIZE]
-
-
-def read_for_model(
-    clip: Clip, smap: SkeletonMap, fit: RigFit | None, model_fps: float, cm_per_unit: float
-) -> ModelReading:
-    """``clip``'s features the way the model was trained on them.
-
-    ``fit`` (None on the model's own rig) comes from the whole clip; ``cm_per_unit`` is
-    the clip's unit (used as is on the model's rig, for foot contacts on any rig).
-    Training reads clips on other rigs through this too, so both sides agree.
-    """
-    alignment = None if fit is None else fit.corrections
-    features = clip_features(clip, smap, cm_per_unit=cm_per_unit, alignment=alignment)
-    model_cm = cm_per_unit if fit is None else fit.cm_per_unit
-    height_offset = 0.0 if fit is None else fit.height_offset_cm
-    clip_rate = features.to_array()
-    clip_rate[:, _UNIT_COLUMNS] *= model_cm
-    clip_rate[:, _HEIGHT_COLUMN] -= height_offset
-    ratio = clip.fps / model_fps
-    model_rate = _resample(clip_rate, ratio, math.ceil(len(clip_rate) / ratio))
-    return ModelReading(features, alignment, model_cm, height_offset, model_rate)
 
 
 def _prefill(payload: MotionPayload, smap: SkeletonMap) -> Clip:
@@ -467,102 +433,5 @@ def _window_start(first: int, last: int, n_frames: int, window: int) -> int:
     return int(min(max(centre - window // 2, 0), n_frames - window))
 
 
-def _resample(array: npt.NDArray[np.float64], step: float, count: int) -> npt.NDArray[np.float64]:
-    """``count`` rows of ``array`` sampled every ``step`` rows (linear); per-frame velocities
-    are scaled by ``step``. With ``step`` 1 the rows are copied exactly."""
-    if step == 1.0:
-        return np.array(array[:count], dtype=np.float64)
-    positions = np.minimum(np.arange(count) * step, len(array) - 1)
-    low = np.floor(positions).astype(np.intp)
-    high = np.minimum(low + 1, len(array) - 1)
-    weight = (positions - low)[:, None]
-    out = array[low] * (1.0 - weight) + array[high] * weight
-    out[:, _ROOT_VELOCITY_COLUMNS] *= step
-    out[:, -2:] = np.round(out[:, -2:])  # contacts stay 0/1
-    return np.asarray(out, dtype=np.float64)
-
-
-def _pad_edge_hold(features: FloatArray, frames: int) -> FloatArray:
-    missing = frames - len(features)
-    if missing <= 0:
-        return features
-    tail = np.repeat(features[-1:], missing, axis=0)
-    tail[:, _ROOT_VELOCITY_COLUMNS] = 0.0
-    return np.concatenate([features, tail]).astype(np.float32)
-
-
 def _part_rows(part: str) -> list[int]:
     return {"full": [0, 1], "lower": [0], "upper": [1]}[part]
-
-
-def _part_columns(part: str) -> npt.NDArray[np.intp]:
-    from engine.media.motion.clip_ops import FEATURE_JOINTS
-    from engine.media.motion.skeleton import UPPER_JOINTS
-
-    upper = [
-        c
-        for i, n in enumerate(FEATURE_JOINTS)
-        if n in UPPER_JOINTS
-        for c in range(4 + 6 * i, 10 + 6 * i)
-    ]
-    if part == "full":
-        return np.arange(FEATURE_SIZE, dtype=np.intp)
-    if part == "upper":
-        return np.array(upper, dtype=np.intp)
-    return np.array([c for c in range(FEATURE_SIZE) if c not in set(upper)], dtype=np.intp)
-
-
-def _usable_rotations(array: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Replace degenerate 6D rotations (zero or parallel columns) of a decoded array by identity."""
-    out = array.copy()
-    six = out[:, 4:-2].reshape(len(out), -1, 6)
-    a, b = six[..., :3], six[..., 3:]
-    cross = np.linalg.norm(np.cross(a, b), axis=-1)
-    scale = np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1)
-    bad = ~(cross > 1e-3 * np.maximum(scale, 1e-12)) | ~np.isfinite(six).all(axis=-1)
-    six[bad] = _IDENTITY_6D
-    out[:, 4:-2] = six.reshape(len(out), -1)
-    return out
-
-
-def _rotate(xz: npt.NDArray[np.float64], yaw: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Rotate (x, z) about +Y by ``yaw`` (the convention of ``engine.media.motion.clip_ops``)."""
-    cos, sin = np.cos(yaw), np.sin(yaw)
-    return np.stack([cos * xz[:, 0] + sin * xz[:, 1], -sin * xz[:, 0] + cos * xz[:, 1]], axis=-1)
-
-
-def _headings(features: npt.NDArray[np.float64], start: float) -> npt.NDArray[np.float64]:
-    return start + np.cumsum(np.concatenate([[0.0], features[1:, 3]]))
-
-
-def _land_root(
-    mixed: npt.NDArray[np.float64],
-    original: npt.NDArray[np.float64],
-    anchor: MotionFeatures,
-    first: int,
-    last: int,
-) -> npt.NDArray[np.float64]:
-    """Spread the generated root's heading and position drift over the range.
-
-    After the range the kept (original) velocities resume, so the root lands on the
-    kept trajectory exactly when heading and position at ``last`` match the original's.
-    """
-    out = mixed.copy()
-    lo = max(first, 1)  # frame 0's velocity is not used
-    count = last - lo + 1
-    if count <= 0:
-        return out
-    drift = (
-        _headings(out, anchor.start_heading)[last] - _headings(original, anchor.start_heading)[last]
-    )
-    drift = (drift + np.pi) % (2 * np.pi) - np.pi
-    out[lo : last + 1, 3] -= drift / count
-    heading = _headings(out, anchor.start_heading)
-    steps = np.zeros((len(out), 2))
-    steps[1:] = _rotate(out[1:, 0:2], heading[:-1])
-    target_steps = np.zeros((len(out), 2))
-    target_steps[1:] = _rotate(original[1:, 0:2], _headings(original, anchor.start_heading)[:-1])
-    error = steps[: last + 1].sum(axis=0) - target_steps[: last + 1].sum(axis=0)
-    steps[lo : last + 1] -= error / count
-    out[lo : last + 1, 0:2] = _rotate(steps[lo : last + 1], -heading[lo - 1 : last])
-    return out

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from engine.media.motion.bvh import Clip
+from engine.media.motion.clip import Clip
 
 CANONICAL_JOINTS: tuple[str, ...] = (
     "Root", "Hips", "Spine", "Chest", "Neck", "Head",

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.media.image.files import LoadedImage, load_image, save_image
+from engine.media.image.export import save_image
+from engine.media.image.files import LoadedImage, load_image
 from engine.media.image.mask import save_mask
 from tests.cli_run import cli_env, remask
 

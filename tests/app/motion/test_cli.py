@@ -19,7 +19,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from app import cli
 from engine import models
-from engine.media.motion.bvh import parse_bvh, read_bvh, rig_record
+from engine.media.motion.bvh import parse_bvh, read_bvh
+from engine.media.motion.clip import rig_record
 from engine.media.motion.skeleton import map_skeleton
 from tests.cli_run import cli_env, remask
 from tests.engine.motion.synthetic_bvh import bandai_like, names_bvh

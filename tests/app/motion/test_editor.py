@@ -24,9 +24,10 @@ from app.motion.editor import MotionEditor
 from app.motion.timeline import MotionTimeline
 from app.motion.viewport import MotionViewport, skeleton_points
 from engine.jobs import TokenProblem
-from engine.media.motion.bvh import Clip, parse_bvh, read_bvh
-from engine.media.motion.clip_ops import composite, interpolate_range
+from engine.media.motion.bvh import parse_bvh, read_bvh
+from engine.media.motion.clip import Clip
 from engine.media.motion.document import MotionDocument, MotionPayload
+from engine.media.motion.editing import composite, interpolate_range
 from engine.media.motion.skeleton import map_skeleton
 from engine.models import ModelManifest, ModelRegistry
 from engine.sampling.types import TokenArray

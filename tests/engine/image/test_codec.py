@@ -21,21 +21,24 @@ from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
 from engine.jobs import GenerateRequest
-from engine.media.image.codec import (
+from engine.media.image.codec import ImageCodec, ImagePayload, token_mask
+from engine.media.image.crops import (
     CropPlan,
-    ImageCodec,
-    ImagePayload,
     composite,
     crop_hole_mask,
     crop_pixels,
-    extend_canvas,
-    extend_for_outpainting,
     paste_window,
     plan_crops,
-    prefill,
-    token_mask,
 )
-from engine.media.image.files import ImageError, LoadedImage, decode_image, encode_image
+from engine.media.image.export import encode_image
+from engine.media.image.files import (
+    ImageError,
+    LoadedImage,
+    decode_image,
+    extend_canvas,
+    extend_for_outpainting,
+)
+from engine.media.image.prefill import prefill
 from engine.models import ModelManifest, load_manifest
 from engine.sampling.types import SamplerSettings
 from tests.engine.helpers import generate_with_manifest

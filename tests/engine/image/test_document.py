@@ -10,7 +10,8 @@ import pytest
 
 from engine.document import DocumentChanged
 from engine.media.image.document import ImageDocument, combine_windows, edited_region
-from engine.media.image.files import ImageError, LoadedImage, load_image, save_image, with_edit
+from engine.media.image.export import save_image
+from engine.media.image.files import ImageError, LoadedImage, load_image, with_edit
 from engine.media.image.mask import save_mask
 
 if TYPE_CHECKING:

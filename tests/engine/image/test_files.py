@@ -11,14 +11,13 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
+from engine.media.image.export import encode_image, save_image
 from engine.media.image.files import (
     ImageError,
     LoadedImage,
     decode_image,
-    encode_image,
     extend_image,
     load_image,
-    save_image,
     to_8bit,
     with_edit,
 )

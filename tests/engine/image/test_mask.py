@@ -16,20 +16,19 @@ from engine.media.image.files import ImageError
 from engine.media.image.mask import (
     bounding_box,
     decode_mask,
-    feather_weights,
-    fill_polygon,
-    fill_rectangle,
-    grow,
     invert,
-    label_regions,
     load_mask,
-    paint_stroke,
     save_mask,
-    shrink,
-    similar_region,
-    stroke_box,
     validate_mask,
 )
+from engine.media.image.mask_tools import (
+    fill_polygon,
+    fill_rectangle,
+    paint_stroke,
+    similar_region,
+    stroke_box,
+)
+from engine.media.image.morphology import feather_weights, grow, label_regions, shrink
 
 
 def png(array: np.ndarray, mode: str) -> bytes:

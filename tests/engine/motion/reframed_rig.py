@@ -14,8 +14,8 @@ from dataclasses import replace
 import numpy as np
 import numpy.typing as npt
 
-from engine.media.motion.bvh import Clip
-from engine.media.motion.clip_ops import local_rotations, local_translations
+from engine.media.motion.clip import Clip
+from engine.media.motion.kinematics import local_rotations, local_translations
 from engine.media.motion.rotations import matrix_to_euler
 
 FloatArray = npt.NDArray[np.float64]

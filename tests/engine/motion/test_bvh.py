@@ -7,15 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.media.motion.bvh import (
-    BvhError,
-    Clip,
-    Joint,
-    format_bvh,
-    parse_bvh,
-    read_bvh,
-    write_bvh,
-)
+from engine.media.motion.bvh import BvhError, parse_bvh, read_bvh
+from engine.media.motion.bvh_writer import format_bvh, write_bvh
+from engine.media.motion.clip import Clip, Joint
 from tests.engine.motion.synthetic_bvh import (
     STYLES,
     bandai_like,

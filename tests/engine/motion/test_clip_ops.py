@@ -5,24 +5,24 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.media.motion.bvh import Clip, parse_bvh
-from engine.media.motion.clip_ops import (
+from engine.media.motion.bvh import parse_bvh
+from engine.media.motion.clip import Clip, MotionError
+from engine.media.motion.editing import composite, interpolate_range
+from engine.media.motion.features import (
     FEATURE_JOINTS,
     FEATURE_SIZE,
-    MotionError,
     MotionFeatures,
     clip_features,
-    composite,
     features_to_clip,
-    foot_skating_cm,
+)
+from engine.media.motion.kinematics import (
     forward_kinematics,
     global_positions,
     guess_cm_per_unit,
-    interpolate_range,
     local_rotations,
-    motion_metrics,
     rest_positions,
 )
+from engine.media.motion.metrics import foot_skating_cm, motion_metrics
 from engine.media.motion.rotations import axis_rotation, euler_to_matrix, matrix_slerp
 from engine.media.motion.skeleton import LOWER_JOINTS, map_skeleton
 from tests.engine.motion.synthetic_bvh import bandai_like, cmu_like, reactidle_like

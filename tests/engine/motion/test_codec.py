@@ -20,9 +20,11 @@ import pytest
 from onnx import TensorProto, helper
 
 from engine.jobs import GenerateRequest, run_model_generation
-from engine.media.motion.bvh import Clip, parse_bvh, rig_record
-from engine.media.motion.clip_ops import FEATURE_SIZE, MotionError, clip_features, global_positions
+from engine.media.motion.bvh import parse_bvh
+from engine.media.motion.clip import Clip, MotionError, rig_record
 from engine.media.motion.codec import MotionCodec, MotionPayload
+from engine.media.motion.features import FEATURE_SIZE, clip_features
+from engine.media.motion.kinematics import global_positions
 from engine.media.motion.retarget import (
     ModelRig,
     RigFit,

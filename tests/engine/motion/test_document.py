@@ -9,8 +9,8 @@ import pytest
 
 from engine.document import DocumentChanged
 from engine.media.motion.bvh import BvhError, parse_bvh, read_bvh
-from engine.media.motion.clip_ops import interpolate_range
 from engine.media.motion.document import MotionDocument, frame_span
+from engine.media.motion.editing import interpolate_range
 from engine.media.motion.skeleton import SkeletonError
 from tests.engine.motion.synthetic_bvh import bandai_like, names_bvh
 

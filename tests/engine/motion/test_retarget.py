@@ -13,8 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.media.motion.bvh import Clip, parse_bvh, rig_from_record, rig_record
-from engine.media.motion.clip_ops import clip_features, features_to_clip, global_positions
+from engine.media.motion.bvh import parse_bvh
+from engine.media.motion.clip import Clip, rig_from_record, rig_record
+from engine.media.motion.features import clip_features, features_to_clip
+from engine.media.motion.kinematics import global_positions
 from engine.media.motion.retarget import (
     ModelRig,
     fit_rig,
@@ -22,8 +24,8 @@ from engine.media.motion.retarget import (
     mean_pose_from_features,
     mean_pose_from_record,
     mean_pose_record,
-    rig_alignment,
 )
+from engine.media.motion.rig_alignment import rig_alignment
 from engine.media.motion.rotations import geodesic_angle_deg, nearest_rotation, sixd_to_matrix
 from engine.media.motion.skeleton import CANONICAL_JOINTS, SkeletonMap, map_skeleton
 from tests.engine.motion.reframed_rig import foreign_copy

@@ -8,13 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.media.motion.bvh import Clip, rig_from_record
-from engine.media.motion.clip_ops import (
-    FEATURE_SIZE,
-    MotionFeatures,
-    features_to_clip,
-    global_positions,
-)
+from engine.media.motion.clip import Clip, rig_from_record
+from engine.media.motion.features import FEATURE_SIZE, MotionFeatures, features_to_clip
+from engine.media.motion.kinematics import global_positions
 from engine.train.motion.data import (
     MotionTake,
     mirror_axes,

@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 
 from engine.media.motion.bvh import parse_bvh  # noqa: E402
-from engine.media.motion.clip_ops import FEATURE_SIZE  # noqa: E402
+from engine.media.motion.features import FEATURE_SIZE  # noqa: E402
 from engine.train.common import seed_everything  # noqa: E402
 from engine.train.motion import card as motion_card  # noqa: E402
 from engine.train.motion import data as motion_data  # noqa: E402

@@ -1,0 +1,285 @@
+"""Crop strategies for images larger than the model's window, and the window's pixels.
+
+Large-image strategies are a separate piece (after IOPaint): ``"regions"`` crops a
+window around each group of nearby holes, ``"union"`` one window around all of them,
+``"resize"`` the whole image scaled into one window. A hole larger than the window
+(with its context) is worked on at reduced resolution and its fill is upscaled;
+everything outside the mask stays bit-exact whatever the strategy, because a window
+is pasted back through its fill mask only (:func:`paste_window`, :func:`composite`).
+
+Pixel layout everywhere: uint8 RGB [H, W, 3].
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from engine.media.image.files import BoolArray, UInt8Array
+from engine.media.image.mask import Box, bounding_box
+from engine.media.image.morphology import feather_weights, label_regions
+
+__all__ = [
+    "CropPlan",
+    "CropWindow",
+    "Shape2",
+    "Strategy",
+    "composite",
+    "crop_hole_mask",
+    "crop_pixels",
+    "paste_window",
+    "plan_crops",
+]
+
+Strategy = Literal["regions", "union", "resize"]
+Shape2 = tuple[int, int]
+
+
+@dataclass(frozen=True, eq=False)
+class CropWindow:
+    """One model window over the image.
+
+    ``box`` is the source rectangle (rows, cols), always inside the image.
+    It is resized by ``scale`` (model pixels per image pixel; 1.0 = native,
+    < 1 = reduced resolution) to ``scaled_shape`` (height, width) and padded by
+    reflection with ``pad`` (top, bottom, left, right) to the window.
+    ``hole_mask`` [box] marks every masked pixel in the box (none of them is
+    trusted as context); ``fill_mask`` [box] marks those this window pastes
+    back (its own holes; other holes in its context belong to other windows).
+    """
+
+    box: Box
+    scale: float
+    scaled_shape: Shape2
+    pad: tuple[int, int, int, int]
+    hole_mask: BoolArray
+    fill_mask: BoolArray
+
+    @property
+    def box_shape(self) -> Shape2:
+        return self.box[0].stop - self.box[0].start, self.box[1].stop - self.box[1].start
+
+
+@dataclass(frozen=True, eq=False)
+class CropPlan:
+    """Windows that together fill every masked pixel once; run them in order.
+
+    When windows overlap, build each next window's payload from the image
+    the previous one produced, so later windows see earlier fills as context.
+    """
+
+    image_shape: Shape2
+    window: Shape2
+    windows: tuple[CropWindow, ...]
+
+
+def plan_crops(
+    mask: BoolArray, window: Shape2, *, context: int | None = None, strategy: Strategy = "regions"
+) -> CropPlan:
+    """Choose model windows (height, width in pixels) for the holes of ``mask``.
+
+    ``context`` is the margin of known pixels wanted around a hole on each
+    side (default a quarter of the window). ``"regions"`` groups connected
+    holes whose joint box still fits one window at full resolution and gives
+    each group its own window; ``"union"`` takes one window around all holes;
+    ``"resize"`` scales the whole image into one window. An empty mask gives
+    an empty plan.
+    """
+    if context is None:
+        context = min(window) // 4
+    shape: Shape2 = (int(mask.shape[0]), int(mask.shape[1]))
+    union = bounding_box(mask)
+    if union is None:
+        return CropPlan(shape, window, ())
+    if strategy == "resize":
+        whole = (slice(0, shape[0]), slice(0, shape[1]))
+        scale = min(1.0, window[0] / shape[0], window[1] / shape[1])
+        windows: tuple[CropWindow, ...] = (_make_window(mask, mask, whole, scale, window),)
+    elif strategy == "union":
+        box, scale = _window_box(shape, union, window, context)
+        windows = (_make_window(mask, mask[box], box, scale, window),)
+    elif strategy == "regions":
+        windows = _region_windows(mask, window, context)
+    else:
+        raise ValueError(f"unknown crop strategy {strategy!r}; use 'regions', 'union' or 'resize'")
+    return CropPlan(shape, window, windows)
+
+
+def _region_windows(mask: BoolArray, window: Shape2, context: int) -> tuple[CropWindow, ...]:
+    labels, count = label_regions(mask)
+    shape: Shape2 = (int(mask.shape[0]), int(mask.shape[1]))
+    windows = []
+    for members, bounds in _group_regions(labels, count, window, context):
+        region = (slice(bounds[0], bounds[1]), slice(bounds[2], bounds[3]))
+        box, scale = _window_box(shape, region, window, context)
+        windows.append(_make_window(mask, np.isin(labels[box], members), box, scale, window))
+    return tuple(windows)
+
+
+def _region_boxes(labels: npt.NDArray[np.int32], count: int) -> npt.NDArray[np.int64]:
+    """[count, 4] boxes (row0, row1, col0, col1) of labels 1..count, vectorised."""
+    rows, cols = np.nonzero(labels)
+    which = labels[rows, cols] - 1
+    boxes = np.empty((count, 4), dtype=np.int64)
+    boxes[:, 0] = boxes[:, 2] = np.iinfo(np.int64).max
+    boxes[:, 1] = boxes[:, 3] = -1
+    np.minimum.at(boxes[:, 0], which, rows)
+    np.maximum.at(boxes[:, 1], which, rows + 1)
+    np.minimum.at(boxes[:, 2], which, cols)
+    np.maximum.at(boxes[:, 3], which, cols + 1)
+    return boxes
+
+
+def _group_regions(
+    labels: npt.NDArray[np.int32], count: int, window: Shape2, context: int
+) -> list[tuple[list[int], list[int]]]:
+    """Greedily merge regions (top-left first) while their joint box plus context fits one window.
+
+    Returns (member labels, joint box as row0, row1, col0, col1) per group.
+    """
+    boxes = _region_boxes(labels, count)
+    members: list[list[int]] = []
+    joint_boxes = np.zeros((0, 4), dtype=np.int64)
+    for index in np.lexsort((boxes[:, 2], boxes[:, 0])):
+        box = boxes[index]
+        joint = np.column_stack(
+            [
+                np.minimum(joint_boxes[:, 0], box[0]),
+                np.maximum(joint_boxes[:, 1], box[1]),
+                np.minimum(joint_boxes[:, 2], box[2]),
+                np.maximum(joint_boxes[:, 3], box[3]),
+            ]
+        )
+        fits = (joint[:, 1] - joint[:, 0] + 2 * context <= window[0]) & (
+            joint[:, 3] - joint[:, 2] + 2 * context <= window[1]
+        )
+        hits = np.flatnonzero(fits)
+        if hits.size:
+            members[hits[0]].append(int(index) + 1)
+            joint_boxes[hits[0]] = joint[hits[0]]
+        else:
+            members.append([int(index) + 1])
+            joint_boxes = np.vstack([joint_boxes, box[None, :]])
+    return [
+        (group, [int(v) for v in bounds])
+        for group, bounds in zip(members, joint_boxes, strict=True)
+    ]
+
+
+def _window_box(shape: Shape2, region: Box, window: Shape2, context: int) -> tuple[Box, float]:
+    """A source box centred on ``region`` with ``context`` each side, and its scale.
+
+    The scale is below 1 when the region and its context exceed the window;
+    the box is shifted (never shrunk below the region) to stay inside the image.
+    """
+    extent = (region[0].stop - region[0].start, region[1].stop - region[1].start)
+    scale = min(1.0, window[0] / (extent[0] + 2 * context), window[1] / (extent[1] + 2 * context))
+    box_h = min(shape[0], math.floor(window[0] / scale))
+    box_w = min(shape[1], math.floor(window[1] / scale))
+    top = _clamp((region[0].start + region[0].stop) // 2 - box_h // 2, 0, shape[0] - box_h)
+    left = _clamp((region[1].start + region[1].stop) // 2 - box_w // 2, 0, shape[1] - box_w)
+    return (slice(top, top + box_h), slice(left, left + box_w)), scale
+
+
+def _clamp(value: int, low: int, high: int) -> int:
+    return max(low, min(value, high))
+
+
+def _make_window(
+    mask: BoolArray, fill_in_box: BoolArray, box: Box, scale: float, window: Shape2
+) -> CropWindow:
+    """Scaled size, reflection padding and masks of one window over ``box``."""
+    box_h, box_w = box[0].stop - box[0].start, box[1].stop - box[1].start
+    scaled = (
+        min(window[0], max(1, round(box_h * scale))),
+        min(window[1], max(1, round(box_w * scale))),
+    )
+    extra_h, extra_w = window[0] - scaled[0], window[1] - scaled[1]
+    pad = (extra_h // 2, extra_h - extra_h // 2, extra_w // 2, extra_w - extra_w // 2)
+    hole = mask[box].copy()
+    return CropWindow(
+        box=box,
+        scale=scale,
+        scaled_shape=scaled,
+        pad=pad,
+        hole_mask=hole,
+        fill_mask=hole & fill_in_box,
+    )
+
+
+def _resize(array: npt.NDArray[Any], shape: Shape2, resample: Image.Resampling) -> npt.NDArray[Any]:
+    """Resize uint8 [H, W, 3] or float32 [H, W] to (height, width) with Pillow."""
+    if array.shape[:2] == shape:
+        return array.copy()
+    mode = "RGB" if array.ndim == 3 else "F"
+    resized = Image.fromarray(array, mode).resize((shape[1], shape[0]), resample)
+    return np.asarray(resized)
+
+
+def _pad(array: npt.NDArray[Any], pad: tuple[int, int, int, int]) -> npt.NDArray[Any]:
+    """Reflection padding (numpy repeats the reflection for pads larger than the array)."""
+    widths = [(pad[0], pad[1]), (pad[2], pad[3])] + [(0, 0)] * (array.ndim - 2)
+    if array.shape[0] == 1 or array.shape[1] == 1:  # nothing to reflect along a one-pixel side
+        return np.pad(array, widths, mode="edge")
+    return np.pad(array, widths, mode="reflect")
+
+
+def crop_pixels(rgb: UInt8Array, crop: CropWindow) -> UInt8Array:
+    """The window's pixels uint8 [window_h, window_w, 3]: crop, downscale (Lanczos), reflect-pad."""
+    scaled = _resize(rgb[crop.box], crop.scaled_shape, Image.Resampling.LANCZOS)
+    return np.ascontiguousarray(_pad(scaled, crop.pad))
+
+
+def crop_hole_mask(crop: CropWindow) -> BoolArray:
+    """Holes in window pixels bool [window_h, window_w]: any covered source pixel counts.
+
+    Reflected padding reflects the holes too, so the model never conditions
+    on mirrored pixels the user wanted gone.
+    """
+    coverage = _resize(crop.hole_mask.astype(np.float32), crop.scaled_shape, Image.Resampling.BOX)
+    return np.asarray(_pad(coverage > 0, crop.pad))
+
+
+def paste_window(
+    original: UInt8Array, crop: CropWindow, window_pixels: UInt8Array, feather_px: int = 0
+) -> UInt8Array:
+    """Composite a generated window back into the full image; only ``crop.fill_mask`` pixels change.
+
+    The padding is cut off, the rest is upscaled with Lanczos to the source
+    box when the window worked at reduced resolution, and pasted with a seam
+    feathered inside the mask.
+    """
+    top, bottom, left, right = crop.pad
+    height, width = window_pixels.shape[:2]
+    content = window_pixels[top : height - bottom, left : width - right]
+    content = _resize(np.ascontiguousarray(content), crop.box_shape, Image.Resampling.LANCZOS)
+    result = original.copy()
+    result[crop.box] = composite(original[crop.box], content, crop.fill_mask, feather_px)
+    return result
+
+
+def composite(
+    original: UInt8Array, filled: UInt8Array, mask: BoolArray, feather_px: int = 0
+) -> UInt8Array:
+    """Paste ``filled`` into ``original`` where ``mask`` is True; a new array.
+
+    Only masked pixels are written, so every other pixel is bit-exact. The
+    seam is feathered *inside* the mask: weight 1 from ``feather_px`` deep,
+    ramping down toward the mask edge, where pixels are a blend of fill and
+    original (see :func:`engine.media.image.morphology.feather_weights`).
+    """
+    if original.shape != filled.shape or original.shape[:2] != mask.shape:
+        raise ValueError(
+            f"composite of {filled.shape} into {original.shape} with mask {mask.shape}"
+        )
+    weights = feather_weights(mask, feather_px)[mask][:, None]
+    inside_original = original[mask].astype(np.float32)
+    blended = inside_original + weights * (filled[mask].astype(np.float32) - inside_original)
+    result = original.copy()
+    result[mask] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+    return result
