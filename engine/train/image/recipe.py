@@ -47,7 +47,7 @@ class ImageRecipe:
 
         set_cpu_threads(2)
         self.train_images, self.monitor_images, self.test_images = load_splits(args)
-        print(
+        _say(
             f"photos: train {len(self.train_images)}, monitor {len(self.monitor_images)}, "
             f"test {len(self.test_images)}"
         )
@@ -84,7 +84,7 @@ class ImageRecipe:
         t0 = time.monotonic()
         self.train_maps = vq.tokenize_images(tokenizer, self.train_images, flips=args.flips)
         self.monitor_maps = vq.tokenize_images(tokenizer, self.monitor_images)
-        print(f"tokenized {len(self.train_maps)} maps in {time.monotonic() - t0:.0f}s")
+        _say(f"tokenized {len(self.train_maps)} maps in {time.monotonic() - t0:.0f}s")
         patch, codes = tokenizer.cfg.patch, tokenizer.cfg.codes
         self.views = (  # the photos the maps encode, in their order
             vq.tokenized_views(self.train_images, patch, args.flips),
@@ -213,3 +213,11 @@ def evaluate(
     rows = image_eval.evaluate(model, cases, sampled, seed)
     print(image_eval.table(rows))
     return rows  # type: ignore[no-any-return]
+
+
+def _say(*parts: object, flush: bool = False) -> None:
+    """Print on rank 0 only: under torchrun every rank runs the steps before the export."""
+    from engine.train import distributed
+
+    if distributed.is_main():
+        print(*parts, flush=flush)

@@ -103,7 +103,7 @@ class MotionRecipe:
         self.train = with_other_rigs(args, train, self.rig)
         self.valid = valid or self.train[-1:]  # a --limit smoke run may hold out nothing
         frames = sum(len(t.features) for t in self.train)
-        print(
+        _say(
             f"{len(self.train)} train takes ({frames} frames), {len(self.valid)} held-out "
             f"takes, loaded in {time.monotonic() - t0:.0f}s",
             flush=True,
@@ -227,3 +227,11 @@ class MotionRecipe:
             print(eval_table, flush=True)
         motion_card.write_model_card(args.out, self.cfg, stats, args.command, eval_table)
         print(f"wrote {args.out}")
+
+
+def _say(*parts: object, flush: bool = False) -> None:
+    """Print on rank 0 only: under torchrun every rank runs the steps before the export."""
+    from engine.train import distributed
+
+    if distributed.is_main():
+        print(*parts, flush=flush)
