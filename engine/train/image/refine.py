@@ -1,9 +1,10 @@
 """Third image stage: fine-tune the VQ decoder on the tokens the shipped transformer samples.
 
 Why: the decoder learned to decode true tokens (and, for 30 % of its training items, a few
-random ones). In an edit, the tokens of the hole are the transformer's samples: decoding
-the true tokens of held-out holes gives 25.9 dB hole PSNR, the sampled ones 20.4 dB,
-OpenCV's Telea 20.9 dB. Here the decoder decodes what it decodes in use -- windows whose
+random ones). In an edit, the tokens of the hole are the transformer's samples, which often
+disagree with the pixels around the hole, and a decoder trained on true tokens follows them
+into seams and wrong shades (the model card compares true, sampled and refined decodes with
+OpenCV's Telea). Here the decoder decodes what it decodes in use -- windows whose
 brush-stroke or block holes were filled by the transformer with the engine's sampler and
 the shipped settings -- and learns to paint the photo back, leaning on the known pixels
 where the sampled tokens disagree with them (see :mod:`engine.train.refine`).

@@ -2,9 +2,9 @@
 
 Why: the decoder learned to decode *true* tokens, and follows them even where the kept
 frames on both sides of a gap say otherwise. In use the tokens of a gap are the
-transformer's samples, and they are often not the recorded ones: on held-out 30-frame
-gaps, decoding the true tokens is 4.1 cm off the recorded take, decoding the sampled ones
-7.5 cm, linear + SLERP interpolation 7.1 cm. Here the decoder sees what it sees in use --
+transformer's samples, and they are often not the recorded ones, so a decoder trained on
+true tokens alone can land further from the recording than plain interpolation does (the
+model card has the figures). Here the decoder sees what it sees in use --
 tokens drawn by the transformer with the engine's own sampler and the shipped settings (in
 fewer steps, see :mod:`engine.train.refine`), the kept frames around them -- and learns to
 reconstruct the recorded motion, leaning on the kept frames where the tokens disagree.
