@@ -486,7 +486,7 @@ def test_card_names_the_stages_that_trained_on_frame_masks(tmp_path: Path, tiny_
 
 
 def test_chorale_eval_runs_the_onnx_file_or_its_torch_rebuild(exported: Path) -> None:
-    from engine.train import cli
+    from engine.train.midi import cli
 
     tokens = np.random.default_rng(2).integers(0, cd.MASK_ID + 1, (3, 4 * STEPS))
     from_onnx = cli.chorale_eval_logits(exported, None)(tokens)
