@@ -110,7 +110,7 @@ def _add_stage_arguments(
     parser: argparse.ArgumentParser, stage: str, defaults: StageDefaults, aliases: bool
 ) -> None:
     minutes = getattr(defaults, f"{stage}_minutes")
-    flags = {
+    flags: dict[str, dict[str, Any]] = {
         "minutes": dict(
             type=float,
             default=None,
@@ -122,12 +122,12 @@ def _add_stage_arguments(
         "batch": dict(type=int, default=getattr(defaults, f"{stage}_batch")),
     }
     for suffix, options in flags.items():
-        parser.add_argument(f"--{stage}-{suffix}", **options)  # type: ignore[arg-type]
+        parser.add_argument(f"--{stage}-{suffix}", **options)
         if aliases:
             dest = f"{stage}_{suffix.replace('-', '_')}"
             old = f"--{MEDIUM_ALIASES[stage]}-{suffix}"
             hidden = {"type": options["type"], "default": argparse.SUPPRESS}
-            parser.add_argument(old, dest=dest, help=argparse.SUPPRESS, **hidden)  # type: ignore[arg-type]
+            parser.add_argument(old, dest=dest, help=argparse.SUPPRESS, **hidden)
 
 
 def default_data() -> Path:

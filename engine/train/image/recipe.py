@@ -212,7 +212,7 @@ def evaluate(
         sampled.append((f"ours, temperature {t:g}", {"temperature": t}))
     rows = image_eval.evaluate(model, cases, sampled, seed)
     print(image_eval.table(rows))
-    return rows  # type: ignore[no-any-return]
+    return rows
 
 
 def _say(*parts: object, flush: bool = False) -> None:

@@ -201,7 +201,7 @@ class MotionRecipe:
         rig = self.rig
         motion_card.write_skeleton(args.out, self.rig_clip, rig.mean_pose, rig.foot_floor_cm)
         motion_card.write_manifest(args.out, self.cfg)
-        stats = {
+        stats: dict[str, object] = {
             "tokenizer": run.tokenizer_stats,
             "transformer": run.transformer_stats,
             "decoder_refine": run.refine_stats,
