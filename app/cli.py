@@ -25,6 +25,7 @@ from typing import NoReturn, cast
 
 from app import __version__
 from app.registry import AppMediumSpec, app_media, resolve
+from engine.media.registry import media
 
 PROG = "remask"
 DEBUG_ENV = "REMASK_DEBUG"
@@ -104,8 +105,9 @@ def _models(args: argparse.Namespace) -> int:
 
 def _add_gui_arguments(parser: argparse.ArgumentParser) -> None:
     parser.usage = "remask gui [FILE ...] [Qt options]"
+    kinds = ", ".join(ext for spec in media() for ext in spec.extensions)
     parser.epilog = (
-        "Existing files (image, MIDI, BVH) are opened; other arguments are passed on to Qt "
+        f"Existing files ({kinds}) are opened; other arguments are passed on to Qt "
         "(e.g. -platform offscreen)."
     )
 

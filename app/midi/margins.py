@@ -7,7 +7,7 @@ mapping they use; the ruler also sets the document's time selection.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen
@@ -15,17 +15,34 @@ from PySide6.QtWidgets import QWidget
 
 from app.midi.drawing import BLACK, LANE_GAP, LANE_HEIGHT, LANES_HEIGHT, pitch_name, voice_color
 from engine.media.midi import N_VOICES, VOICES
-from engine.media.midi.document import StepRange
+from engine.media.midi.document import RollDocument, StepRange
 
-if TYPE_CHECKING:
-    from app.midi.view import PianoRollView
+
+class RollGeometry(Protocol):
+    """What the margins read of the roll they scroll with (``PianoRollView`` provides it).
+
+    A protocol rather than the view class, so this module does not import the view that
+    imports it.
+    """
+
+    document: RollDocument | None
+    key_px: float
+    playhead: float | None
+
+    def step_x(self, step: float) -> float: ...
+
+    def x_step(self, x: float) -> float: ...
+
+    def pitch_y(self, pitch: float) -> float: ...
+
+    def visible_pitches(self) -> range: ...
 
 
 class Keyboard(QWidget):
     """Piano keys along the pitch axis, lane labels above them; scrolls with the roll."""
 
-    def __init__(self, view: PianoRollView) -> None:
-        super().__init__(view)
+    def __init__(self, view: RollGeometry, parent: QWidget) -> None:
+        super().__init__(parent)
         self.view = view
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
@@ -80,8 +97,8 @@ class Keyboard(QWidget):
 class Ruler(QWidget):
     """Bar numbers and beats over time; drag to select a time range, click to clear it."""
 
-    def __init__(self, view: PianoRollView) -> None:
-        super().__init__(view)
+    def __init__(self, view: RollGeometry, parent: QWidget) -> None:
+        super().__init__(parent)
         self.view = view
         self._anchor: int | None = None
 

@@ -75,8 +75,8 @@ class PianoRollView(QAbstractScrollArea):
         self.playhead: float | None = None  # in steps
         self._drag: _Drag | None = None
         self._fit_pending = False
-        self.keyboard = Keyboard(self)
-        self.ruler = Ruler(self)
+        self.keyboard = Keyboard(self, self)
+        self.ruler = Ruler(self, self)
         self.setViewportMargins(KEY_WIDTH, RULER_HEIGHT, 0, 0)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.viewport().setMouseTracking(False)

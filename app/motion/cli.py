@@ -101,12 +101,8 @@ def _generate(args: argparse.Namespace, clip: Clip, smap: SkeletonMap) -> list[C
 def _codec_and_payload(
     manifest: ModelManifest, clip: Clip, smap: SkeletonMap, args: argparse.Namespace
 ) -> tuple[Any, Any]:
-    try:
-        from engine.media.motion.codec import MotionCodec, MotionPayload
-    except ModuleNotFoundError as exc:
-        if exc.name != "engine.media.motion.codec":
-            raise
-        raise CliError("the motion model's codec is not part of this build yet") from None
+    from engine.media.motion.codec import MotionCodec, MotionPayload  # loads onnxruntime
+
     first, last = parse_frames(args.frames)
     codec = MotionCodec(cast(Any, manifest))  # its MotionModelFiles protocol wants settable fields
     return codec, MotionPayload(clip, first, last, args.parts, smap)

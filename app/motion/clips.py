@@ -17,6 +17,7 @@ from app.motion.viewport import TINTS, SkeletonPoints
 from engine.jobs import MediumCodec
 from engine.media.motion.clip import Clip
 from engine.media.motion.document import MotionPayload
+from engine.media.registry import medium
 from engine.models import ModelManifest
 from engine.sampling.types import Step
 
@@ -27,14 +28,8 @@ THUMB_SIZE = (96, 72)
 
 
 def default_codec(manifest: ModelManifest) -> MediumCodec:
-    """The shipped motion codec for ``manifest``; a one-line ValueError when it is missing."""
-    try:
-        from engine.media.motion import codec as motion_codec
-    except ModuleNotFoundError as exc:
-        if exc.name != "engine.media.motion.codec":
-            raise
-        raise ValueError("the motion model's codec is not part of this build yet") from None
-    return cast(MediumCodec, motion_codec.MotionCodec(cast(Any, manifest)))
+    """The shipped motion codec for ``manifest``, as the medium registry builds it."""
+    return cast(MediumCodec, medium("motion").codec(manifest))
 
 
 def preview_clip(codec: MediumCodec, payload: MotionPayload, step: Step) -> Clip | None:

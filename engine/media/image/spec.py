@@ -12,8 +12,8 @@ from engine.media.registry import MediumSpec
 
 if TYPE_CHECKING:
     from engine.jobs import Codec
-    from engine.media.image.document import ImageDocument
     from engine.manifest import ModelManifest
+    from engine.media.image.document import ImageDocument
 
 
 def open_document(path: Path) -> ImageDocument:

@@ -14,8 +14,8 @@ from engine.media.registry import MediumSpec
 
 if TYPE_CHECKING:
     from engine.jobs import Codec
-    from engine.media.midi.files import Score
     from engine.manifest import ModelManifest
+    from engine.media.midi.files import Score
 
 
 def open_document(path: Path) -> Score:

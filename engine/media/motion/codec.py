@@ -48,7 +48,8 @@ from engine.media.motion.model_features import (
     resample_features,
     usable_rotations,
 )
-from engine.media.motion.retarget import ModelRig, RigFit, fit_rig, mean_pose_from_record
+from engine.media.motion.retarget import RigFit, fit_rig, mean_pose_from_record
+from engine.media.motion.rig_alignment import ModelRig
 from engine.media.motion.skeleton import PARTS, SkeletonError, SkeletonMap, map_skeleton
 from engine.runtime import session_for
 from engine.sampling.types import SamplerSettings, SideInputs, TokenArray

@@ -32,13 +32,12 @@ from engine.media.motion.clip import Clip
 from engine.media.motion.features import MotionFeatures, feature_globals, foot_joints
 from engine.media.motion.kinematics import global_positions, rest_leg_length
 from engine.media.motion.rig_alignment import (
-    RestVectors,
-    rest_vectors,
+    ModelRig,
     rig_alignment,
     sampled_frames,
 )
 from engine.media.motion.rotations import nearest_rotation
-from engine.media.motion.skeleton import CANONICAL_JOINTS, SkeletonMap, map_skeleton
+from engine.media.motion.skeleton import CANONICAL_JOINTS, SkeletonMap
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -46,26 +45,6 @@ FLOOR_PERCENTILE = 5.0
 """The floor is the lowest foot joint's height at this percentile of the clip's frames."""
 
 _N_JOINTS = len(CANONICAL_JOINTS)
-
-
-@dataclass(frozen=True)
-class ModelRig:
-    """What alignment needs of the model: its rig (cm) and facts about its training data."""
-
-    vectors: RestVectors
-    leg_cm: float  # thigh + shin length of the model rig
-    mean_pose: FloatArray  # [22, 3, 3] heading-relative global rotations, Root = identity
-    foot_floor_cm: float  # the training clips' :func:`foot_floor`
-
-    @staticmethod
-    def from_rig(rig: Clip, mean_pose: npt.ArrayLike, foot_floor_cm: float) -> ModelRig:
-        smap = map_skeleton(rig)
-        return ModelRig(
-            rest_vectors(rig, smap),
-            rest_leg_length(rig, smap),
-            np.asarray(mean_pose, dtype=np.float64),
-            float(foot_floor_cm),
-        )
 
 
 @dataclass(frozen=True)

@@ -28,14 +28,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from engine.media.motion.clip import Clip
 from engine.media.motion.features import canonical_pose
-from engine.media.motion.kinematics import rest_positions
+from engine.media.motion.kinematics import rest_leg_length, rest_positions
 from engine.media.motion.rotations import (
     axis_angle_matrix,
     matrix_to_quat,
@@ -43,14 +42,37 @@ from engine.media.motion.rotations import (
     rotation_between,
     yaw_matrix,
 )
-from engine.media.motion.skeleton import CANONICAL_JOINTS, CANONICAL_PARENTS, SkeletonMap
-
-if TYPE_CHECKING:
-    from engine.media.motion.retarget import ModelRig
+from engine.media.motion.skeleton import (
+    CANONICAL_JOINTS,
+    CANONICAL_PARENTS,
+    SkeletonMap,
+    map_skeleton,
+)
 
 FloatArray = npt.NDArray[np.float64]
 RestVectors = dict[int, dict[int, FloatArray]]
 """Canonical joint -> {mapped canonical descendant: rest-pose vector in the joint's frame}."""
+
+
+@dataclass(frozen=True)
+class ModelRig:
+    """What alignment needs of the model: its rig (cm) and facts about its training data."""
+
+    vectors: RestVectors
+    leg_cm: float  # thigh + shin length of the model rig
+    mean_pose: FloatArray  # [22, 3, 3] heading-relative global rotations, Root = identity
+    foot_floor_cm: float  # the training clips' :func:`foot_floor`
+
+    @staticmethod
+    def from_rig(rig: Clip, mean_pose: npt.ArrayLike, foot_floor_cm: float) -> ModelRig:
+        smap = map_skeleton(rig)
+        return ModelRig(
+            rest_vectors(rig, smap),
+            rest_leg_length(rig, smap),
+            np.asarray(mean_pose, dtype=np.float64),
+            float(foot_floor_cm),
+        )
+
 
 SAME_RIG_DEGREES = 1.0
 """Every shared bone within this many degrees of the model rig's: the clip is on our rig."""

@@ -232,8 +232,33 @@ def sixd_to_matrix(sixd: npt.ArrayLike) -> FloatArray:
     n2 = np.linalg.norm(b2, axis=-1, keepdims=True)
     if np.any(n1 < 1e-12) or np.any(n2 < 1e-12):
         raise ValueError("degenerate 6D rotation: the two columns are zero or parallel")
-    c1, c2 = a1 / n1, b2 / n2
+    c1 = a1 / n1
+    b2 = _reorthogonalised(b2, n2, np.linalg.norm(a2, axis=-1, keepdims=True), c1)
+    c2 = b2 / np.linalg.norm(b2, axis=-1, keepdims=True)
     return np.stack([c1, c2, np.cross(c1, c2)], axis=-1)
+
+
+REORTHOGONALISE_BELOW = 1e-2
+"""Share of ``a2``'s norm left after the projection below which a second pass runs."""
+
+
+def _reorthogonalised(
+    b2: FloatArray, n2: FloatArray, a2_norm: FloatArray, c1: FloatArray
+) -> FloatArray:
+    """A second Gram-Schmidt pass where the first one cancelled most of ``a2``.
+
+    When the columns are nearly parallel, ``b2`` is the small difference of two large
+    vectors and keeps a rounding-sized component along ``c1``, so the matrix is not
+    orthogonal to working precision. Repeating the projection restores it ("twice is
+    enough"). The pass runs only where the first one lost more than two digits of ``a2``
+    (``REORTHOGONALISE_BELOW``), where the rounding left behind would approach 1e-12;
+    everywhere else a decoded pose keeps the exact bits it always had.
+    """
+    lost = n2 < a2_norm * REORTHOGONALISE_BELOW
+    if not np.any(lost):
+        return b2
+    again = b2 - np.sum(c1 * b2, axis=-1, keepdims=True) * c1
+    return np.where(lost, again, b2)
 
 
 def euler_to_quat(angles_deg: npt.ArrayLike, order: str) -> FloatArray:

@@ -12,8 +12,8 @@ from engine.media.registry import MediumSpec
 
 if TYPE_CHECKING:
     from engine.jobs import Codec
-    from engine.media.motion.document import MotionDocument
     from engine.manifest import ModelManifest
+    from engine.media.motion.document import MotionDocument
 
 
 def open_document(path: Path) -> MotionDocument:

@@ -27,7 +27,8 @@ from engine.media.motion.clip import Clip
 from engine.media.motion.features import FEATURE_JOINTS, FEATURE_SIZE, clip_features
 from engine.media.motion.kinematics import guess_cm_per_unit
 from engine.media.motion.model_features import pad_edge_hold, read_for_model
-from engine.media.motion.retarget import ModelRig, fit_rig, foot_floor
+from engine.media.motion.retarget import fit_rig, foot_floor
+from engine.media.motion.rig_alignment import ModelRig
 from engine.media.motion.skeleton import (
     CANONICAL_JOINTS,
     CANONICAL_PARENTS,

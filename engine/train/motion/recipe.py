@@ -50,7 +50,8 @@ def with_other_rigs(args: argparse.Namespace, train: list[Any], rig: Any) -> lis
 def model_rig(rig_clip: Any, data: Path, bandai_train: Any) -> Any:
     """The model's rig with its training data's mean pose and floor: what skeleton.json holds,
     and what clips on other rigs are aligned to, in training as in the codec."""
-    from engine.media.motion.retarget import ModelRig, mean_pose_from_features
+    from engine.media.motion.retarget import mean_pose_from_features
+    from engine.media.motion.rig_alignment import ModelRig
     from engine.train.motion import data as motion_data
 
     mean_pose = mean_pose_from_features([take.features for take in bandai_train])

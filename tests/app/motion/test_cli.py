@@ -8,7 +8,6 @@ while the codec module is not part of the build.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -27,7 +26,6 @@ from tests.engine.motion.synthetic_bvh import bandai_like, names_bvh
 from tests.tinymodels import write_tiny_model
 
 TOKENS_PER_ROW, VOCAB = 8, 8
-HAS_CODEC = importlib.util.find_spec("engine.media.motion.codec") is not None
 
 
 def _save(graph: onnx.GraphProto, path: Path) -> None:
@@ -140,7 +138,6 @@ def test_interpolate_regenerates_only_the_range(
     assert np.array_equal(original[:, lower], result[:, lower])
 
 
-@pytest.mark.skipif(not HAS_CODEC, reason="engine.media.motion.codec is not part of this build")
 def test_model_writes_k_variations_exact_outside_the_range(
     tmp_path: Path, walk: Path, env: dict[str, str]
 ) -> None:
@@ -198,7 +195,6 @@ def test_bad_files_exit_2_with_one_line(
     assert len(done.stderr.strip().splitlines()) == 1 and not out.exists()
 
 
-@pytest.mark.skipif(not HAS_CODEC, reason="engine.media.motion.codec is not part of this build")
 def test_a_clip_shorter_than_the_models_context_is_refused(
     tmp_path: Path, env: dict[str, str]
 ) -> None:

@@ -9,7 +9,6 @@ range is bit-exact, as the shipped codec promises. Raw channel values are compar
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -357,10 +356,6 @@ def test_new_clip_is_disabled_without_a_motion_model(
 # --------------------------------------------------------------------------- the shipped codec
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("engine.media.motion.codec") is None,
-    reason="engine.media.motion.codec is not part of this build",
-)
 def test_the_real_motion_codec_previews_and_keeps_the_outside_exact(
     qtbot: Any, qsettings: QSettings, tmp_path: Path, walk: Path
 ) -> None:

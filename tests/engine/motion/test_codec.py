@@ -26,13 +26,13 @@ from engine.media.motion.codec import MotionCodec, MotionPayload
 from engine.media.motion.features import FEATURE_SIZE, clip_features
 from engine.media.motion.kinematics import global_positions
 from engine.media.motion.retarget import (
-    ModelRig,
     RigFit,
     fit_rig,
     foot_floor,
     mean_pose_from_features,
     mean_pose_record,
 )
+from engine.media.motion.rig_alignment import ModelRig
 from engine.media.motion.rotations import nearest_rotation
 from engine.media.motion.skeleton import SkeletonMap, map_skeleton
 from engine.models import load_manifest

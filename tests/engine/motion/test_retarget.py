@@ -18,14 +18,13 @@ from engine.media.motion.clip import Clip, rig_from_record, rig_record
 from engine.media.motion.features import clip_features, features_to_clip
 from engine.media.motion.kinematics import global_positions
 from engine.media.motion.retarget import (
-    ModelRig,
     fit_rig,
     foot_floor,
     mean_pose_from_features,
     mean_pose_from_record,
     mean_pose_record,
 )
-from engine.media.motion.rig_alignment import rig_alignment
+from engine.media.motion.rig_alignment import ModelRig, rig_alignment
 from engine.media.motion.rotations import geodesic_angle_deg, nearest_rotation, sixd_to_matrix
 from engine.media.motion.skeleton import CANONICAL_JOINTS, SkeletonMap, map_skeleton
 from tests.engine.motion.reframed_rig import foreign_copy
