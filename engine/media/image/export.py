@@ -3,8 +3,8 @@
 Kept pixels must come back bit-exact (see ``engine.media.image.files`` for the
 write-back policy): gray stays gray, alpha stays alpha, and a 16-bit source is written
 as a 16-bit PNG, which Pillow cannot write for colour, so that encoder is our own.
-Nothing on disk is touched on error: an export writes a temporary file and renames it
-only on success.
+Nothing on disk is touched on error: an export is written atomically
+(:mod:`engine.atomic`).
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from __future__ import annotations
 import io
 import os
 import struct
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from engine.atomic import write_atomic
 from engine.media.image.files import ImageError, LoadedImage, UInt16Array
 
 __all__ = ["EXPORT_FORMATS", "encode_image", "save_image"]
@@ -35,16 +35,24 @@ def save_image(
 ) -> tuple[str, ...]:
     """Export as PNG, JPEG or WebP (chosen by suffix); returns notes for the user.
 
-    The file is written to a temporary name and renamed on success, so a
-    failed export never leaves a broken file or touches an existing one.
+    The file is written atomically (:mod:`engine.atomic`), so a failed or
+    killed export never leaves a broken file or touches an existing one.
     """
     target = Path(path)
     file_format = EXPORT_FORMATS.get(target.suffix.lower())
     if file_format is None:
         raise ImageError(f"{target.name}: export as .png, .jpg or .webp")
     data, notes = encode_image(image, file_format, quality=quality, lossless_webp=lossless_webp)
-    _write_atomically(target, data)
+    _write_image_bytes(target, data)
     return notes
+
+
+def _write_image_bytes(target: Path, data: bytes) -> None:
+    """Write encoded image bytes atomically (:mod:`engine.atomic`); errors are one line."""
+    try:
+        write_atomic(target, data)
+    except OSError as exc:
+        raise ImageError(f"{target.name}: cannot write ({exc.strerror or exc})") from None
 
 
 def encode_image(
@@ -126,20 +134,3 @@ def _encode_png16(high: UInt16Array, icc_profile: bytes | None) -> bytes:
     ]
     chunks.append(_png_chunk(b"IEND", b""))
     return b"".join(chunks)
-
-
-def _write_atomically(target: Path, data: bytes) -> None:
-    """Write beside the target and rename, so readers never see half a file."""
-    try:
-        handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    except OSError as exc:
-        raise ImageError(f"{target.name}: cannot write there ({exc.strerror or exc})") from None
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        # mkstemp makes the file private (0600); an export should read like any saved file
-        os.chmod(temp_name, target.stat().st_mode & 0o777 if target.exists() else 0o644)
-        os.replace(temp_name, target)
-    except OSError as exc:
-        Path(temp_name).unlink(missing_ok=True)
-        raise ImageError(f"{target.name}: cannot write ({exc.strerror or exc})") from None

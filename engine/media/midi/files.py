@@ -24,6 +24,8 @@ from pathlib import Path
 
 import mido
 
+from engine.atomic import write_atomic
+
 DRUM_CHANNEL = 9
 """Channel 10 (0-based 9) is General MIDI percussion: never mapped to voices or repainted."""
 MIN_BPM = 10.0
@@ -278,5 +280,17 @@ def load_score(path: str | Path) -> Score:
 
 
 def save_score(score: Score, path: str | Path) -> None:
-    """Write ``score``; an unedited score is written back byte for byte."""
-    Path(path).write_bytes(score.to_bytes())
+    """Write ``score``; an unedited score is written back byte for byte.
+
+    The write is atomic (:mod:`engine.atomic`): a failed or killed save leaves
+    the old file whole, which matters most when saving over the file opened.
+    """
+    write_midi_bytes(score.to_bytes(), path)
+
+
+def write_midi_bytes(data: bytes, path: str | Path) -> None:
+    """Write file bytes atomically; an OS error is one :class:`MidiError` line."""
+    try:
+        write_atomic(path, data)
+    except OSError as exc:
+        raise MidiError(f"{path}: cannot write: {exc.strerror or exc}") from None

@@ -11,6 +11,7 @@ by default; the length is the end of the last note plus the release.
 
 from __future__ import annotations
 
+import io
 import wave
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from engine.media.midi.files import Score
+from engine.media.midi.files import Score, write_midi_bytes
 
 SAMPLE_RATE = 22050
 AudioArray = npt.NDArray[np.float32]
@@ -166,12 +167,22 @@ def render_score(
 
 
 def write_wav(path: str | Path, audio: npt.ArrayLike, rate: int = SAMPLE_RATE) -> None:
-    """Write float audio ([n] or [n, channels], in [-1, 1]) as 16-bit PCM with stdlib ``wave``."""
+    """Write float audio ([n] or [n, channels], in [-1, 1]) as 16-bit PCM, atomically.
+
+    Raises :class:`MidiError` when the file cannot be written (nothing is then changed).
+    """
+    write_midi_bytes(encode_wav(audio, rate), path)
+
+
+def encode_wav(audio: npt.ArrayLike, rate: int = SAMPLE_RATE) -> bytes:
+    """The bytes of a 16-bit PCM .wav file (stdlib ``wave``) of float audio in [-1, 1]."""
     samples = np.asarray(audio, dtype=np.float64)
     channels = 1 if samples.ndim == 1 else samples.shape[1]
     pcm = (np.clip(samples, -1.0, 1.0) * 32767).round().astype("<i2")
-    with wave.open(str(path), "wb") as out:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
         out.setnchannels(channels)
         out.setsampwidth(2)
         out.setframerate(rate)
         out.writeframes(pcm.tobytes())
+    return buffer.getvalue()

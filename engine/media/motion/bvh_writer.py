@@ -10,21 +10,29 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
+from engine.atomic import write_atomic
 from engine.media.motion.bvh import BvhError
 from engine.media.motion.clip import Clip, FloatArray, Joint, Vec3
 
 
 def write_bvh(clip: Clip, path: str | os.PathLike[str]) -> None:
-    """Write ``clip`` as BVH text (see :func:`format_bvh`)."""
-    text = format_bvh(clip)
+    """Write ``clip`` as BVH text (see :func:`format_bvh`), atomically (:mod:`engine.atomic`).
+
+    A failed or killed write leaves the old file whole; an OS error is one
+    :class:`BvhError` line.
+    """
+    write_bvh_bytes(format_bvh(clip).encode("utf-8"), path)
+
+
+def write_bvh_bytes(data: bytes, path: str | os.PathLike[str]) -> None:
+    """Write BVH file bytes atomically; an OS error is one :class:`BvhError` line."""
     try:
-        Path(path).write_text(text, encoding="utf-8", newline="\n")
+        write_atomic(path, data)
     except OSError as error:
-        raise BvhError(f"{path}: cannot write: {error.strerror or error}") from error
+        raise BvhError(f"{path}: cannot write: {error.strerror or error}") from None
 
 
 def format_bvh(clip: Clip) -> str:
