@@ -2,7 +2,7 @@
 
 A module of its own so that :mod:`engine.models` (which opens graphs on the
 CPU to check them) need not import :mod:`engine.runtime`, which in turn
-types its sessions with :class:`engine.models.ModelManifest`: no import cycle.
+types its sessions with :class:`engine.manifest.ModelManifest`: no import cycle.
 """
 
 CPU_PROVIDER = "CPUExecutionProvider"

@@ -3,7 +3,7 @@
 Plain Python (no Qt), so the editor's logic is testable without a window. The
 raw channel values live in one writable float64 array ``[F, C]`` (the clip's
 column layout); :attr:`MotionDocument.clip` wraps them in a read-only
-:class:`~engine.media.motion.bvh.Clip` for kinematics, codecs and export.
+:class:`~engine.media.motion.clip.Clip` for kinematics, codecs and export.
 
 The mask is ``[F, 2]`` bool, one column per body part in :data:`MASK_PARTS`
 order (upper, lower): painting "full" marks both. A second array of the same

@@ -77,7 +77,7 @@ def medium_facts(cfg: MotionConfig) -> dict[str, object]:
             "size": 132,
             "columns": "root velocity xz (cm/frame, heading frame) 0-1, root height cm 2, "
             "heading velocity rad/frame 3, 6D rotations of FEATURE_JOINTS 4-129, "
-            "foot contacts L/R 130-131 (engine.media.motion.clip_ops.MotionFeatures.to_array)",
+            "foot contacts L/R 130-131 (engine.media.motion.features.MotionFeatures.to_array)",
             "feature_joints": list(FEATURE_JOINTS),
             "lower_columns": LOWER_COLUMNS,
             "upper_columns": UPPER_COLUMNS,
@@ -180,7 +180,7 @@ licensed CC BY-NC 4.0, so this model may be used for non-commercial purposes onl
 attribution: {ATTRIBUTION}.
 
 ## What it is
-- Per-frame features (132, `engine.media.motion.clip_ops.MotionFeatures`): root velocity in the
+- Per-frame features (132, `engine.media.motion.features.MotionFeatures`): root velocity in the
   heading frame, root height, heading velocity, 6D rotations of 21 canonical joints,
   2 foot contacts; 30 fps, cm.
 - Tokenizer: two 1D-conv VQ encoders (lower body = root trajectory + Hips + legs + contacts, 60

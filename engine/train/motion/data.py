@@ -3,7 +3,7 @@
 Clips are read straight from the ``.tar.xz`` archives under ``../shared/data/mocap``
 (nothing is copied into the repository), parsed with :func:`engine.media.motion.bvh.parse_bvh`
 and turned into the canonical 132-wide features of
-:func:`engine.media.motion.clip_ops.clip_features`
+:func:`engine.media.motion.features.clip_features`
 (Bandai is 30 fps and cm already, the model's rate and unit).
 
 The train/validation split is by take: a file goes to validation when the CRC32 of
@@ -224,7 +224,7 @@ def load_other_rig_takes(
     data: Path, model: ModelRig, limit_per_archive: int | None = None
 ) -> list[MotionTake]:
     """Clips of :data:`OTHER_RIG_ARCHIVES`, read exactly as the codec reads a clip on a rig
-    that is not the model's (``engine.media.motion.codec.read_for_model``): in the model
+    that is not the model's (``engine.media.motion.model_features.read_for_model``): in the model
     rig's joint frames, in model centimetres above the model's floor, at 30 fps."""
     takes = []
     for relative in OTHER_RIG_ARCHIVES:

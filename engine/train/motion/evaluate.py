@@ -3,7 +3,7 @@
 For each gap length (15, 30, 60 frames) ``count`` gaps are drawn from the held-out
 Bandai-Namco takes, each with at least ``context`` kept frames on both sides. Both
 methods fill exactly those frames (full body); the metrics of
-``engine.media.motion.clip_ops.motion_metrics`` are averaged over gaps.
+``engine.media.motion.metrics.motion_metrics`` are averaged over gaps.
 """
 
 from __future__ import annotations

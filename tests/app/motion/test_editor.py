@@ -3,7 +3,7 @@ and a tiny real ONNX transformer (medium "motion") behind a small test codec.
 
 The test codec in-betweens by linear + SLERP interpolation and lets the sampled tokens
 sway the edited part's rotations, then composites with
-:func:`engine.media.motion.clip_ops.composite`, so variations differ and everything outside the
+:func:`engine.media.motion.editing.composite`, so variations differ and everything outside the
 range is bit-exact, as the shipped codec promises. Raw channel values are compared exactly.
 """
 
