@@ -20,6 +20,7 @@ from engine.train.common import onnx_size_mb, torch_logits_fn
 from engine.train.image import maskgit as mg
 from engine.train.image import vq
 from engine.train.image.evaluate import Scores, table
+from engine.train.model_card import write_card
 
 EDIT_STEPS = 12
 
@@ -238,9 +239,7 @@ neighbour differences inside the hole, result / original (1.0 = same texture, bl
 
 {notes}
 """
-    path = out_dir / "MODEL_CARD.md"
-    path.write_text(text)
-    return path
+    return write_card(out_dir, text)
 
 
 def comparison_notes(rows: Sequence[Scores] | None, info: dict[str, object]) -> str:

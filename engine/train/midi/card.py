@@ -11,6 +11,7 @@ from engine.train.common import is_int8
 from engine.train.midi import data as cd
 from engine.train.midi.chorale import ChoraleConfig, stage_summary
 from engine.train.midi.evaluate import FramewiseResult, NllResult
+from engine.train.model_card import write_card
 
 DEFAULT_SAMPLING: dict[str, object] = {
     "steps": 16,
@@ -283,9 +284,7 @@ def write_model_card(
         framewise=framewise_section(framewise, evaluated_on, more_framewise),
         frame_masks=frame_mask_note(stages),
     )
-    path = out_dir / "MODEL_CARD.md"
-    path.write_text(text)
-    return path
+    return write_card(out_dir, text)
 
 
 def _hardware(device: object) -> str:

@@ -13,6 +13,7 @@ from engine.media.motion.features import FEATURE_JOINTS
 from engine.media.motion.retarget import mean_pose_record
 from engine.train.common import ModelFacts, onnx_size_mb
 from engine.train.common import write_manifest as common_write_manifest
+from engine.train.model_card import write_card
 from engine.train.motion.data import FPS, FRAMES_PER_TOKEN, LOWER_COLUMNS, UPPER_COLUMNS
 from engine.train.motion.model import (
     FILES,
@@ -218,6 +219,4 @@ Command: `{command}`
 - Clips on other rigs are read through `engine.media.motion.retarget` (bone directions, hinge
   bends and this model's mean pose in `skeleton.json`); hands, head and toes align least well.
 """
-    path = out_dir / "MODEL_CARD.md"
-    path.write_text(text)
-    return path
+    return write_card(out_dir, text)
