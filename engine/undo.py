@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -355,6 +356,26 @@ class UndoStack:
         self._redo.clear()
         self._floor = next_serial()
         self._notify()
+
+    def restore(self, undo: Iterable[UndoStep], redo: Iterable[UndoStep]) -> None:
+        """Put back a saved history (a project file) over targets already in its current state.
+
+        ``undo`` is oldest first, ``redo`` as :attr:`redo_steps` lists it. The
+        caller has checked that every step fits the targets (:mod:`engine.project`).
+        """
+        if self._depth:
+            raise RuntimeError("restore() inside an open step")
+        self._undo.clear()
+        self._redo.clear()
+        self._floor = next_serial()
+        self._undo.extend(undo)
+        self._redo.extend(redo)
+        self._notify()
+
+    @property
+    def targets(self) -> Mapping[str, Any]:
+        """The live targets, read-only: a saved history names them instead of copying them."""
+        return MappingProxyType(self._targets)
 
     def _notify(self) -> None:
         for callback in list(self.changed):

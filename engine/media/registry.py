@@ -74,6 +74,9 @@ class MediumSpec:
     """The medium's :class:`~engine.jobs.MediumCodec` or ``WindowedCodec`` for a model."""
     label: str = ""
     """How a sentence names the medium (``"no MIDI model installed"``); defaults to ``key``."""
+    project: str = ""
+    """The module that saves and reads its documents in project files (``.remask``), by name so
+    listing media imports none; see :class:`engine.project.MediumProject`. "" for none."""
 
     def __post_init__(self) -> None:
         if not self.key.isidentifier() or self.key != self.key.lower():

@@ -36,4 +36,5 @@ SPEC = MediumSpec(
     blurb="Paint over part of a picture and let the model fill it in.",
     open_document=open_document,
     codec=codec,
+    project="engine.media.image.project",
 )

@@ -39,4 +39,5 @@ SPEC = MediumSpec(
     blurb="Mark bars or voices of a piece and let the model rewrite them.",
     open_document=open_document,
     codec=codec,
+    project="engine.media.midi.project",
 )

@@ -35,4 +35,5 @@ SPEC = MediumSpec(
     blurb="Select frames or body parts of a clip and let the model re-animate them.",
     open_document=open_document,
     codec=codec,
+    project="engine.media.motion.project",
 )

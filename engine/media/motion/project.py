@@ -1,0 +1,59 @@
+"""The motion document in a project file: the clip as BVH text, exact values, masks, history.
+
+The BVH member is what any tool can read; BVH text may round numbers (it keeps
+the input's number style), so the channel values are also stored exactly as
+``motion.npy`` and read back from there. The frame mask and the generated
+track are arrays; the history holds diffs of all three.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from engine.media.motion.bvh import parse_bvh
+from engine.media.motion.bvh_writer import format_bvh
+from engine.media.motion.document import MotionDocument
+from engine.project_history import ProjectReader, ProjectWriter
+
+__all__ = ["decode_object", "encode_object", "load_document", "save_document"]
+
+CLIP = "document.bvh"
+MOTION = "motion.npy"
+MASKS = ("mask", "generated")
+
+
+def save_document(document: MotionDocument, out: ProjectWriter) -> None:
+    clip = document.clip  # read-only and rebuilt on change: safe to encode on another thread
+    out.meta["name"] = document.name
+    out.add_deferred(CLIP, lambda: format_bvh(clip).encode("utf-8"))
+    out.add_array(MOTION, clip.motion, copy=False)
+    out.add_array("mask.npy", document.mask)
+    out.add_array("generated.npy", document.generated)
+    out.write_history(document.history)
+
+
+def load_document(source: ProjectReader) -> MotionDocument:
+    clip = parse_bvh(source.bytes(CLIP), f"{source.name}: {CLIP}")
+    motion = source.array(MOTION)
+    if motion.dtype != np.float64 or motion.shape != clip.motion.shape:
+        raise source.error(f"{MOTION} ({motion.shape}) does not fit the clip {clip.motion.shape}")
+    if not np.all(np.isfinite(motion)):
+        raise source.error(f"{MOTION} holds values that are not finite")
+    document = MotionDocument(clip.with_motion(motion), source.meta_field("name", str))
+    for target in MASKS:
+        array = source.array(f"{target}.npy")
+        if array.dtype != np.bool_ or array.shape != document.mask.shape:
+            raise source.error(f"{target}.npy ({array.shape}) does not fit the clip")
+        document.history.assign(array, target=target)
+    source.restore_history(document.history)
+    return document
+
+
+def encode_object(value: Any, out: ProjectWriter) -> dict[str, Any]:
+    raise TypeError(f"a motion history holds arrays only, not {type(value).__name__}")
+
+
+def decode_object(record: dict[str, Any], source: ProjectReader) -> Any:
+    raise source.error("a motion history holds arrays only")
