@@ -24,7 +24,10 @@ Everything outside the mask must come back **bit-exact in the source depth**.
 * CMYK/YCbCr/LAB sources are converted to RGB on load (noted in ``notes``).
 
 Every way a file can be bad ends in :class:`ImageError` with one line that a
-dialog can show. Exporting is in ``engine.media.image.export``.
+dialog can show; Pillow's warnings about a file are kept out of the terminal
+(they are noise beside that line). The image size is checked from the header
+against :mod:`engine.media.image.limits` before any pixel is decoded. Exporting is
+in ``engine.media.image.export``.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from engine.media.image.limits import MAX_PIXELS, MAX_PIXELS_16BIT
 
 __all__ = [
     "MAX_PIXELS",
@@ -63,9 +68,6 @@ __all__ = [
 UInt8Array = npt.NDArray[np.uint8]
 UInt16Array = npt.NDArray[np.uint16]
 BoolArray = npt.NDArray[np.bool_]
-
-MAX_PIXELS = 100_000_000
-"""Our own decompression-bomb limit (100 MP): larger headers are refused before decoding."""
 
 OPEN_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF", "GIF")
 """Pillow plugins we let identify a file (JPEG covers MPO); others (EPS runs Ghostscript) never."""
@@ -163,6 +165,14 @@ def decode_image(data: bytes, name: str = "image") -> LoadedImage:
     """
     if not data:
         raise ImageError(f"{name}: the file is empty (0 bytes)")
+    with warnings.catch_warnings():
+        # Pillow warns about odd files (bad EXIF, truncated chunks) on stderr; the outcome that
+        # matters is the image or the one ImageError line, so the warnings are not shown
+        warnings.simplefilter("ignore")
+        return _decode(data, name)
+
+
+def _decode(data: bytes, name: str) -> LoadedImage:
     with _open(data, name) as pil:
         image_format = pil.format
         rawmode = _tile_rawmode(pil)
@@ -186,7 +196,7 @@ def _open(data: bytes, name: str) -> ImageFile.ImageFile:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             pil = Image.open(io.BytesIO(data), formats=OPEN_FORMATS)
     except Image.DecompressionBombError:
-        raise ImageError(f"{name}: the image is too large to open safely") from None
+        raise ImageError(_too_large(name)) from None
     except UnidentifiedImageError:
         raise ImageError(
             f"{name}: not an image file remask can read (PNG, JPEG, WebP, BMP, TIFF)"
@@ -194,11 +204,14 @@ def _open(data: bytes, name: str) -> ImageFile.ImageFile:
     except _DECODE_ERRORS as exc:
         raise ImageError(f"{name}: the file is truncated or damaged ({_first_line(exc)})") from None
     width, height = pil.size
-    if width * height > MAX_PIXELS:
+    wide = pil.mode.startswith("I") or _tile_rawmode(pil) in _WIDE_RAWMODES
+    limit, kind = (MAX_PIXELS_16BIT, "16-bit ") if wide else (MAX_PIXELS, "")
+    if width * height > limit:
         pil.close()
         raise ImageError(
-            f"{name}: {width}×{height} is {width * height / 1e6:.0f} megapixels, "
-            f"more than the {MAX_PIXELS // 1_000_000} MP remask opens (possible decompression bomb)"
+            f"{name}: {width}×{height} is {width * height / 1e6:.0f} megapixels, more than the "
+            f"{limit // 1_000_000} MP remask opens for a {kind}image (limits.MAX_PIXELS"
+            f"{'_16BIT' if wide else ''}: decoding it would need too much memory)"
         )
     if width == 0 or height == 0:
         pil.close()
@@ -214,9 +227,17 @@ def _load(pil: ImageFile.ImageFile, name: str) -> Image.Image:
             pil.load()
             return ImageOps.exif_transpose(pil)
     except Image.DecompressionBombError:
-        raise ImageError(f"{name}: the image is too large to open safely") from None
+        raise ImageError(_too_large(name)) from None
     except _DECODE_ERRORS as exc:
         raise ImageError(f"{name}: the file is truncated or damaged ({_first_line(exc)})") from None
+
+
+def _too_large(name: str) -> str:
+    """Pillow's own bomb check fired (its limit is 89 MP, ours is checked after it opens)."""
+    return (
+        f"{name}: the image is too large to open safely (over the "
+        f"{MAX_PIXELS // 1_000_000} MP of limits.MAX_PIXELS)"
+    )
 
 
 def _first_line(exc: BaseException) -> str:

@@ -8,7 +8,8 @@ them again; otherwise values are written as the shortest text that reads back to
 identical float, so ``-0``, ``93.9241`` and ``5.1072e-06`` come out as they went in.
 
 Every malformed input raises :class:`BvhError` with a one-line message naming the
-line where that helps.
+line where that helps. Sizes (joints, nesting depth, frames x channels, value
+magnitudes) are bounded by :mod:`engine.media.motion.limits` before they cost memory.
 """
 
 from __future__ import annotations
@@ -30,6 +31,13 @@ from engine.media.motion.clip import (
     Joint,
     Vec3,
 )
+from engine.media.motion.limits import (
+    MAX_ABS_VALUE,
+    MAX_DEPTH,
+    MAX_FILE_BYTES,
+    MAX_JOINTS,
+    MAX_MOTION_VALUES,
+)
 
 _CANONICAL_CHANNEL = {name.lower(): name for name in POSITION_CHANNELS + ROTATION_CHANNELS}
 
@@ -47,9 +55,17 @@ class _Token:
 def read_bvh(path: str | os.PathLike[str]) -> Clip:
     """Read a BVH file; errors name the file and, where useful, the line."""
     try:
+        size = Path(path).stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise BvhError(
+                f"{path}: {size / 2**20:.0f} MiB is more than the "
+                f"{MAX_FILE_BYTES // 2**20} MiB of BVH text remask reads (limits.MAX_FILE_BYTES)"
+            )
         data = Path(path).read_bytes()
+    except IsADirectoryError:
+        raise BvhError(f"{path}: is a folder, not a BVH file") from None
     except OSError as error:
-        raise BvhError(f"{path}: cannot read: {error.strerror or error}") from error
+        raise BvhError(f"{path}: cannot read: {error.strerror or error}") from None
     return parse_bvh(data, source=str(path))
 
 
@@ -122,6 +138,7 @@ class _HierarchyParser:
         self._source = source
         self._end_line = motion_line + 1
         self._joints: list[Joint] = []
+        self._depth = 0
 
     def parse(self) -> list[Joint]:
         first = self._next("HIERARCHY")
@@ -131,7 +148,7 @@ class _HierarchyParser:
             self._fail(self._peek(), "HIERARCHY has no ROOT joint")
         while self._at("ROOT"):
             self._pos += 1
-            self._joint(parent=-1)
+            self._nested_joint(parent=-1)
         if self._pos < len(self._tokens):
             token = self._tokens[self._pos]
             if token.text == "}":
@@ -139,8 +156,22 @@ class _HierarchyParser:
             self._fail(token, f"unexpected {token.text!r} after the hierarchy")
         return self._joints
 
+    def _nested_joint(self, parent: int) -> None:
+        """One joint and its children, refused past :data:`MAX_DEPTH` levels before recursing."""
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            self._fail(
+                self._peek(),
+                f"joints nested more than {MAX_DEPTH} deep (limits.MAX_DEPTH; "
+                "a human rig is under 30)",
+            )
+        self._joint(parent)
+        self._depth -= 1
+
     def _joint(self, parent: int) -> None:
         name_token = self._next("a joint name")
+        if len(self._joints) >= MAX_JOINTS:
+            self._fail(name_token, f"more than {MAX_JOINTS} joints (limits.MAX_JOINTS)")
         name = name_token.text
         if name == "{":
             self._fail(name_token, "joint without a name")
@@ -164,7 +195,7 @@ class _HierarchyParser:
                 self._once(channels, token, name)
                 channels = self._channels(token)
             elif word == "JOINT":
-                self._joint(parent=index)
+                self._nested_joint(parent=index)
             elif word == "END":
                 site = self._next("'Site'")
                 if site.text.upper() != "SITE":
@@ -197,9 +228,12 @@ class _HierarchyParser:
 
     def _channels(self, keyword: _Token) -> tuple[str, ...]:
         count_token = self._next("a channel count")
-        if not count_token.text.isdigit():
+        text = count_token.text
+        if not (text.isascii() and text.isdigit() and int(text) <= len(_CANONICAL_CHANNEL)):
             self._fail(
-                count_token, f"expected a channel count after CHANNELS, found {count_token.text!r}"
+                count_token,
+                f"expected a channel count after CHANNELS (0..{len(_CANONICAL_CHANNEL)}), "
+                f"found {text!r}",
             )
         names: list[str] = []
         for _ in range(int(count_token.text)):
@@ -219,6 +253,8 @@ class _HierarchyParser:
             self._fail(token, f"expected a number, found {token.text!r}")
         if not np.isfinite(value):
             self._fail(token, f"non-finite value {token.text!r}")
+        if abs(value) > MAX_ABS_VALUE:
+            self._fail(token, f"value {token.text!r} is beyond ±{MAX_ABS_VALUE:g} ({_VALUE_WHY})")
         return value
 
     def _expect(self, text: str) -> _Token:
@@ -253,6 +289,8 @@ class _HierarchyParser:
         raise BvhError(f"{self._source}:{token.line}: {message}")
 
 
+_VALUE_WHY = "limits.MAX_ABS_VALUE: the model's float32 features would overflow"
+
 _FRAMES = re.compile(r"^frames\s*:\s*(\S+)\s*$", re.IGNORECASE)
 _FRAME_TIME = re.compile(r"^frame\s+time\s*:\s*(\S+)\s*$", re.IGNORECASE)
 
@@ -283,6 +321,11 @@ def _parse_motion(
         )
     body_start = header[1][0]  # 0-based index of the first line after 'Frame Time:'
     n_channels = sum(len(j.channels) for j in joints)
+    if n_frames * max(n_channels, 1) > MAX_MOTION_VALUES:
+        raise BvhError(
+            f"{source}:{header[0][0]}: {n_frames:.0f} frames x {n_channels} channels is more "
+            f"than the {MAX_MOTION_VALUES:,} values remask reads (limits.MAX_MOTION_VALUES)"
+        )
     rows = _frame_rows(lines, body_start, int(n_frames), n_channels, source)
     motion = _to_floats(rows, [f"{j.name}.{c}" for j in joints for c in j.channels], source)
     return frame_time, motion, _fixed_decimals(rows)
@@ -356,11 +399,17 @@ def _to_floats(
                         f"{source}:{number}: expected a number, found {value!r}"
                     ) from None
         raise
-    bad = np.argwhere(~np.isfinite(motion))
+    bad = np.argwhere(~(np.abs(motion) <= MAX_ABS_VALUE))
     if bad.size:
         frame, column = (int(v) for v in bad[0])
+        value = rows[frame][1][column]
+        problem = (
+            f"value {value!r} is beyond ±{MAX_ABS_VALUE:g} ({_VALUE_WHY})"
+            if np.isfinite(motion[frame, column])
+            else f"non-finite value {value!r}"
+        )
         raise BvhError(
-            f"{source}:{rows[frame][0]}: non-finite value {rows[frame][1][column]!r} "
+            f"{source}:{rows[frame][0]}: {problem} "
             f"in frame {frame}, column {column} ({channel_names[column]})"
         )
     return motion

@@ -1,0 +1,16 @@
+"""How long a MIDI piece remask reads, checked from the ticks before any grid is built.
+
+The token grid has one column per sixteenth for four voices, and the bar list one
+entry per bar, so their size follows the last tick, not the file size: a 27-byte
+file with one note 2^28 ticks long would ask for gigabytes. :data:`MAX_QUARTERS`
+refuses it from the note index, before a grid exists.
+"""
+
+from __future__ import annotations
+
+MAX_QUARTERS = 65_536
+"""Longest piece in quarter notes (9 hours at 120 BPM; a 1,024-step-per-quarter grid
+still fits in memory). Longer ones are refused."""
+
+MAX_STEPS_PER_QUARTER = 64
+"""Finest grid a model may declare (``medium_facts.steps_per_quarter``): 256th notes."""
