@@ -6,9 +6,13 @@ medium adds its own through the ``commands`` reference of its
 here needed.
 
 Conventions for every command: bad input raises :class:`CliError` (or
-:class:`engine.models.ModelError`, ``OSError``), which becomes one line
-``remask: error: ...`` on stderr and exit status 2. No traceback reaches the
-user unless ``REMASK_DEBUG=1``. Qt is imported only when the GUI starts.
+:class:`engine.models.ModelError`, ``OSError``, or one of the command's own
+``errors``, such as a medium's file error), which becomes one line
+``remask: error: ...`` on stderr and exit status 2. Text that came from a file
+(a model name, a path) is printed with its control characters escaped
+(:func:`printable`), so a file cannot move the cursor or recolour the terminal.
+No traceback reaches the user unless ``REMASK_DEBUG=1``. Qt is imported only
+when the GUI starts.
 """
 
 from __future__ import annotations
@@ -47,6 +51,9 @@ class Command:
 
     With ``passthrough`` the arguments the parser does not know are handed on
     in ``args.extra_args`` (the GUI passes them to Qt) instead of being an error.
+    ``errors`` are the exception types that mean bad input for this command (a
+    medium's file errors, whose messages are one line): wherever the handler
+    raises them, reading or writing, they are reported like :class:`CliError`.
     """
 
     name: str
@@ -54,6 +61,7 @@ class Command:
     add_arguments: Callable[[argparse.ArgumentParser], None]
     handler: Callable[[argparse.Namespace], int]
     passthrough: bool = False
+    errors: tuple[type[Exception], ...] = ()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -61,6 +69,20 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{PROG}: error: {message} (see '{self.prog} --help')\n")
+
+
+def printable(text: str) -> str:
+    """``text`` with control and other unprintable characters escaped (``\\x1b``, ``\\u202e``).
+
+    Model names, paths and messages can come from files; printed raw, an escape
+    sequence in one would drive the terminal.
+    """
+    if text.isprintable():
+        return text
+    return "".join(
+        ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii")
+        for ch in text
+    )
 
 
 # --------------------------------------------------------------------------- built-in commands
@@ -90,16 +112,18 @@ def _models(args: argparse.Namespace) -> int:
     rows = [["NAME", "MEDIUM", "SIZE_MB", "PROVIDER", "FOLDER"]]
     for manifest in sorted(registry.models.values(), key=lambda m: (m.medium, m.name)):
         size = f"{manifest.size_bytes / 1e6:.1f}"
-        rows.append([manifest.name, manifest.medium, size, provider, str(manifest.folder)])
+        cells = [manifest.name, manifest.medium, size, provider, str(manifest.folder)]
+        rows.append([printable(cell) for cell in cells])
     if len(rows) > 1:
         print("\n".join(_format_table(rows)))
     else:
         searched = os.pathsep.join(str(d) for d in registry.searched)
-        print(f"{PROG}: no models found (searched {searched})", file=sys.stderr)
+        print(f"{PROG}: no models found (searched {printable(searched)})", file=sys.stderr)
     for note in registry.notes:
-        print(f"{PROG}: note: {note}", file=sys.stderr)
+        print(f"{PROG}: note: {printable(note)}", file=sys.stderr)
     for line in registry.errors:
-        print(f"{PROG}: {'error' if args.strict else 'warning'}: {line}", file=sys.stderr)
+        kind = "error" if args.strict else "warning"
+        print(f"{PROG}: {kind}: {printable(' '.join(line.split()))}", file=sys.stderr)
     return 2 if args.strict and registry.errors else 0
 
 
@@ -187,7 +211,9 @@ def build_parser(commands: Sequence[Command]) -> argparse.ArgumentParser:
         seen.add(command.name)
         command_parser = sub.add_parser(command.name, help=command.help, description=command.help)
         command.add_arguments(command_parser)
-        command_parser.set_defaults(handler=command.handler, passthrough=command.passthrough)
+        command_parser.set_defaults(
+            handler=command.handler, passthrough=command.passthrough, errors=command.errors
+        )
     return parser
 
 
@@ -208,19 +234,20 @@ def _configure_logging(verbosity: int) -> None:
 
 def _error(message: str) -> None:
     """One line, always: multi-line exception texts are folded so scripts can grep stderr."""
-    print(f"{PROG}: error: {' '.join(message.split())}", file=sys.stderr)
+    print(f"{PROG}: error: {printable(' '.join(message.split()))}", file=sys.stderr)
 
 
 def _run(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     """Call a handler, turning every failure into one stderr line and an exit status."""
     from engine.models import ModelError
 
+    user_errors: tuple[type[Exception], ...] = (ModelError, *getattr(args, "errors", ()))
     try:
         return int(handler(args))
     except CliError as exc:
         _error(str(exc))
         return exc.code
-    except ModelError as exc:
+    except user_errors as exc:
         _error(str(exc))
         return 2
     except BrokenPipeError:  # `remask models | head`: the reader left, nothing to report

@@ -39,6 +39,17 @@ def positive_int(text: str) -> int:
 
 
 def add_common_arguments(
+def seed_int(text: str) -> int:
+    """argparse ``type`` for ``--seed``: a whole number from 0 to 2**63 - 1 (numpy's seed range)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"{value} must be from 0 to 2**63 - 1")
+    return value
+
+
     parser: argparse.ArgumentParser,
     extension: str,
     preferred_model: str,
@@ -51,7 +62,7 @@ def add_common_arguments(
     """
     out = f"OUT.{extension}"
     parser.add_argument("-o", "--output", type=Path, required=True, metavar=out, help=output_help)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed_int, default=0, help="random seed (0 or more)")
     parser.add_argument("--steps", type=positive_int, default=None, help="sampler steps")
     parser.add_argument(
         "--variations",

@@ -102,3 +102,4 @@ COMMANDS = (
         run_inpaint,
     ),
 )
+        errors=(ImageError,),

@@ -139,3 +139,4 @@ COMMANDS = (
         run_repaint,
     ),
 )
+        errors=(MidiError,),

@@ -138,3 +138,4 @@ COMMANDS = (
         run_inbetween,
     ),
 )
+        errors=(BvhError, SkeletonError, MotionError),

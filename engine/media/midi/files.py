@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import mido
+from mido.midifiles.meta import KeySignatureError
 
 from engine.atomic import write_atomic
+from engine.media.midi.limits import MAX_QUARTERS
 
 DRUM_CHANNEL = 9
 """Channel 10 (0-based 9) is General MIDI percussion: never mapped to voices or repainted."""
@@ -230,7 +232,7 @@ def _parse(data: bytes, name: str) -> mido.MidiFile:
         return mido.MidiFile(file=io.BytesIO(data), clip=True)
     except EOFError:
         raise MidiError(f"{name}: truncated MIDI file (ends inside a chunk)") from None
-    except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, IndexError, TypeError, KeySignatureError) as exc:
         raise MidiError(f"{name}: damaged MIDI file ({exc})") from None
 
 
@@ -239,9 +241,23 @@ def _check_header(midi: mido.MidiFile, name: str) -> None:
         raise MidiError(
             f"{name}: MIDI type 2 (independent sequences) is not supported; use type 0 or 1"
         )
+    if midi.type not in (0, 1):
+        raise MidiError(f"{name}: damaged MIDI file (format {midi.type}; only 0, 1 and 2 exist)")
     division = int(midi.ticks_per_beat)
     if division <= 0 or division & 0x8000:
         raise MidiError(f"{name}: SMPTE or zero time division ({division}) is not supported")
+
+
+def _check_length(midi: mido.MidiFile, name: str) -> None:
+    """Refuse a piece longer than :data:`MAX_QUARTERS` from its ticks, before any grid exists."""
+    last = max((sum(int(msg.time) for msg in track) for track in midi.tracks), default=0)
+    quarters = last / int(midi.ticks_per_beat)
+    if quarters > MAX_QUARTERS:
+        raise MidiError(
+            f"{name}: the piece lasts {quarters:,.0f} quarter notes, more than the "
+            f"{MAX_QUARTERS:,} remask reads (limits.MAX_QUARTERS: its note grid would not fit "
+            "in memory)"
+        )
 
 
 def _check_content(score: Score, name: str) -> None:
@@ -262,6 +278,7 @@ def read_score(data: bytes, name: str = "<bytes>") -> Score:
     """Parse and check SMF bytes; every problem is a one-line :class:`MidiError`."""
     midi = _parse(data, name)
     _check_header(midi, name)
+    _check_length(midi, name)
     score = Score.from_midifile(midi, source=bytes(data), name=name)
     _check_content(score, name)
     return score
