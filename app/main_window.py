@@ -41,6 +41,8 @@ from app.medium_page import EditorFactory, MediumPage, build_pages
 from app.progress import GenerateBar
 from app.sampler_panel import SamplerPanel
 from app.settings_store import APPLICATION, ORGANIZATION, RecentFiles, WindowState, default_settings
+from app.shortcuts import WINDOW, KeyRouter, ShortcutsDialog, bind
+from app.status_line import TabStatus
 from app.unsaved import Choice, ask_unsaved
 from engine.models import ModelRegistry
 from engine.paths import bundle_root
@@ -100,6 +102,7 @@ class MainWindow(QMainWindow):
         self._build_pages(editors)
         self._build_dock()
         self._build_menus()
+        self._bind_shortcuts()
         self.statusBar().addPermanentWidget(self.engine_label)
         self._connect()
         self._restore_layout()
@@ -149,6 +152,10 @@ class MainWindow(QMainWindow):
         self.cancel_action = self._action(
             edit_menu, "&Cancel generation", self.bridge.cancel, "Ctrl+."
         )
+        help_menu = self.menuBar().addMenu("&Help")
+        self.shortcuts_action = self._action(
+            help_menu, "&Keyboard shortcuts", self.show_shortcuts, "F1"
+        )
 
     def _action(
         self,
@@ -163,6 +170,43 @@ class MainWindow(QMainWindow):
         menu.addAction(action)
         return action
 
+    def _bind_shortcuts(self) -> None:
+        """Every window action takes its keys from :data:`app.shortcuts.SHORTCUTS`.
+
+        Save and Save as bind to the project actions when the window has them; until
+        then Save / Export answers Ctrl+S as well as Ctrl+E.
+        """
+        self.key_router = KeyRouter(self)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            app.focusChanged.connect(self.key_router.focus_changed)
+        names = {
+            "open": "open_action",
+            "save": "save_project_action",
+            "save_as": "save_project_as_action",
+            "export": "export_action",
+            "undo": "undo_action",
+            "redo": "redo_action",
+            "generate": "generate_action",
+            "cancel": "cancel_action",
+            "shortcuts": "shortcuts_action",
+            "quit": "quit_action",
+        }
+        for command, name in names.items():
+            action = getattr(self, name, None)
+            if isinstance(action, QAction):
+                bind(action, WINDOW, command)
+        if getattr(self, "save_project_action", None) is None:
+            self.export_action.setShortcuts([QKeySequence("Ctrl+S"), QKeySequence("Ctrl+E")])
+
+    def show_shortcuts(self) -> None:
+        """Help ▸ Keyboard shortcuts: the table, non-modal (the keys keep working meanwhile)."""
+        titles = {page.medium: page.title for page in self.pages.values()}
+        dialog = ShortcutsDialog(titles, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        self.shortcuts_dialog = dialog
+
     def _connect(self) -> None:
         self.tabs.currentChanged.connect(self._on_page_changed)
         self.sampler.modelChanged.connect(self._on_model_changed)
@@ -172,7 +216,10 @@ class MainWindow(QMainWindow):
             if page.editor is not None:
                 page.editor.stateChanged.connect(self._update_actions)
         bridge = self.bridge
-        self.generation = GenerationControl(bridge, self.generate_bar, self.statusBar().showMessage)
+        self.tab_status = TabStatus(self.statusBar(), self.generate_bar, lambda: self.bridge.busy)
+        self.generation = GenerationControl(bridge, self.generate_bar, self._generation_status)
+        for ended in (bridge.finished, bridge.failed, bridge.cancelled):
+            ended.connect(self._job_ended)
         bridge.busyChanged.connect(lambda _busy: self._update_actions())
         bridge.modelLoaded.connect(self._on_model_loaded)
         bridge.modelFailed.connect(self._on_model_failed)
@@ -225,7 +272,19 @@ class MainWindow(QMainWindow):
 
     def _on_page_changed(self, _index: int = 0) -> None:
         self.sampler.set_medium(self.current_page().medium)
+        self.tab_status.switch(self.current_page().medium)
         self._update_actions()
+
+    def _job_tab(self) -> str:
+        """The tab of the editor the running (or last) job came from."""
+        editor = self.generation.job_editor
+        return self._page_of(editor).medium if editor is not None else self.tab_status.current
+
+    def _generation_status(self, text: str, timeout_ms: int) -> None:
+        self.tab_status.show(self._job_tab(), text, timeout_ms)
+
+    def _job_ended(self, *_args: object) -> None:
+        self.tab_status.job_ended(self._job_tab())
 
     def _on_model_changed(self, name: str) -> None:
         self.engine_label.setText(f"{name} · loading…" if name else "no model")
@@ -298,6 +357,7 @@ class MainWindow(QMainWindow):
             return self._open_failed(path, one_line(exc))
         self.recent.add(path)
         self._window_state.set_last_folder(path)
+        self.tab_status.reset(medium)
         page.sync()
         self.show_medium(medium)
         self._update_actions()

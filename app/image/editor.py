@@ -23,24 +23,28 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QActionGroup, QColor, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QColor
 from PySide6.QtWidgets import (
     QCheckBox,
     QColorDialog,
     QDialog,
     QFileDialog,
     QLabel,
+    QMenu,
     QMessageBox,
     QSlider,
     QSpinBox,
     QToolBar,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from app.editor_base import DocumentHistory, MediumEditor
-from app.image.canvas import ImageCanvas, Tool
+from app.image.canvas import RADIUS_STEP, ImageCanvas, Tool
 from app.image.widgets import THUMBNAIL, ExtendDialog, paint_mask, rgba_of, thumbnail
+from app.shortcuts import bind
+from app.status_line import ElidedLabel
 from app.variations import VariationsStrip
 from engine.document import DocumentChanged
 from engine.jobs import Codec, GenerateResult, Progress
@@ -69,7 +73,7 @@ class ImageEditor(DocumentHistory, MediumEditor):
         self.document: ImageDocument | None = None
         self.canvas = ImageCanvas()
         self.strip = VariationsStrip()
-        self.status = QLabel()
+        self.status = ElidedLabel()
         """Generation progress and the variation count, under the strip."""
         self.tools = QToolBar("Mask tools")
         self.settings_bar = QToolBar("Mask settings")
@@ -96,45 +100,58 @@ class ImageEditor(DocumentHistory, MediumEditor):
         layout.addWidget(self.canvas, 1)
         layout.addWidget(self.strip)
         layout.addWidget(self.status)
-        # The canvas keeps its size whether or not variations are offered: no jump, same view.
+        # The canvas takes the strip's room while no variations are offered (it keeps its
+        # centre when they come): a strip held open would leave a blank band under the picture.
         self.strip.setFixedHeight(THUMBNAIL + 44)  # thumbnail, its label, margins
-        policy = self.strip.sizePolicy()
-        policy.setRetainSizeWhenHidden(True)
-        self.strip.setSizePolicy(policy)
         self._connect_canvas()
         self.strip.selected.connect(self.select_variation)
         self.strip.acceptRequested.connect(self.accept_variation)
         self.strip.discardRequested.connect(self.discard_variations)
 
     def _build_tools(self) -> None:
+        """Tools, the Mask menu, Extend canvas and the zoom: all visible at 1200 x 800."""
         group = QActionGroup(self)
         self.tool_actions: dict[Tool, QAction] = {}
-        keys = {
-            Tool.BRUSH: "B",
-            Tool.ERASER: "E",
-            Tool.RECTANGLE: "R",
-            Tool.LASSO: "L",
-            Tool.FILL: "F",
-        }
-        for tool, key in keys.items():
-            action = self._add(self.tools, f"{tool.value.capitalize()} ({key})", key)
+        for tool in Tool:
+            action = self._add(self.tools, tool.value.capitalize(), tool.value)
             action.setCheckable(True)
             action.setActionGroup(group)
             action.triggered.connect(lambda _c=False, t=tool: self.set_tool(t))
             self.tool_actions[tool] = action
         self.tool_actions[Tool.BRUSH].setChecked(True)
         self.tools.addSeparator()
-        for text, key, edit in (
-            ("Invert", "Ctrl+I", lambda d: d.invert_mask()),
-            ("Clear", "Ctrl+Shift+A", lambda d: d.clear_mask()),
+        self.tools.addWidget(self._mask_menu_button())
+        self._add(self.tools, "Extend canvas…", "", self.extend_canvas_dialog)
+        self.tools.addSeparator()
+        self._add(self.tools, "Fit", "fit", self.canvas.fit)
+        self._add(self.tools, "100 %", "actual_size", self.canvas.actual_size)
+        self._add(None, "Smaller brush", "brush_smaller", lambda: self._step_brush(-1))
+        self._add(None, "Larger brush", "brush_larger", lambda: self._step_brush(1))
+
+    def _mask_menu_button(self) -> QToolButton:
+        """The mask edits used now and then, in one menu (their keys work without it)."""
+        menu = QMenu("Mask", self)
+        for text, command, edit in (
+            ("Invert", "invert_mask", lambda d: d.invert_mask()),
+            ("Clear", "clear_mask", lambda d: d.clear_mask()),
             ("Grow", "", lambda d: d.grow_mask(self.grow_px.value())),
             ("Shrink", "", lambda d: d.shrink_mask(self.grow_px.value())),
         ):
-            self._add(self.tools, text, key, lambda e=edit: self._edit_mask(e))
-        self.tools.addSeparator()
-        self._add(self.tools, "Import mask…", "", self.import_mask_dialog)
-        self._add(self.tools, "Export mask…", "", self.export_mask_dialog)
-        self._add(self.tools, "Extend canvas…", "", self.extend_canvas_dialog)
+            self._add(menu, text, command, lambda e=edit: self._edit_mask(e))
+        menu.addSeparator()
+        self._add(menu, "Import mask…", "", self.import_mask_dialog)
+        self._add(menu, "Export mask…", "", self.export_mask_dialog)
+        self.mask_menu = menu
+        button = QToolButton()
+        button.setText("Mask")
+        button.setMenu(menu)
+        button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        return button
+
+    def _step_brush(self, direction: int) -> None:
+        """``]`` / ``[``: the canvas's own step, so keys and the wheel agree."""
+        radius = self.canvas.brush_radius * RADIUS_STEP**direction
+        self.canvas.set_brush_radius(radius)
 
     def _build_settings(self) -> None:
         bar = self.settings_bar
@@ -153,22 +170,25 @@ class ImageEditor(DocumentHistory, MediumEditor):
         self._add(bar, "Colour…", "", self.choose_mask_colour)
         self.heat_box = QCheckBox("Confidence heat-map")
         bar.addWidget(self.heat_box)
-        bar.addSeparator()
-        self._add(bar, "Fit", "Ctrl+0", self.canvas.fit)
-        self._add(bar, "100%", "Ctrl+1", self.canvas.actual_size)
         self.brush_size.valueChanged.connect(lambda v: self.canvas.set_brush_radius(v / 2))
         self.feather.valueChanged.connect(self._set_feather)
         self.opacity.valueChanged.connect(lambda v: self.set_mask_style(opacity=v / 100))
         self.heat_box.toggled.connect(self._on_heat_toggled)
 
-    def _add(self, bar: QToolBar, text: str, key: str, slot: Any = None) -> QAction:
+    def _add(
+        self, bar: QToolBar | QMenu | None, text: str, command: str, slot: Any = None
+    ) -> QAction:
+        """An action on ``bar`` (if any) and on the editor, with ``command``'s keys if it has one.
+
+        On the editor, so its keys work wherever the focus is while the Image tab is shown.
+        """
         action = QAction(text, self)
-        if key:
-            action.setShortcut(QKeySequence(key))
-            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        if command:
+            bind(action, "image", command)
         if slot is not None:
             action.triggered.connect(lambda _checked=False: slot())
-        bar.addAction(action)
+        if bar is not None:
+            bar.addAction(action)
         self.addAction(action)
         return action
 

@@ -25,11 +25,12 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QKeySequence, QPixmap
+from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QDialog,
-    QLabel,
+    QMenu,
     QToolBar,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -40,6 +41,8 @@ from app.midi.controller import preview_from_tokens, region_notes, render_range
 from app.midi.dialogs import BarsDialog, ask_parts, opened_status
 from app.midi.drawing import Overlay, variation_pixmap, voice_color
 from app.midi.view import PianoRollView
+from app.shortcuts import bind
+from app.status_line import ElidedLabel
 from app.variations import VariationsStrip
 from engine.document import DocumentChanged
 from engine.jobs import Codec, GenerateResult, Progress
@@ -82,7 +85,7 @@ class PianoRollEditor(DocumentHistory, MediumEditor):
         self.view = PianoRollView()
         self.strip = VariationsStrip()
         self.player = AudioPlayer(self)
-        self.status = QLabel()
+        self.status = ElidedLabel()
         self._job: tuple[MidiPayload, MidiCodec, list[Window]] | None = None
         self._result: GenerateResult | None = None
         self._previewed: Score | None = None
@@ -119,6 +122,8 @@ class PianoRollEditor(DocumentHistory, MediumEditor):
             ],
             lambda i: setattr(self.view, "tool", PianoRollView.TOOLS[i]),
         )
+        bind(self.tool_actions[0], "midi", "notes")
+        bind(self.tool_actions[1], "midi", "brush")
         bar.addSeparator()
         self.voice_actions = self._exclusive(
             [
@@ -129,30 +134,64 @@ class PianoRollEditor(DocumentHistory, MediumEditor):
             icons=[_swatch(voice_color(v)) for v in range(N_VOICES)],
         )
         bar.addSeparator()
-        self.clear_mask_action = self._button("Clear mask", self.clear_mask)
-        self.bars_action = self._button("Select bars…", self.select_bars_dialog)
-        self.harmonize_action = self._button("Harmonize melody", self.harmonize)
+        self._build_mask_menu()
+        self.harmonize_action = self._button("Harmonize", self.harmonize)
         self.harmonize_action.setToolTip(
-            "Mask alto, tenor and bass over the selected time range (or the whole piece)"
+            "Harmonize the melody: mask alto, tenor and bass over the selected time range "
+            "(or the whole piece)"
         )
         bar.addSeparator()
-        self.play_action = self._button("Play", self.play, "Space")
-        self.stop_action = self._button("Stop", self.player.stop)
+        self.play_action = self._button("Play", self.toggle_play, "play")
+        self.play_action.setToolTip("Play the selection or the whole piece; again to stop (Space)")
+        self.stop_action = self._button("Stop", self.player.stop, toolbar=False)
         self.loop_action = self._button("Loop", lambda: None)
         self.loop_action.setCheckable(True)
         self.loop_action.setToolTip("Loop the selected time range (drag on the ruler to select)")
         bar.addSeparator()
-        self._button("−", lambda: self.view.zoom(factor_x=1 / 1.25)).setToolTip("Zoom out (time)")
-        self._button("+", lambda: self.view.zoom(factor_x=1.25)).setToolTip("Zoom in (time)")
+        self._build_zoom_and_keys()
+
+    def _build_mask_menu(self) -> None:
+        """Clear and Select bars in a Mask menu: the toolbar keeps its room for the tools."""
+        menu = QMenu("Mask", self)
+        self.clear_mask_action = self._button("Clear mask", self.delete_or_clear, "clear_mask")
+        self.clear_mask_action.setToolTip("Clear the mask (Delete: the selected notes first)")
+        self.bars_action = self._button("Select bars…", self.select_bars_dialog, toolbar=False)
+        menu.addActions([self.clear_mask_action, self.bars_action])
+        button = QToolButton()
+        button.setText("Mask")
+        button.setToolTip("Clear the mask, or mask whole bars")
+        button.setMenu(menu)
+        button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.toolbar.addWidget(button)
+
+    def _build_zoom_and_keys(self) -> None:
+        zoom_out = self._button("−", lambda: self.view.zoom(factor_x=1 / 1.25), "zoom_out")
+        zoom_out.setToolTip("Zoom out (time)")
+        zoom_in = self._button("+", lambda: self.view.zoom(factor_x=1.25), "zoom_in")
+        zoom_in.setToolTip("Zoom in (time)")
         self._button("↕−", lambda: self.view.zoom(factor_y=1 / 1.2)).setToolTip("Zoom out (pitch)")
         self._button("↕+", lambda: self.view.zoom(factor_y=1.2)).setToolTip("Zoom in (pitch)")
+        for command, slot in (
+            ("previous", lambda: self.step_bars(-1)),
+            ("next", lambda: self.step_bars(1)),
+            ("first", lambda: self.go_to_bar(0)),
+            ("last", lambda: self.go_to_bar(-1)),
+        ):
+            self._button(command, slot, command, toolbar=False)
 
-    def _button(self, text: str, slot: Callable[[], object], shortcut: str = "") -> QAction:
-        action = self.toolbar.addAction(text)
+    def _button(
+        self, text: str, slot: Callable[[], object], command: str = "", toolbar: bool = True
+    ) -> QAction:
+        """An action on the toolbar (unless ``toolbar`` is False) and on the editor.
+
+        On the editor so that ``command``'s keys (:mod:`app.shortcuts`) work wherever the
+        focus is while the MIDI tab is shown.
+        """
+        action = self.toolbar.addAction(text) if toolbar else QAction(text, self)
         action.triggered.connect(lambda _checked=False: slot())
-        if shortcut:
-            action.setShortcut(QKeySequence(shortcut))
-            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        if command:
+            bind(action, "midi", command)
+        self.addAction(action)
         return action
 
     def _exclusive(
@@ -255,6 +294,13 @@ class PianoRollEditor(DocumentHistory, MediumEditor):
     def clear_mask(self) -> None:
         if self.document is not None:
             self.document.clear_mask()
+
+    def delete_or_clear(self) -> None:
+        """Delete: the selected notes if there are any (as the roll did), else the mask."""
+        if self.document is not None and self.view.selected:
+            self.document.delete_notes(self.view.selected)
+        else:
+            self.clear_mask()
 
     def harmonize(self) -> None:
         """Mask the three lower voices over the selection or the whole piece (Bach Doodle)."""
@@ -382,7 +428,28 @@ class PianoRollEditor(DocumentHistory, MediumEditor):
         self.view.viewport().update()
         self.view.ruler.update()
 
+    def toggle_play(self) -> None:
+        """Space: stop when playing, else play."""
+        if self.player.playing:
+            self.player.stop()
+        else:
+            self.play()
+
+    def step_bars(self, delta: int) -> None:
+        """Left / Right: scroll the roll so the previous or next bar starts at its left edge."""
+        if self.document is None:
+            return
+        starts = self.document.grid.bar_steps
+        current = int(np.searchsorted(starts, self.view.x_step(0) + 0.5, side="right")) - 1
+        self.go_to_bar(int(np.clip(current + delta, 0, len(starts) - 1)))
+
+    def go_to_bar(self, bar: int) -> None:
+        """Home / End (0 / -1): show bar ``bar`` at the left edge (the last as far as it goes)."""
+        if self.document is not None:
+            self.view.scroll_to_step(float(self.document.grid.bar_steps[bar]))
+
     def _on_playing(self, playing: bool) -> None:
+        self.play_action.setText("Stop" if playing else "Play")
         if not playing:
             self.view.playhead = None
             self.view.viewport().update()

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence, QPixmap
+from PySide6.QtGui import QAction, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -58,6 +58,8 @@ from app.motion.curves import MotionCurves
 from app.motion.new_clip import NewClipEditor
 from app.motion.timeline import ZOOM_STEP, MotionTimeline
 from app.motion.viewport import MotionViewport, SkeletonPoints, skeleton_points
+from app.shortcuts import bind
+from app.status_line import ElidedLabel
 from app.variations import VariationsStrip
 from engine.document import DocumentChanged
 from engine.jobs import GenerateResult, MediumCodec, Progress
@@ -94,7 +96,7 @@ class MotionEditor(DocumentHistory, NewClipEditor):
         self.strip = VariationsStrip()
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.frame_label = QLabel()
-        self.status = QLabel()
+        self.status = ElidedLabel()
         self.toolbar = QToolBar()
         self.new_clip_button: QPushButton | None = None
         self.frame = 0
@@ -147,7 +149,7 @@ class MotionEditor(DocumentHistory, NewClipEditor):
     def _build_toolbar(self) -> None:
         self.new_clip_action = self._button("New clip", self.new_clip)
         self.toolbar.addSeparator()
-        self.play_action = self._button("Play", self.toggle_play, "Space")
+        self.play_action = self._button("Play", self.toggle_play, "play")
         self.play_action.setToolTip("Play / pause (Space)")
         self.loop_action = self._button("Loop", lambda: None)
         self.loop_action.setCheckable(True)
@@ -157,47 +159,63 @@ class MotionEditor(DocumentHistory, NewClipEditor):
         self.follow_action.setCheckable(True)
         self.follow_action.setChecked(True)  # a walk would leave a fixed camera's view
         self.follow_action.setToolTip("Keep the camera centred on the character")
-        self.frame_action = self._button("Frame all", self.viewport.frame_all, "F")
+        self.frame_action = self._button("Frame all", self.viewport.frame_all, "frame_all")
         self.frame_action.setToolTip(
             "Fit the camera to the skeleton over the whole clip, from where it looks (F)"
         )
         self.toolbar.addSeparator()
-        self.eraser_action = self._button("Eraser", self._on_eraser)
+        self.eraser_action = self._button("Eraser", self._on_eraser, "eraser")
         self.eraser_action.setCheckable(True)
         self.eraser_action.setToolTip(
             "Dragging on the timeline clears frames (right drag always does)"
         )
-        self.clear_mask_action = self._button("Clear mask", self.clear_mask)
+        self.clear_mask_action = self._button("Clear mask", self.clear_mask, "clear_mask")
         self.toolbar.addSeparator()
         self._build_zoom_actions()
+        self._build_frame_keys()
 
     def _build_zoom_actions(self) -> None:
         """Timeline zoom: the same view calls as Ctrl+wheel and a ruler double-click."""
         self.toolbar.addWidget(QLabel(" Timeline "))
-        self.zoom_out_action = self._button("−", lambda: self.timeline.zoom_by(1 / ZOOM_STEP))
-        self.zoom_out_action.setShortcuts([QKeySequence("Ctrl+-")])
+        self.zoom_out_action = self._button(
+            "−", lambda: self.timeline.zoom_by(1 / ZOOM_STEP), "zoom_out"
+        )
         self.zoom_out_action.setToolTip("Zoom the timeline out (Ctrl+- or Ctrl+wheel)")
-        self.zoom_in_action = self._button("+", lambda: self.timeline.zoom_by(ZOOM_STEP))
-        self.zoom_in_action.setShortcuts([QKeySequence("Ctrl+="), QKeySequence("Ctrl++")])
+        self.zoom_in_action = self._button("+", lambda: self.timeline.zoom_by(ZOOM_STEP), "zoom_in")
         self.zoom_in_action.setToolTip("Zoom the timeline in (Ctrl+= or Ctrl+wheel)")
-        self.fit_timeline_action = self._button("Fit", self.timeline.fit, "Ctrl+0")
+        self.fit_timeline_action = self._button("Fit", self.timeline.fit, "fit")
         self.fit_timeline_action.setToolTip(
             "Show the whole clip on the timeline (Ctrl+0, or double-click the ruler)"
         )
 
-    def _button(self, text: str, slot: Callable[[], object], shortcut: str = "") -> QAction:
-        """A toolbar action whose shortcut works wherever the focus is inside this editor.
+    def _button(
+        self, text: str, slot: Callable[[], object], command: str = "", toolbar: bool = True
+    ) -> QAction:
+        """An action on the toolbar (unless ``toolbar`` is False) and on the editor.
 
-        Added to the editor as well as the toolbar: with only the toolbar as its widget, a
-        widget-with-children shortcut would need the focus on the toolbar itself.
+        On the editor so that ``command``'s keys (:mod:`app.shortcuts`) work wherever the
+        focus is in the window while the Motion tab is shown.
         """
-        action = self.toolbar.addAction(text)
+        action = self.toolbar.addAction(text) if toolbar else QAction(text, self)
         action.triggered.connect(lambda _checked=False: slot())
-        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        if shortcut:
-            action.setShortcut(QKeySequence(shortcut))
+        if command:
+            bind(action, "motion", command)
         self.addAction(action)
         return action
+
+    def _build_frame_keys(self) -> None:
+        """Left / Right step one frame, Home / End go to the first / last (no buttons)."""
+        for command, slot in (
+            ("previous", lambda: self.set_frame(self.frame - 1)),
+            ("next", lambda: self.set_frame(self.frame + 1)),
+            ("first", lambda: self.set_frame(0)),
+            ("last", lambda: self.set_frame(self.n_frames_shown() - 1)),
+        ):
+            self._button(command, slot, command, toolbar=False)
+
+    def n_frames_shown(self) -> int:
+        clip = self._sequence_clip
+        return clip.n_frames if clip is not None else 0
 
     def _on_follow(self) -> None:
         self.viewport.set_follow_root(self.follow_action.isChecked())
