@@ -1,9 +1,11 @@
 """The toy medium's engine layer: a grid of token ids the user edits directly.
 
 The shell (worker, window, CLI) is tested with it, and it is the smallest
-complete medium to copy from. The document is a plain object with callback
-lists; widgets listen and forward user intent, they never hold state of
-their own.
+complete medium to copy from. The document is a plain object on the one
+document protocol (:mod:`engine.document`): edits go through its undo stack,
+and widgets :meth:`~engine.document.HistoryDocument.subscribe` to one
+:class:`~engine.document.DocumentChanged` event ("tokens", "mask" or "reset",
+then "history"), forward user intent, and never hold state of their own.
 
 Conventions: ``token_grid`` is int64 with the model's token shape, values in
 ``[0, vocab_size)``; ``editable_mask`` is bool with the same shape, True where
@@ -12,7 +14,7 @@ the user wants new tokens.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -25,9 +27,6 @@ from engine.sampling.types import BoolArray, TokenArray
 from engine.undo import Bbox, UndoStack, full_bbox
 
 _T = TypeVar("_T", bound=np.generic)
-
-Listener = Callable[[Bbox], None]
-"""Called with the bounding box that changed."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,8 @@ class TokenGridDocument(HistoryDocument):
     """A token grid plus its editable mask, with change events and undo.
 
     Tokens and mask share one history: a mask stroke and an accepted
-    generation are each one undo step.
+    generation are each one undo step. Events: ``"tokens"`` and ``"mask"`` with
+    the box that changed, ``"reset"`` when new content was loaded.
     """
 
     def __init__(
@@ -67,8 +67,6 @@ class TokenGridDocument(HistoryDocument):
         max_undo: int = 100,
     ) -> None:
         self._arrays: dict[str, npt.NDArray[np.generic]] = {}
-        self.tokens_changed: list[Listener] = []
-        self.mask_changed: list[Listener] = []
         self._start_history(UndoStack(self._arrays, max_steps=max_undo))
         self._load(token_grid, editable_mask)
 
@@ -105,7 +103,7 @@ class TokenGridDocument(HistoryDocument):
         """Load new content (a file was opened); history is cleared: old diffs no longer fit."""
         self._load(token_grid, editable_mask)
         self.history.clear()
-        self._emit_all()
+        self._notify("reset")
 
     # -- edits ----------------------------------------------------------------------
 
@@ -113,7 +111,7 @@ class TokenGridDocument(HistoryDocument):
         """Set the editable mask inside ``bbox`` (a value or an array of the box's shape)."""
         changed = self.history.assign(np.asarray(value, bool), tuple(bbox), target="editable")
         if changed is not None:
-            self._emit(self.mask_changed, changed)
+            self._notify("mask", changed)
 
     def clear_mask(self) -> None:
         self.set_mask(full_bbox(self.shape), False)
@@ -122,7 +120,7 @@ class TokenGridDocument(HistoryDocument):
         """Write tokens by hand (a typed cell, a pasted region)."""
         changed = self.history.assign(np.asarray(values, np.int64), tuple(bbox), target="tokens")
         if changed is not None:
-            self._emit(self.tokens_changed, changed)
+            self._notify("tokens", changed)
 
     def accept(self, token_grid: npt.ArrayLike) -> None:
         """Accept a generated variation as one undo step storing only changed cells."""
@@ -139,19 +137,9 @@ class TokenGridDocument(HistoryDocument):
     # -- history --------------------------------------------------------------------
 
     def _touched(self, target: str, box: Bbox | None) -> None:
+        """Undo and redo send the events the edits sent (the ``"editable"`` target is the mask)."""
         if box is not None:
-            self._emit(self.tokens_changed if target == "tokens" else self.mask_changed, box)
-
-    # -- events ---------------------------------------------------------------------
-
-    def _emit_all(self) -> None:
-        self._emit(self.tokens_changed, full_bbox(self.shape))
-        self._emit(self.mask_changed, full_bbox(self.shape))
-
-    @staticmethod
-    def _emit(listeners: list[Listener], bbox: Bbox) -> None:
-        for listener in list(listeners):
-            listener(bbox)
+            self._notify("tokens" if target == "tokens" else "mask", box)
 
 
 class TokenGridCodec:

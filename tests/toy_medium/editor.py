@@ -1,12 +1,15 @@
 """The toy medium's editor: a table of token ids, the reference :class:`MediumEditor`.
 
-It is what the window's tests drive, and the smallest editor to copy from.
+It is what the window's tests drive, and the smallest editor to copy from:
+:class:`~app.editor_base.DocumentHistory` gives it undo/redo and saved/modified
+tracking from the document's revision; it repaints from the document's events.
 Registered (as ``"tests.toy_medium.editor:TokenGridEditor"``) by
 :mod:`tests.toy_medium.app_spec`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +17,8 @@ import numpy as np
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
-from app.editor_base import MediumEditor
+from app.editor_base import DocumentHistory, MediumEditor
+from engine.document import HISTORY, DocumentChanged
 from engine.jobs import Codec, GenerateResult, Progress
 from engine.models import ModelManifest
 from tests.toy_medium import spec
@@ -23,7 +27,7 @@ from tests.toy_medium.document import TokenGridDocument
 _MASK_COLOR = QColor(255, 200, 120)
 
 
-class TokenGridEditor(MediumEditor):
+class TokenGridEditor(DocumentHistory, MediumEditor):
     """A table of token ids; clicking a cell toggles it in the editable mask."""
 
     medium = spec.SPEC.key
@@ -35,7 +39,7 @@ class TokenGridEditor(MediumEditor):
         self.document: TokenGridDocument | None = None
         self.preview: Progress | None = None
         self.result: GenerateResult | None = None
-        self.saved_revision = 0
+        self._unsubscribe: Callable[[], None] | None = None
         self.table = QTableWidget()
         self.table.cellClicked.connect(self._toggle_cell)
         QVBoxLayout(self).addWidget(self.table)
@@ -45,12 +49,13 @@ class TokenGridEditor(MediumEditor):
         return self.document is not None
 
     def set_document(self, document: TokenGridDocument) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
         self.document = document
-        self.saved_revision = document.history.revision
-        document.tokens_changed.append(lambda _box: self._refresh())
-        document.mask_changed.append(lambda _box: self._refresh())
-        document.history.changed.append(self.stateChanged.emit)
+        self.mark_saved()
+        self._unsubscribe = document.subscribe(self._on_change)
         self._refresh()
+        self.stateChanged.emit()
 
     def open_path(self, path: Path) -> None:
         self.set_document(spec.open_document(path))
@@ -58,17 +63,11 @@ class TokenGridEditor(MediumEditor):
     def export_path(self, path: Path) -> None:
         assert self.document is not None
         np.save(path, self.document.token_grid)
-        self.saved_revision = self.document.history.revision
+        self.mark_saved()
         self.stateChanged.emit()
 
     def document_name(self) -> str:
         return "token grid"
-
-    def is_modified(self) -> bool:
-        """Back at the revision of the last open or export: undo can make it clean again."""
-        if self.document is None:
-            return False
-        return self.document.history.revision != self.saved_revision
 
     # generation
     def has_mask(self) -> bool:
@@ -95,25 +94,18 @@ class TokenGridEditor(MediumEditor):
         self.document.accept(self.result.variations[index])
         self.result = None
 
-    # history
-    def undo(self) -> bool:
-        return self.document is not None and self.document.undo()
-
-    def redo(self) -> bool:
-        return self.document is not None and self.document.redo()
-
-    def can_undo(self) -> bool:
-        return self.document is not None and self.document.history.can_undo
-
-    def can_redo(self) -> bool:
-        return self.document is not None and self.document.history.can_redo
-
     # view
+    def _on_change(self, event: DocumentChanged) -> None:
+        """Content events repaint; the history event ends every change, undo and redo."""
+        if event.kind == HISTORY:
+            self.stateChanged.emit()
+        else:
+            self._refresh()
+
     def _toggle_cell(self, row: int, column: int) -> None:
         if self.document is not None:
             box = (slice(row, row + 1), slice(column, column + 1))
             self.document.set_mask(box, not self.document.editable_mask[row, column])
-            self.stateChanged.emit()
 
     def _refresh(self) -> None:
         assert self.document is not None

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from engine.document import HISTORY, DocumentChanged
 from engine.jobs import MediumCodec
-from engine.undo import Bbox
 from tests.toy_medium.document import TokenGridCodec, TokenGridDocument, TokenGridPayload
 
 
@@ -64,15 +64,29 @@ def test_snapshot_is_frozen_and_independent() -> None:
 
 def test_events_report_the_changed_box() -> None:
     doc = _document()
-    mask_events: list[Bbox] = []
-    token_events: list[Bbox] = []
-    doc.mask_changed.append(mask_events.append)
-    doc.tokens_changed.append(token_events.append)
-    doc.set_mask((slice(1, 2), slice(3, 6)))
-    assert mask_events == [(slice(1, 2), slice(3, 6))]
+    events: list[DocumentChanged] = []
+    doc.subscribe(events.append)
+    box = (slice(1, 2), slice(3, 6))
+    doc.set_mask(box)
+    assert sorted((e.kind, e.region) for e in events) == [(HISTORY, None), ("mask", box)]
+    assert {e.revision for e in events} == {doc.revision}
+    events.clear()
     doc.undo()
-    assert mask_events[-1] == (slice(1, 2), slice(3, 6))
-    assert not token_events
+    assert [(e.kind, e.region) for e in events] == [("mask", box), (HISTORY, None)]
+    events.clear()
+    doc.set_tokens((slice(0, 1), slice(0, 2)), 0)
+    assert {e.kind for e in events} == {"tokens", HISTORY}
+
+
+def test_replace_sends_one_reset() -> None:
+    doc = _document()
+    events: list[DocumentChanged] = []
+    unsubscribe = doc.subscribe(events.append)
+    doc.replace(np.zeros((2, 2), np.int64))
+    assert "reset" in [e.kind for e in events]
+    unsubscribe()
+    doc.set_mask((slice(0, 1),))
+    assert events[-1].kind != "mask"  # unsubscribed
 
 
 def test_accept_is_one_undo_step() -> None:
