@@ -6,6 +6,7 @@ The document itself is :class:`engine.media.midi.document.RollDocument`.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,9 +17,11 @@ from engine.media.midi.repaint import ModelWindow, Window
 from engine.media.midi.synth import (
     SAMPLE_RATE,
     AudioArray,
+    Envelope,
     SynthNote,
     render_notes,
     score_notes,
+    stream_notes,
     tick_seconds,
 )
 from engine.sampling.types import BoolArray, TokenArray
@@ -103,6 +106,42 @@ def render_range(
     Notes are clipped to the range so a looped selection starts and stops on
     its bar lines; times come from the score's tempo map.
     """
+    notes, t0, t1 = _range_notes(score, grid, steps)
+    audio = render_notes(notes, rate)
+    length = round((t1 - t0) * rate)
+    if len(audio) < length:  # trailing silence (rests at the end) still belongs to the range
+        audio = np.concatenate([audio, np.zeros(length - len(audio), np.float32)])
+    return audio, t0
+
+
+@dataclass(frozen=True)
+class RangeStream:
+    """:func:`render_range` as chunks still to be rendered (in whatever thread iterates them)."""
+
+    chunks: Iterator[AudioArray]
+    samples: int  # the length of all chunks together
+    start: float  # seconds from the piece's start
+
+
+def stream_range(
+    score: Score, grid: TimeGrid, steps: StepRange | None = None, rate: int = SAMPLE_RATE
+) -> RangeStream:
+    """The same audio as :func:`render_range`, rendered chunk by chunk as it is iterated.
+
+    Building it is cheap (no audio yet), so Play can answer at once and the
+    player's worker renders while the first second is already playing.
+    """
+    notes, t0, t1 = _range_notes(score, grid, steps)
+    last_end = max((n.end for n in notes), default=0.0)
+    natural = round((last_end + Envelope().release) * rate)  # render_notes's length
+    samples = max(natural, round((t1 - t0) * rate))
+    return RangeStream(stream_notes(notes, rate, length=samples), samples, t0)
+
+
+def _range_notes(
+    score: Score, grid: TimeGrid, steps: StepRange | None
+) -> tuple[list[SynthNote], float, float]:
+    """The notes sounding in ``steps``, clipped and shifted to start at 0, and the range's times."""
     start, stop = steps or (0, grid.n_steps)
     t0, t1 = (float(t) for t in tick_seconds(score, [grid.tick(start), grid.tick(stop)]))
     notes = [
@@ -110,11 +149,7 @@ def render_range(
         for note in score_notes(score)
         if note.end > t0 and note.start < t1 and (note.end > note.start or note.drum)
     ]
-    audio = render_notes(notes, rate)
-    length = round((t1 - t0) * rate)
-    if len(audio) < length:  # trailing silence (rests at the end) still belongs to the range
-        audio = np.concatenate([audio, np.zeros(length - len(audio), np.float32)])
-    return audio, t0
+    return notes, t0, t1
 
 
 def _shifted(note: SynthNote, t0: float, t1: float) -> SynthNote:

@@ -36,8 +36,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.editor_base import DocumentHistory, MediumEditor
-from app.midi.audio import AudioPlayer
-from app.midi.controller import preview_from_tokens, region_notes, render_range
+from app.midi.audio import AudioPlayer, wait_in_thread
+from app.midi.controller import preview_from_tokens, region_notes, render_range, stream_range
 from app.midi.dialogs import BarsDialog, ask_parts, opened_status
 from app.midi.drawing import Overlay, variation_pixmap, voice_color
 from app.midi.view import PianoRollView
@@ -278,8 +278,8 @@ class PianoRollEditor(DocumentHistory, MediumEditor):
             self.mark_saved()
             self.stateChanged.emit()
         elif suffix == ".wav":
-            audio, _ = render_range(self.document.score, self.document.grid)
-            write_wav(path, audio, SAMPLE_RATE)
+            score, grid = self.document.score, self.document.grid
+            wait_in_thread(lambda: write_wav(path, render_range(score, grid)[0], SAMPLE_RATE))
         else:
             raise ValueError(f"cannot export {suffix or 'extension-less'} files: use .mid or .wav")
 
@@ -415,12 +415,13 @@ class PianoRollEditor(DocumentHistory, MediumEditor):
         return self.document.score if self.document is not None else None
 
     def play(self) -> bool:
-        """Render the selection (or the whole piece) and play it; False when it cannot."""
+        """Play the selection (or the whole piece), rendered as it plays; False when it cannot."""
         score = self.displayed_score()
         if score is None or self.document is None:
             return False
-        audio, start = render_range(score, self.document.grid, self.document.selection)
-        return self.player.play(audio, SAMPLE_RATE, start, loop=self.loop_action.isChecked())
+        audio = stream_range(score, self.document.grid, self.document.selection)
+        loop = self.loop_action.isChecked()
+        return self.player.play_stream(audio.chunks, audio.samples, SAMPLE_RATE, audio.start, loop)
 
     def _on_position(self, seconds: float) -> None:
         steps = np.arange(len(self._step_times))

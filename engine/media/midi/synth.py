@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 import wave
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,6 +133,23 @@ def _drum(note: SynthNote, rate: int) -> npt.NDArray[np.float64]:
     return rng.uniform(-1, 1, length) * np.exp(-np.arange(length) / (0.03 * rate))
 
 
+def _voiced(note: SynthNote, rate: int, env: Envelope) -> npt.NDArray[np.float64]:
+    """One note's share of the mix, [n, 2]: its sound with velocity and stereo pan applied."""
+    sound = _drum(note, rate) if note.drum else _tone(note, rate, env)
+    pan = 0.0 if note.drum else TIMBRES[note.timbre % len(TIMBRES)].pan
+    scaled = sound * (note.velocity / 127) * 0.3
+    return scaled[:, None] * [1 - max(pan, 0), 1 + min(pan, 0)]
+
+
+def _note_lengths(notes: Sequence[SynthNote], rate: int, env: Envelope) -> npt.NDArray[np.int64]:
+    """Samples each note sounds, release tail included (what :func:`_voiced` returns)."""
+    release, drum = round(env.release * rate), round(0.2 * rate)
+    return np.array(
+        [drum if n.drum else max(1, round((n.end - n.start) * rate)) + release for n in notes],
+        dtype=np.int64,
+    )
+
+
 def render_notes(
     notes: Sequence[SynthNote],
     rate: int = SAMPLE_RATE,
@@ -144,14 +161,54 @@ def render_notes(
     total = round((max((n.end for n in notes), default=0.0) + env.release) * rate)
     out = np.zeros((total, 2))
     for note in notes:
-        sound = _drum(note, rate) if note.drum else _tone(note, rate, env)
         begin = round(note.start * rate)
-        sound = sound[: max(0, total - begin)] * (note.velocity / 127) * 0.3
-        pan = 0.0 if note.drum else TIMBRES[note.timbre % len(TIMBRES)].pan
-        out[begin : begin + len(sound)] += sound[:, None] * [1 - max(pan, 0), 1 + min(pan, 0)]
+        sound = _voiced(note, rate, env)[: max(0, total - begin)]
+        out[begin : begin + len(sound)] += sound
     peak = float(np.abs(out).max()) if total else 0.0
     out *= 0.9 / peak if peak > 0.9 else 1.0
     return (out if stereo else out.mean(axis=1)).astype(np.float32)
+
+
+def stream_notes(
+    notes: Sequence[SynthNote],
+    rate: int = SAMPLE_RATE,
+    stereo: bool = False,
+    env: Envelope | None = None,
+    chunk: int = SAMPLE_RATE,
+    length: int | None = None,
+) -> Iterator[AudioArray]:
+    """:func:`render_notes` in consecutive chunks of ``chunk`` samples, so playback starts at once.
+
+    :func:`render_notes` scales by the true peak, known only once all is
+    mixed. Here the gain starts at 1.0 and only ever drops: a chunk that would
+    peak over 0.9 lowers it for itself and all that follows. So a score that
+    never gets that loud (the usual quartet) streams exactly what
+    :func:`render_notes` returns; a louder one is never clipped. ``length``
+    (samples, default ``render_notes``'s) pads with silence or cuts.
+    """
+    env = env or Envelope()
+    lengths = _note_lengths(notes, rate, env)
+    begins = np.array([round(n.start * rate) for n in notes], dtype=np.int64)
+    total = round((max((n.end for n in notes), default=0.0) + env.release) * rate)
+    total = total if length is None else length
+    gain = 1.0
+    sounding: dict[int, npt.NDArray[np.float64]] = {}
+    for lo in range(0, total, chunk):
+        hi = min(lo + chunk, total)
+        out = np.zeros((hi - lo, 2))
+        for index in np.flatnonzero((begins < hi) & (begins + lengths > lo)).tolist():
+            sound = sounding.get(index)
+            if sound is None:
+                sound = sounding[index] = _voiced(notes[index], rate, env)
+            begin = int(begins[index])
+            a, b = max(lo, begin), min(hi, begin + len(sound))
+            out[a - lo : b - lo] += sound[a - begin : b - begin]
+        for index in [i for i in sounding if begins[i] + lengths[i] <= hi]:
+            del sounding[index]  # finished: free it
+        peak = float(np.abs(out).max()) if len(out) else 0.0
+        gain = min(gain, 0.9 / peak) if peak * gain > 0.9 else gain
+        out *= gain
+        yield (out if stereo else out.mean(axis=1)).astype(np.float32)
 
 
 def render_score(
