@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from app.cli import CliError
 from app.registry import medium_label
+from engine.atomic import same_file, write_set_atomic
 
 if TYPE_CHECKING:
     from engine.jobs import Progress
@@ -38,7 +39,6 @@ def positive_int(text: str) -> int:
     return value
 
 
-def add_common_arguments(
 def seed_int(text: str) -> int:
     """argparse ``type`` for ``--seed``: a whole number from 0 to 2**63 - 1 (numpy's seed range)."""
     try:
@@ -50,6 +50,7 @@ def seed_int(text: str) -> int:
     return value
 
 
+def add_common_arguments(
     parser: argparse.ArgumentParser,
     extension: str,
     preferred_model: str,
@@ -133,12 +134,33 @@ def output_paths(output: Path, variations: int, default_suffix: str) -> list[Pat
 
 
 def check_outputs_differ(outputs: Sequence[Path], inputs: Sequence[Path]) -> None:
-    """Refuse an output that is one of the inputs (compared as resolved paths)."""
+    """Refuse an output that is one of the inputs, or that two outputs are one file.
+
+    Files are compared by device and inode as well as by resolved path, so a
+    hard link or a symlink to an input is refused too.
+    """
     sources = {source.resolve() for source in inputs}
     which = "the input" if len(inputs) == 1 else "an input"
     for path in outputs:
-        if path.resolve() in sources:
+        if path.resolve() in sources or same_file(path, inputs):
             raise CliError(f"{path}: would overwrite {which}; choose another -o")
+    for index, path in enumerate(outputs):
+        earlier = outputs[:index]
+        if path.resolve() in {other.resolve() for other in earlier} or same_file(path, earlier):
+            raise CliError(f"{path}: named twice among the outputs; choose another -o")
+
+
+def write_outputs(files: Sequence[tuple[Path, bytes]]) -> None:
+    """Write every output as one atomic set (:func:`engine.atomic.write_set_atomic`).
+
+    Called once all results are computed: a failure writes none of them, and
+    no file is left half written or beside them as a temporary.
+    """
+    try:
+        write_set_atomic(files)
+    except OSError as exc:
+        where = exc.filename or (files[0][0] if files else "output")
+        raise CliError(f"{where}: cannot write: {exc.strerror or exc}") from None
 
 
 def check_output_folders(outputs: Sequence[Path]) -> None:

@@ -24,9 +24,10 @@ from app.cli_common import (
     choose_model,
     report_progress,
     sampler_overrides,
+    write_outputs,
 )
 from engine.jobs import GenerateRequest, run_model_windows
-from engine.media.image.export import EXPORT_FORMATS, save_image
+from engine.media.image.export import EXPORT_FORMATS, encode_image
 from engine.media.image.files import ImageError, LoadedImage, load_image
 from engine.media.image.mask import load_mask
 from engine.models import ModelManifest
@@ -85,13 +86,20 @@ def run_inpaint(args: argparse.Namespace) -> int:
     try:
         image = load_image(args.image)
         results = inpaint(image, args, choose_model(args.model, MEDIUM, PREFERRED_MODEL))
-        for result, path in zip(results, paths, strict=True):
-            for note in save_image(result, path):
-                _log.warning("%s: %s", path.name, note)
-            print(path)
+        encoded = [_encode(result, path) for result, path in zip(results, paths, strict=True)]
     except ImageError as exc:
         raise CliError(str(exc)) from None
+    write_outputs([(path, data) for path, (data, _notes) in zip(paths, encoded, strict=True)])
+    for path, (_data, notes) in zip(paths, encoded, strict=True):
+        for note in notes:
+            _log.warning("%s: %s", path.name, note)
+        print(path)
     return 0
+
+
+def _encode(result: LoadedImage, path: Path) -> tuple[bytes, tuple[str, ...]]:
+    """The file bytes of one result in the format its output's suffix names, and notes."""
+    return encode_image(result, EXPORT_FORMATS[path.suffix.lower()])
 
 
 COMMANDS = (
@@ -100,6 +108,6 @@ COMMANDS = (
         "fill the white part of a mask with the image model",
         add_arguments,
         run_inpaint,
+        errors=(ImageError,),
     ),
 )
-        errors=(ImageError,),

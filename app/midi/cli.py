@@ -20,10 +20,12 @@ from pathlib import Path
 from app.cli import PROG, CliError, Command
 from app.cli_common import (
     add_common_arguments,
+    check_outputs_differ,
     checked_outputs,
     choose_model,
     report_progress,
     sampler_overrides,
+    write_outputs,
 )
 from engine.jobs import GenerateRequest, run_model_windows
 from engine.media.midi import (
@@ -35,7 +37,6 @@ from engine.media.midi import (
     load_score,
     region_mask,
     resolve_voices,
-    save_score,
     time_grid,
     unheard_parts,
 )
@@ -110,25 +111,35 @@ def _note_unheard_parts(
 def run_repaint(args: argparse.Namespace) -> int:
     """Handler of ``remask repaint``; MIDI problems become one-line CLI errors (exit 2)."""
     paths = checked_outputs(args.output, args.variations, ".mid", [args.input])
+    if args.wav:
+        paths = _with_audio(paths, args.input)
     parse_bars(args.bars)  # fail on a typo before loading a model
     try:
         score = load_score(args.input)
         results = _repaint(args, score, choose_model(args.model, MEDIUM, PREFERRED_MODEL))
+        files = [_encoded(result, args.wav) for result in results]
     except MidiError as exc:
         raise CliError(str(exc)) from None
-    for result, path in zip(results, paths, strict=True):
-        save_score(result, path)
+    write_outputs(list(zip(paths, [data for pair in files for data in pair], strict=True)))
+    for path in paths:
         print(path)
-        if args.wav:
-            _write_audio(result, path.with_suffix(".wav"))
     return 0
 
 
-def _write_audio(score: Score, path: Path) -> None:
-    from engine.media.midi.synth import render_score, write_wav
+def _with_audio(paths: list[Path], source: Path) -> list[Path]:
+    """Each .mid output followed by its .wav, all checked against the input and each other."""
+    both = [path for mid in paths for path in (mid, mid.with_suffix(".wav"))]
+    check_outputs_differ(both, [source])
+    return both
 
-    write_wav(path, render_score(score, stereo=True))
-    print(path)
+
+def _encoded(score: Score, wav: bool) -> tuple[bytes, ...]:
+    """The .mid bytes of a result and, with ``--wav``, the bytes of its audio render."""
+    if not wav:
+        return (score.to_bytes(),)
+    from engine.media.midi.synth import encode_wav, render_score
+
+    return score.to_bytes(), encode_wav(render_score(score, stereo=True))
 
 
 COMMANDS = (
@@ -137,6 +148,6 @@ COMMANDS = (
         "regenerate bars x voices of a MIDI file (4-voice chorale model)",
         add_arguments,
         run_repaint,
+        errors=(MidiError,),
     ),
 )
-        errors=(MidiError,),

@@ -23,9 +23,10 @@ from app.cli_common import (
     checked_outputs,
     choose_model,
     sampler_overrides,
+    write_outputs,
 )
 from engine.media.motion.bvh import BvhError, read_bvh
-from engine.media.motion.bvh_writer import write_bvh
+from engine.media.motion.bvh_writer import format_bvh
 from engine.media.motion.clip import Clip, MotionError
 from engine.media.motion.editing import interpolate_range
 from engine.media.motion.skeleton import PARTS, SkeletonError, SkeletonMap, map_skeleton
@@ -122,10 +123,11 @@ def run_inbetween(args: argparse.Namespace) -> int:
         clip, smap = _load(args.input)
         method = _interpolate if args.method == "interpolate" else _generate
         results = method(args, clip, smap)
+        texts = [format_bvh(result).encode() for result in results]
     except (BvhError, SkeletonError, MotionError) as exc:
         raise CliError(str(exc)) from None
-    for result, path in zip(results, paths, strict=True):
-        write_bvh(result, path)
+    write_outputs(list(zip(paths, texts, strict=True)))
+    for path in paths:
         print(path)
     return 0
 
@@ -136,6 +138,6 @@ COMMANDS = (
         "regenerate frames A-B (of one body part) of a BVH clip with the motion model",
         add_arguments,
         run_inbetween,
+        errors=(BvhError, SkeletonError, MotionError),
     ),
 )
-        errors=(BvhError, SkeletonError, MotionError),
