@@ -23,7 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from engine.train.cli_args import add_device_arguments, add_refine_arguments, wants_refine
+from engine.train.cli_args import (
+    add_device_arguments,
+    add_refine_arguments,
+    budget_changes,
+    wants_refine,
+)
 
 STAGES = ("tokenizer", "transformer")
 MEDIUM_ALIASES = {"tokenizer": "vq", "transformer": "maskgit"}
@@ -132,6 +137,16 @@ def _add_stage_arguments(
 
 def default_data() -> Path:
     return Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+
+
+def stage_budget(args: argparse.Namespace, stage: str) -> dict[str, object]:
+    """``LoopSettings`` fields from one stage's budget flags (``--transformer-minutes``, ...)."""
+    return budget_changes(
+        args,
+        minutes=getattr(args, f"{stage}_minutes"),
+        max_steps=getattr(args, f"{stage}_max_steps"),
+        batch=getattr(args, f"{stage}_batch"),
+    )
 
 
 def trains(args: argparse.Namespace, stage: str, defaults: StageDefaults) -> bool:

@@ -15,8 +15,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from engine.train.cli_args import budget_changes, refine_settings
-from engine.train.recipe import StageDefaults, TrainedRun
+from engine.train.cli_args import refine_settings
+from engine.train.recipe import StageDefaults, TrainedRun, stage_budget
 
 MONITOR_FROM_VAL = 80  # val photos before this index train, the rest monitor
 DEFAULTS = StageDefaults(
@@ -119,12 +119,7 @@ class ImageRecipe:
     ) -> tuple[Any, dict[str, object]]:
         from engine.train.image import maskgit as mg
 
-        budget = budget_changes(
-            args,
-            minutes=args.transformer_minutes,
-            max_steps=args.transformer_max_steps,
-            batch=args.transformer_batch,
-        )
+        budget = stage_budget(args, "transformer")
         return mg.train(
             self.cfg,
             self.train_maps,

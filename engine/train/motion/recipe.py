@@ -14,8 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from engine.train.cli_args import budget_changes, refine_settings, wants_refine
-from engine.train.recipe import StageDefaults, TrainedRun
+from engine.train.cli_args import refine_settings, wants_refine
+from engine.train.recipe import StageDefaults, TrainedRun, stage_budget
 
 DEFAULTS = StageDefaults(
     tokenizer_minutes=13.0, transformer_minutes=18.0, tokenizer_batch=32, transformer_batch=64
@@ -158,12 +158,7 @@ class MotionRecipe:
     ) -> tuple[Any, dict[str, object]]:
         from engine.train.motion import train as motion_train
 
-        budget = budget_changes(
-            args,
-            minutes=args.transformer_minutes,
-            max_steps=args.transformer_max_steps,
-            batch=args.transformer_batch,
-        )
+        budget = stage_budget(args, "transformer")
         return motion_train.train_transformer(
             self.cfg,
             self.train_tokens,
