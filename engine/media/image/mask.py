@@ -117,7 +117,10 @@ def validate_mask(
 
 
 def save_mask(mask: BoolArray, path: str | os.PathLike[str]) -> None:
-    """Write an 8-bit gray PNG, white = fill (readable by any editor and by :func:`load_mask`)."""
+    """Write an 8-bit gray PNG, white = fill (readable by any editor and by :func:`load_mask`).
+
+    Written atomically, like every export (:func:`~engine.media.image.export.save_image`).
+    """
     if Path(path).suffix.lower() != ".png":
         raise ImageError(f"{Path(path).name}: save masks as .png (lossless)")
     white = np.where(mask, 255, 0).astype(np.uint8)
