@@ -53,6 +53,10 @@ class DocumentHistory:
         """Remember the document's current revision as the saved one."""
         self._saved_revision = self.document.revision if self.document is not None else None
 
+    def mark_unsaved(self) -> None:
+        """Treat the document as modified until saved (a recovered autosave is on no disk)."""
+        self._saved_revision = None
+
     def is_modified(self) -> bool:
         """True when the document differs from when it was opened or last saved."""
         return self.document is not None and self.document.revision != self._saved_revision
@@ -117,6 +121,20 @@ class MediumEditor(QWidget):
         dialog); the current document must then be left untouched, so parse
         fully before replacing anything. History is cleared on success.
         """
+
+    def open_decoded(self, path: Path, decoded: object) -> None:
+        """Take what the medium's ``open_document`` read from ``path`` (in a worker thread).
+
+        Override it, and the window decodes files off the GUI thread
+        (:mod:`app.loading`); this default reads ``path`` again with :meth:`open_path`.
+        As there, leave the current document untouched when raising.
+        """
+        self.open_path(path)
+
+    @classmethod
+    def decodes_off_thread(cls) -> bool:
+        """Whether :meth:`open_decoded` is overridden, so decoding may leave the GUI thread."""
+        return cls.open_decoded is not MediumEditor.open_decoded
 
     @abstractmethod
     def export_path(self, path: Path) -> None:

@@ -34,11 +34,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.autosave import install_autosave
 from app.editor_base import MediumEditor, file_filter, medium_for_path
 from app.engine_worker import EngineBridge, one_line
+from app.export_dialog import SourceFiles, ask_export_path, is_native
 from app.generation import GenerationControl, short_provider
+from app.loading import Loader, decode_file, install_file
 from app.medium_page import EditorFactory, MediumPage, build_pages
 from app.progress import GenerateBar
+from app.project_actions import PROJECT_FILTER, ProjectFiles, is_project
 from app.sampler_panel import SamplerPanel
 from app.settings_store import APPLICATION, ORGANIZATION, RecentFiles, WindowState, default_settings
 from app.shortcuts import WINDOW, KeyRouter, ShortcutsDialog, bind
@@ -85,12 +89,17 @@ class MainWindow(QMainWindow):
         """Asked with the names of modified documents before they are lost (close, Quit, Open
         over one, New clip). The default is a modal box; tests set one that answers at once."""
         self.ask_export_path: Callable[[MediumEditor], Path | None] = self._export_path_dialog
+        self.sources = SourceFiles()
+        """The file each document came from: Export proposes a new name beside it."""
         """Where to export an editor's document (None: the user cancelled); a file dialog."""
         self.tabs = QTabWidget()
         self.pages: dict[str, MediumPage] = {}
         self.sampler = SamplerPanel(self.registry)
         self.generate_bar = GenerateBar()
         self.engine_label = QLabel("no model")
+        self.loader = Loader(self)
+        """Opens files; ``run_gui`` makes it threaded (decode off the GUI thread)."""
+        self.project_files = ProjectFiles(self)
         self._build(editors or {})
         self._report_registry_problems()
 
@@ -136,9 +145,16 @@ class MainWindow(QMainWindow):
         )
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        self.export_action = self._action(
-            file_menu, "&Save / Export…", self.export_dialog, "Ctrl+S"
+        self.save_project_action = self._action(
+            file_menu, "&Save Project", lambda: self.project_files.save(), "Ctrl+S"
         )
+        self.save_project_as_action = self._action(
+            file_menu,
+            "Save Project &As…",
+            lambda: self.project_files.save(ask=True),
+            "Ctrl+Shift+S",
+        )
+        self.export_action = self._action(file_menu, "&Export…", self.export_dialog, "Ctrl+E")
         file_menu.addSeparator()
         self.quit_action = self._action(
             file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit
@@ -260,10 +276,12 @@ class MainWindow(QMainWindow):
         self.generate_action.setEnabled(self.can_generate())
         self.cancel_action.setEnabled(self.bridge.busy)
         self.export_action.setEnabled(has_document)
+        self.save_project_action.setEnabled(has_document)
+        self.save_project_as_action.setEnabled(has_document)
         self.undo_action.setEnabled(has_document and editor is not None and editor.can_undo())
         self.redo_action.setEnabled(has_document and editor is not None and editor.can_redo())
         page = self.current_page()
-        name = page.document_label()
+        name = self.project_files.title(page)
         self.setWindowTitle(f"{name}[*] — remask" if name else "remask")
         self.setWindowModified(bool(name) and page.is_modified())  # "[*]" shows as "*"
         for other in self.pages.values():
@@ -329,7 +347,10 @@ class MainWindow(QMainWindow):
         pages = [page for page in pages if page.extensions]
         every = tuple(ext for page in pages for ext in page.extensions)
         parts = [file_filter(page.title, page.extensions) for page in pages]
-        if len(pages) > 1:
+        if not medium:
+            parts.insert(0, PROJECT_FILTER)
+            every = (".remask", *every)
+        if len(parts) > 1:
             parts.insert(0, file_filter("All supported", every))
         return ";;".join([*parts, "All files (*)"])
 
@@ -339,6 +360,8 @@ class MainWindow(QMainWindow):
         False on any failure (and a dialog says why), or when that editor's
         document has unsaved changes and the user keeps them (Cancel).
         """
+        if is_project(path):
+            return self.project_files.open_project(path)
         extensions = {medium: page.extensions for medium, page in self.pages.items()}
         medium = medium_for_path(path, extensions)
         if medium is None:
@@ -348,20 +371,28 @@ class MainWindow(QMainWindow):
         page = self.pages[medium]
         if page.editor is None:
             return self._open_failed(path, f"the {page.title} editor failed to load")
-        if not self.may_discard([page.editor]):
+        editor = page.editor
+        if not self.may_discard([editor]):
             return False
-        try:
-            page.editor.open_path(path)
-        except Exception as exc:  # noqa: BLE001 - any reader error becomes one line for the user
-            _log.debug("opening %s failed", path, exc_info=True)
-            return self._open_failed(path, one_line(exc))
+        return self.loader.load(
+            path.name,
+            lambda: decode_file(editor, medium, path),
+            lambda decoded: self._opened(page, path, decoded),
+            lambda error: self._open_failed(path, one_line(error)),
+        )
+
+    def _opened(self, page: MediumPage, path: Path, decoded: object) -> None:
+        """The GUI half of an open: the editor takes the decoded file (see app.loading)."""
+        assert page.editor is not None
+        medium = page.medium
+        install_file(page.editor, path, decoded)
+        self.sources.remember(page.editor, path)
         self.recent.add(path)
         self._window_state.set_last_folder(path)
         self.tab_status.reset(medium)
         page.sync()
         self.show_medium(medium)
         self._update_actions()
-        return True
 
     def _open_failed(self, path: Path, message: str) -> bool:
         self.show_error(f"Cannot open {path.name}", message)
@@ -395,12 +426,9 @@ class MainWindow(QMainWindow):
             self.export_to(path)
 
     def _export_path_dialog(self, editor: MediumEditor) -> Path | None:
-        """A save dialog in the last folder, proposing (and titled with) the document's name."""
-        name = editor.document_name()
-        start = Path(self._window_state.last_folder()) / name
-        title = f"Save / Export {name}" if name else "Save / Export"
-        path, _ = QFileDialog.getSaveFileName(self, title, str(start), editor.export_filter())
-        return Path(path) if path else None
+        """A save dialog proposing a new name beside the source file (app.export_dialog)."""
+        source = self.sources.path_of(editor)
+        return ask_export_path(self, editor, source, self._window_state.last_folder())
 
     def export_to(self, path: Path, editor: MediumEditor | None = None) -> bool:
         """Delegate to ``editor`` (default: the current one); False (and a dialog) on failure."""
@@ -414,8 +442,16 @@ class MainWindow(QMainWindow):
             _log.debug("exporting %s failed", path, exc_info=True)
             self.show_error(f"Cannot save {path.name}", one_line(exc))
             return False
-        self.statusBar().showMessage(f"Saved {path}", 5000)
+        self._exported(editor, path)
         return True
+
+    def _exported(self, editor: MediumEditor, path: Path) -> None:
+        """A file the editor can open again joins Open Recent and becomes the source."""
+        if is_native(editor, path):
+            self.sources.remember(editor, path)
+            self.recent.add(path)
+        self._window_state.set_last_folder(path)
+        self.statusBar().showMessage(f"Saved {path}", 5000)
 
     def show_error(self, title: str, message: str) -> None:
         """A non-modal warning (never blocks the event loop); also logged and kept for tests."""
@@ -507,6 +543,8 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.bridge.shutdown()
+        if self.project_files.autosave is not None:
+            self.project_files.autosave.finish()  # a clean exit: nothing left to recover
         self._window_state.save(self.saveGeometry(), self.saveState())
         super().closeEvent(event)
 
@@ -536,7 +574,10 @@ def run_gui(argv: Sequence[str], files: Sequence[Path] = ()) -> int:
         app.setWindowIcon(QIcon(str(icon)))
     window = MainWindow()
     app.aboutToQuit.connect(window.bridge.shutdown)  # quit() without closing the window
+    window.loader.threaded = True
+    autosave = install_autosave(window)
     window.show()
+    autosave.offer_recovery()
     for path in files:
         window.open_path(Path(path))
     return int(app.exec())

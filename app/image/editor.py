@@ -221,6 +221,12 @@ class ImageEditor(DocumentHistory, MediumEditor):
         """Decode fully first; on error nothing here changes (the window shows the message)."""
         self.set_document(ImageDocument.open(path))
 
+    def open_decoded(self, path: Path, decoded: object) -> None:
+        """The image medium's reader gave an :class:`ImageDocument` (decoded off the GUI thread)."""
+        if not isinstance(decoded, ImageDocument):
+            raise TypeError(f"{path.name}: the image reader gave no image document")
+        self.set_document(decoded)
+
     def set_document(self, document: ImageDocument) -> None:
         self._forget_job()
         self.document = document
@@ -236,6 +242,7 @@ class ImageEditor(DocumentHistory, MediumEditor):
         if self.document is None:
             raise ValueError("nothing to export: open an image first")
         self.document.export(path)
+        self.document.name = Path(path).name  # the document is now that file
         self.mark_saved()
         self.stateChanged.emit()
 

@@ -230,7 +230,13 @@ class PianoRollEditor(DocumentHistory, MediumEditor):
 
     def open_path(self, path: Path) -> None:
         """Read, map voices (asking which four parts when there are more), then replace."""
-        score = load_score(path)
+        self.open_decoded(path, load_score(path))
+
+    def open_decoded(self, path: Path, decoded: object) -> None:
+        """Map the voices of a read score (the reader ran off the GUI thread), then replace."""
+        if not isinstance(decoded, Score):
+            raise TypeError(f"{path.name}: the MIDI reader gave no score")
+        score = decoded
         parts = find_parts(score)
         chosen = None
         if len(parts) > N_VOICES:
@@ -275,6 +281,7 @@ class PianoRollEditor(DocumentHistory, MediumEditor):
         suffix = Path(path).suffix.lower()
         if suffix in (".mid", ".midi"):
             save_score(self.document.score, path)
+            self.path = Path(path)  # the document is now that file
             self.mark_saved()
             self.stateChanged.emit()
         elif suffix == ".wav":

@@ -233,6 +233,12 @@ class MotionEditor(DocumentHistory, NewClipEditor):
         document = MotionDocument.open(path)
         self.set_document(document, path)
 
+    def open_decoded(self, path: Path, decoded: object) -> None:
+        """The motion reader gave a :class:`MotionDocument` (decoded off the GUI thread)."""
+        if not isinstance(decoded, MotionDocument):
+            raise TypeError(f"{path.name}: the motion reader gave no motion document")
+        self.set_document(decoded, path)
+
     def set_document(self, document: MotionDocument, path: Path | None = None) -> None:
         """Show a new document: history, variations and any preview start afresh."""
         self.pause()
@@ -254,6 +260,7 @@ class MotionEditor(DocumentHistory, NewClipEditor):
         if path.suffix.lower() not in self.export_extensions:
             raise ValueError(f"motion is exported as .bvh, not {path.suffix or 'no extension'}")
         self.document.export(path)
+        self.document.name, self.path = path.name, path  # the document is now that file
         self.mark_saved()
         self.stateChanged.emit()
 

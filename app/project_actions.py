@@ -1,0 +1,186 @@
+"""File ▸ Save Project, Save Project As… and opening ``.remask`` files, for every medium's page.
+
+A project (:mod:`engine.project`) keeps the work: the document with its mask,
+its undo history, and the model and sampler settings. Export (PNG, MIDI, BVH)
+stays the way to hand the content to other programs. Save writes the page's
+project file again (asking where the first time); the document is then clean
+(:meth:`DocumentHistory.mark_saved`) and the window title shows the project's
+name. Opening a project decodes it off the GUI thread like any file
+(:mod:`app.loading`) and installs it into its medium's editor.
+
+The window keeps one :class:`ProjectFiles`; its actions are the window's
+``save_project_action`` and ``save_project_as_action`` (bound by
+:mod:`app.shortcuts`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtWidgets import QFileDialog
+
+from app.engine_worker import one_line
+from app.loading import kept_on_failure
+from engine.project import SUFFIX, Project, ProjectError, read_project, snapshot_project
+
+if TYPE_CHECKING:
+    from app.autosave import Autosaver
+    from app.main_window import MainWindow
+    from app.medium_page import MediumPage
+
+_log = logging.getLogger(__name__)
+
+PROJECT_FILTER = f"remask project (*{SUFFIX})"
+
+
+def is_project(path: Path) -> bool:
+    return path.suffix.lower() == SUFFIX
+
+
+class ProjectFiles:
+    """Which project file each page's document belongs to, and the actions on it."""
+
+    def __init__(self, window: MainWindow) -> None:
+        self.window = window
+        self.autosave: Autosaver | None = None
+        """Set by :func:`app.autosave.install_autosave`; told when a document is saved."""
+        self.ask_project_path: Callable[[MediumPage], Path | None] = self._save_dialog
+        """Where to save a page's project (None: cancelled); a file dialog, replaced in tests."""
+        self._files: dict[str, tuple[object, Path]] = {}
+        """Per medium: the document a project file holds, and that file."""
+
+    # -- state -------------------------------------------------------------------------------
+
+    def path_of(self, page: MediumPage) -> Path | None:
+        """The project file of the page's document (None when it came from elsewhere)."""
+        saved = self._files.get(page.medium)
+        if saved is None or page.editor is None:
+            return None
+        document, path = saved
+        return path if getattr(page.editor, "document", None) is document else None
+
+    def title(self, page: MediumPage) -> str:
+        """The name the window title shows: the project's file name, else the document's."""
+        path = self.path_of(page)
+        return path.name if path is not None else page.document_label()
+
+    def project_of(self, page: MediumPage) -> Project:
+        """The page's document as a project, with the model and settings when its page shows."""
+        editor = page.editor
+        document = getattr(editor, "document", None)
+        if editor is None or document is None:
+            raise ProjectError("nothing to save: open a document first")
+        sampler = self.window.sampler
+        model = sampler.current_model() if sampler.medium == page.medium else None
+        return Project(
+            medium=page.medium,
+            document=document,
+            name=editor.document_name(),
+            model=model.name if model is not None else None,
+            sampler=sampler.settings() if model is not None else None,
+        )
+
+    # -- saving ------------------------------------------------------------------------------
+
+    def save(self, page: MediumPage | None = None, *, ask: bool = False) -> bool:
+        """Save Project (``ask``: Save Project As…); True when the document is saved."""
+        page = page if page is not None else self.window.current_page()
+        if page.editor is None or not page.editor.has_document():
+            return False
+        path = None if ask else self.path_of(page)
+        if path is None:
+            path = self.ask_project_path(page)
+        if path is None:
+            return False
+        return self.save_to(page, path)
+
+    def save_to(self, page: MediumPage, path: Path) -> bool:
+        """Write the page's project to ``path`` atomically; False (and a dialog) on failure."""
+        editor = page.editor
+        if not is_project(path):
+            path = path.with_name(path.name + SUFFIX)
+        try:
+            snapshot_project(self.project_of(page)).write(path)
+        except Exception as exc:  # noqa: BLE001 - any writer error becomes one line for the user
+            _log.debug("saving %s failed", path, exc_info=True)
+            self.window.show_error(f"Cannot save {path.name}", one_line(exc))
+            return False
+        assert editor is not None
+        self._files[page.medium] = (getattr(editor, "document", None), path)
+        mark_saved = getattr(editor, "mark_saved", None)
+        if callable(mark_saved):
+            mark_saved()
+        if self.autosave is not None:
+            self.autosave.forget(page.medium)
+        self.window.recent.add(path)
+        editor.stateChanged.emit()
+        self.window.statusBar().showMessage(f"Saved {path}", 5000)
+        return True
+
+    def _save_dialog(self, page: MediumPage) -> Path | None:
+        current = self.path_of(page)
+        if current is None:
+            stem = Path(page.document_label() or "untitled").stem
+            current = Path(self.window._window_state.last_folder()) / f"{stem}{SUFFIX}"
+        path, _ = QFileDialog.getSaveFileName(
+            self.window, "Save Project", str(current), PROJECT_FILTER
+        )
+        return Path(path) if path else None
+
+    # -- opening -----------------------------------------------------------------------------
+
+    def open_project(self, path: Path) -> bool:
+        """Open a project file: decoded off the GUI thread, then installed into its page."""
+        window = self.window
+        return window.loader.load(
+            path.name,
+            lambda: read_project(path),
+            lambda project: self._opened(project, path),
+            lambda error: window._open_failed(path, one_line(error)),
+        )
+
+    def _opened(self, project: Project, path: Path) -> None:
+        self.install(project, path)
+        self.window.recent.add(path)
+
+    def install(self, project: Project, path: Path | None, *, modified: bool = False) -> None:
+        """Show ``project`` in its medium's page (after asking about unsaved changes there).
+
+        ``path`` is the project file (None for a recovered autosave); ``modified``
+        leaves the document marked unsaved (a recovery: nothing of it is on disk).
+        """
+        window = self.window
+        page = window.pages.get(project.medium)
+        if page is None or page.editor is None:
+            raise ProjectError(f"this window has no {project.medium} editor")
+        editor = page.editor
+        if not window.may_discard([editor]):
+            return
+        with kept_on_failure(editor):
+            _show(editor, project)
+        if path is not None:
+            self._files[page.medium] = (project.document, path)
+        if modified:
+            getattr(editor, "mark_unsaved", lambda: None)()
+        page.sync()
+        window.show_medium(page.medium)
+        self._restore_sampler(project)
+        editor.stateChanged.emit()
+
+    def _restore_sampler(self, project: Project) -> None:
+        sampler = self.window.sampler
+        if project.model is None or project.model not in sampler.model_names():
+            return
+        sampler.select_model(project.model)
+        if project.sampler is not None:
+            sampler.show_settings(project.sampler)
+
+
+def _show(editor: Any, project: Project) -> None:
+    """Hand the document to the editor; its path becomes the source's name, for exports."""
+    editor.set_document(project.document)
+    if hasattr(editor, "path") and project.name:
+        editor.path = Path(project.name)
