@@ -135,10 +135,12 @@ def resolve(reference: str) -> object:
 def imported_by_name() -> list[str]:
     """Every medium module remask imports through importlib, for PyInstaller's hidden imports.
 
-    The spec modules of both layers, then each built-in medium's editor and command modules.
+    The spec modules of both layers, then each built-in medium's editor and command modules,
+    then its project module (``MediumSpec.project``).
     """
     keys = engine_registry.BUILTIN_MEDIA
     specs = [engine_registry.builtin_spec_module(key) for key in keys]
     specs += [builtin_spec_module(key) for key in keys]
     named = [module for spec in _builtin_specs().values() for module in spec.modules()]
-    return [*specs, *named]
+    projects = [s.project for s in engine_registry.media() if s.key in keys and s.project]
+    return [*specs, *named, *projects]
