@@ -367,7 +367,7 @@ def test_image_is_modified_by_a_mask_edit_and_clean_after_export(
     assert editor.document is not None and editor.document.mask[45, 50]
     assert editor.is_modified() and shown_title(window) == "photo.png* — remask"
     assert window.export_to(tmp_path / "photo-edited.jpg")  # any picture format saves it
-    assert not editor.is_modified() and shown_title(window) == "photo.png — remask"
+    assert not editor.is_modified() and shown_title(window) == "photo-edited.jpg — remask"
     paint_rectangle(qtbot, editor, (100, 100), 10)
     assert editor.is_modified()
 
@@ -384,7 +384,7 @@ def test_midi_is_modified_by_a_note_edit_and_only_a_midi_export_saves_it(
     assert window.export_to(tmp_path / "chorale.wav")
     assert editor.is_modified()  # a render is not a save
     assert window.export_to(tmp_path / "chorale-edited.mid")
-    assert not editor.is_modified() and shown_title(window) == "chorale.mid — remask"
+    assert not editor.is_modified() and shown_title(window) == "chorale-edited.mid — remask"
 
 
 def test_export_answer_with_a_wav_keeps_the_window_open(
@@ -408,7 +408,7 @@ def test_motion_is_modified_by_a_frame_edit_and_clean_after_export(
     assert editor.document is not None and editor.document.part_mask("lower")[5:31].all()
     assert editor.is_modified() and shown_title(window) == "walk.bvh* — remask"
     assert window.export_to(tmp_path / "walk-edited.bvh")
-    assert not editor.is_modified() and shown_title(window) == "walk.bvh — remask"
+    assert not editor.is_modified() and shown_title(window) == "walk-edited.bvh — remask"
     window.undo_action.trigger()
     assert editor.is_modified()
 
