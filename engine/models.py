@@ -1,9 +1,12 @@
 """The model contract (``manifest.json`` schema v1) and the registry of installed models.
 
 Any ONNX masked transformer that meets the contract can be dropped into a
-models folder. A manifest is checked against its own graph when it is loaded,
-so a mismatch (wrong input name, wrong vocabulary size) is reported once, in
-one line naming the file, instead of failing later inside a sampler step.
+models folder. A manifest is checked in full when it is found: against its own
+graphs (input and output names, element types, ranks), and by its medium
+(``MediumSpec.check_model``: every fact, file and graph the medium's codec
+uses), within the size limits below. A mismatch is reported once, in one line
+naming the file, instead of failing later inside a sampler step; a broken model
+never replaces a working one of the same name.
 
 Schema v1::
 
@@ -31,8 +34,16 @@ from typing import Any, NamedTuple, NoReturn
 
 import onnxruntime as ort
 
-from engine.manifest import _SAMPLER_FIELDS, SCHEMA_VERSION, ModelError, ModelManifest
-from engine.media.registry import medium_keys
+from engine.manifest import (
+    _SAMPLER_FIELDS,
+    FLOAT_TENSORS,
+    SCHEMA_VERSION,
+    GraphInfo,
+    ModelError,
+    ModelManifest,
+    TensorInfo,
+)
+from engine.media.registry import medium, medium_keys
 from engine.paths import bundled_models_dir, env_models_dirs, user_models_dir
 from engine.providers import CPU_PROVIDER
 from engine.sampling.types import SCHEDULES, SELECTORS, SamplerSettings
@@ -51,9 +62,16 @@ _log = logging.getLogger(__name__)
 
 MANIFEST_FILE = "manifest.json"
 
+MAX_VOCAB_SIZE = 1 << 20
+"""Largest ``tokens.vocab_size`` (and ``mask_id``) accepted: far above any codebook."""
+MAX_SEQUENCE = 1 << 16
+"""Most tokens in one window (``tokens.shape`` multiplied out)."""
+MAX_LOGITS = 1 << 28
+"""Most logits one window produces (N x V floats, 1 GiB as float32), so a sampler step fits."""
+
 _TOP_REQUIRED = ("schema_version", "name", "medium", "files", "tokens", "io")
 _TOP_OPTIONAL = ("description", "sampling", "medium_facts", "license", "data")
-_FLOAT_TENSORS = ("tensor(float)", "tensor(float16)", "tensor(double)")
+_FLOAT_TENSORS = FLOAT_TENSORS
 _ORT_ERROR = re.compile(
     r"\[ONNXRuntimeError\] : \d+ : (?P<code>\w+) : (?:Load model from .* failed:)?(?P<rest>.*)"
 )
@@ -156,8 +174,12 @@ def _read_tokens(top: _Section) -> tuple[int, int, tuple[int, ...]]:
     section.check_keys(("vocab_size", "mask_id", "shape"))
     vocab_size, mask_id = section.integer("vocab_size"), section.integer("mask_id")
     shape = section.value("shape", list, "a list of positive integers")
-    if vocab_size < 1:
-        top.fail(f"tokens.vocab_size must be positive, got {vocab_size}")
+    if not 1 <= vocab_size <= MAX_VOCAB_SIZE:
+        top.fail(
+            f"tokens.vocab_size must be 1..{MAX_VOCAB_SIZE} (MAX_VOCAB_SIZE), got {vocab_size}"
+        )
+    if mask_id > MAX_VOCAB_SIZE:
+        top.fail(f"tokens.mask_id {mask_id} is beyond {MAX_VOCAB_SIZE} (MAX_VOCAB_SIZE)")
     if 0 <= mask_id < vocab_size:
         top.fail(f"tokens.mask_id {mask_id} is inside the vocabulary [0, {vocab_size})")
     if mask_id < 0:
@@ -166,6 +188,16 @@ def _read_tokens(top: _Section) -> tuple[int, int, tuple[int, ...]]:
         isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape
     ):
         top.fail(f"tokens.shape must be a non-empty list of positive integers, got {shape}")
+    length = math.prod(shape)
+    if length > MAX_SEQUENCE:
+        top.fail(
+            f"tokens.shape {shape} is {length} tokens, more than {MAX_SEQUENCE} (MAX_SEQUENCE)"
+        )
+    if length * vocab_size > MAX_LOGITS:
+        top.fail(
+            f"{length} tokens x {vocab_size} codes is more than {MAX_LOGITS} logits a window "
+            "(MAX_LOGITS)"
+        )
     return vocab_size, mask_id, tuple(shape)
 
 
@@ -224,13 +256,15 @@ def _read_header(top: _Section) -> tuple[str, str]:
     version = top.integer("schema_version")
     if version != SCHEMA_VERSION:
         top.fail(f"schema_version {version} is not supported (this remask reads {SCHEMA_VERSION})")
-    name, medium = top.text("name"), top.text("medium")
+    name, medium_key = top.text("name"), top.text("medium")
     if not name.strip():
         top.fail("name must not be empty")
+    if not name.isprintable() or len(name) > 100:
+        top.fail(f"name {name[:40]!r} must be printable text of at most 100 characters")
     known = medium_keys()
-    if medium not in known:
-        top.fail(f"medium {medium!r} is not one of {', '.join(known)}")
-    return name, medium
+    if medium_key not in known:
+        top.fail(f"medium {medium_key!r} is not one of {', '.join(known)}")
+    return name, medium_key
 
 
 # --------------------------------------------------------------------------- graph checks
@@ -314,10 +348,21 @@ def _check_logits_output(
         raise ModelError(file, f"output {name!r} has V = {v} but tokens.vocab_size is {vocab_size}")
 
 
-def _check_transformer_graph(file: Path, io: ModelIO, vocab_size: int, length: int) -> None:
+def _graph_info(file: Path) -> GraphInfo:
+    """Open an ONNX file once and keep its inputs' and outputs' names, types and shapes."""
     session = _open_onnx(file)
-    inputs = {node.name: node for node in session.get_inputs()}
-    outputs = {node.name: node for node in session.get_outputs()}
+
+    def info(nodes: Sequence[Any]) -> tuple[TensorInfo, ...]:
+        return tuple(TensorInfo(n.name, str(n.type), tuple(n.shape or ())) for n in nodes)
+
+    return GraphInfo(info(session.get_inputs()), info(session.get_outputs()))
+
+
+def _check_transformer_graph(
+    file: Path, graph: GraphInfo, io: ModelIO, vocab_size: int, length: int
+) -> None:
+    inputs = {node.name: node for node in graph.inputs}
+    outputs = {node.name: node for node in graph.outputs}
     _check_tokens_input(file, inputs, io.tokens, length)
     _check_side_inputs(file, inputs, io)
     _check_condition_input(file, inputs, io.condition)
@@ -335,19 +380,22 @@ def load_manifest(folder: Path) -> ModelManifest:
     folder = Path(folder)
     file = folder / MANIFEST_FILE
     top = _Section(file, _read_json(file))
-    name, medium = _read_header(top)
+    name, medium_key = _read_header(top)
     vocab_size, mask_id, shape = _read_tokens(top)
     io = _read_io(top)
     sampling = _read_sampling(top)
     medium_facts = dict(top.section("medium_facts").data)
     files = _read_files(top, folder)
-    for role, relative in files.items():
-        if role != "transformer" and relative.lower().endswith(".onnx"):
-            _open_onnx(folder / relative)
-    _check_transformer_graph(folder / files["transformer"], io, vocab_size, math.prod(shape))
-    return ModelManifest(
+    graphs = {
+        role: _graph_info(folder / relative)
+        for role, relative in files.items()
+        if role == "transformer" or relative.lower().endswith(".onnx")
+    }
+    transformer = folder / files["transformer"]
+    _check_transformer_graph(transformer, graphs["transformer"], io, vocab_size, math.prod(shape))
+    manifest = ModelManifest(
         name=name,
-        medium=medium,
+        medium=medium_key,
         description=top.text("description", ""),
         folder=folder,
         files=files,
@@ -363,7 +411,22 @@ def load_manifest(folder: Path) -> ModelManifest:
         license=top.text("license", ""),
         data=top.text("data", ""),
         size_bytes=sum((folder / f).stat().st_size for f in files.values()),
+        graphs=graphs,
     )
+    _check_for_medium(manifest, file)
+    return manifest
+
+
+def _check_for_medium(manifest: ModelManifest, file: Path) -> None:
+    """The medium's own check: every fact, file and graph its codec will use."""
+    spec = medium(manifest.medium)
+    if spec.check_model is None:
+        return
+    try:
+        spec.check_model(manifest)
+    except (ValueError, KeyError, TypeError, OSError) as exc:
+        problem = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        raise ModelError(file, f"the {spec.label} codec cannot use this model: {problem}") from None
 
 
 def default_model_dirs() -> list[Path]:
@@ -410,7 +473,7 @@ class ModelRegistry:
         try:
             manifest = load_manifest(folder)
         except ModelError as exc:
-            self._error(str(exc))
+            self._error(str(exc) + self._kept(folder))
             return
         previous = self.models.get(manifest.name)
         if previous is not None:
@@ -418,6 +481,15 @@ class ModelRegistry:
             _log.info("%s", note)
             self.notes.append(note)
         self.models[manifest.name] = manifest
+
+    def _kept(self, folder: Path) -> str:
+        """Where a working model of the broken one's name stays in use ("" when none yet)."""
+        try:
+            name = _read_json(folder / MANIFEST_FILE).get("name")
+        except ModelError:
+            return ""
+        kept = self.models.get(name) if isinstance(name, str) else None
+        return f" (model {name!r} from {kept.folder} stays in use)" if kept else ""
 
     def _error(self, line: str) -> None:
         _log.info("skipping model: %s", line)  # callers show .errors themselves

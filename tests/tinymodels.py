@@ -90,6 +90,14 @@ def build_tiny_transformer(
     return model
 
 
+def _fitting_facts(medium: str, vocab_size: int) -> dict[str, object]:
+    """Facts a medium's model check accepts for a small vocabulary: a MIDI model's pitch range
+    and rest token must fit inside it (the production contract needs 67 tokens)."""
+    if medium == "midi" and vocab_size < 67:
+        return {"pitch_min": 60, "pitch_max": 60 + vocab_size - 2, "rest_token": vocab_size - 1}
+    return {}
+
+
 def write_tiny_model(
     models_dir: Path,
     name: str = "tiny",
@@ -123,7 +131,9 @@ def write_tiny_model(
             **({"side_inputs": list(side_inputs)} if side_inputs else {}),
         },
         "sampling": {"steps": 6, "schedule": "cosine", "selector": "confidence"},
-        "medium_facts": medium_facts or {},
+        "medium_facts": medium_facts
+        if medium_facts is not None
+        else _fitting_facts(medium, vocab_size),
         "license": "MIT",
         "data": "none (random weights)",
     }

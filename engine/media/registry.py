@@ -77,6 +77,10 @@ class MediumSpec:
     project: str = ""
     """The module that saves and reads its documents in project files (``.remask``), by name so
     listing media imports none; see :class:`engine.project.MediumProject`. "" for none."""
+    check_model: Callable[[ModelManifest], None] | None = field(default=None, compare=False)
+    """Raises ValueError (one line) when a model found on disk could not be used by this
+    medium's codec: its facts, extra files and graphs' inputs and outputs. Run once, when the
+    model is found, so a broken model is reported then and never offered (None: no check)."""
 
     def __post_init__(self) -> None:
         if not self.key.isidentifier() or self.key != self.key.lower():

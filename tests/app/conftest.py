@@ -53,11 +53,24 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def write_motion_model(root: Path) -> Path:
     """The "tiny-motion" model the motion tests generate with: a 32-frame window at 30 fps."""
+    import json
+
+    import onnx
+
+    from tests.engine.motion.test_codec import _decoder, _encoder
+
     facts = {"fps": 30, "frames_per_token": 4, "window_frames": MOTION_COLUMNS * 4}
     shape = (2, MOTION_COLUMNS)
-    return write_tiny_model(
+    folder = write_tiny_model(
         root, "tiny-motion", "motion", MOTION_VOCAB, shape, seed=3, medium_facts=facts
     )
+    # encoder and decoder graphs with the codec's inputs: a motion model needs both to be found
+    onnx.save(_encoder(), str(folder / "encoder.onnx"))
+    onnx.save(_decoder(), str(folder / "decoder.onnx"))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"].update(encoder="encoder.onnx", decoder="decoder.onnx")
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,8 @@ from tests.tinymodels import write_tiny_model
 from tests.toy_medium import spec as toy_medium
 
 Manifest = dict[str, Any]
+FACTS = {"pitch_min": 60, "pitch_max": 70, "rest_token": 11}
+"""A MIDI token contract that fits a 12-token vocabulary."""
 
 
 @pytest.fixture(autouse=True)
@@ -48,7 +50,7 @@ def load_error(folder: Path) -> str:
 
 def test_valid_manifest_loads_with_typed_fields(tmp_path: Path) -> None:
     folder = write_tiny_model(
-        tmp_path, medium="midi", vocab_size=12, shape=(4, 8), medium_facts={"fps": 4}
+        tmp_path, medium="midi", vocab_size=12, shape=(4, 8), medium_facts=FACTS
     )
     manifest = load_manifest(folder)
     assert (manifest.name, manifest.medium, manifest.folder) == ("tiny", "midi", folder)
@@ -65,7 +67,7 @@ def test_valid_manifest_loads_with_typed_fields(tmp_path: Path) -> None:
     )
     assert manifest.path("transformer") == folder / "transformer.onnx"
     assert manifest.size_bytes == (folder / "transformer.onnx").stat().st_size
-    assert manifest.medium_facts == {"fps": 4}
+    assert manifest.medium_facts == FACTS
     assert (manifest.license, manifest.description) == ("MIT", "tiny test model")
     assert manifest.sampling == SamplerSettings(steps=6, schedule="cosine", selector="confidence")
     assert manifest.default_settings(steps=3, seed=7) == SamplerSettings(steps=3, seed=7)
@@ -264,7 +266,7 @@ def test_graph_disagreeing_with_manifest_names_the_onnx_file(
 
 def test_registry_keeps_good_models_when_one_is_broken(tmp_path: Path) -> None:
     write_tiny_model(tmp_path, name="good", medium="midi")
-    write_tiny_model(tmp_path, name="other", medium="image")
+    write_tiny_model(tmp_path, name="other")  # the toy medium: its check accepts any grid
     broken = write_tiny_model(tmp_path, name="broken")
     (broken / "transformer.onnx").write_bytes(b"\x00garbage")
     registry = ModelRegistry.discover([tmp_path])
@@ -296,7 +298,7 @@ def test_env_path_is_scanned_and_later_duplicates_win(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     first = write_tiny_model(tmp_path / "one", name="dup", medium="midi")
-    second = write_tiny_model(tmp_path / "two", name="dup", medium="image")
+    second = write_tiny_model(tmp_path / "two", name="dup")
     single = write_tiny_model(
         tmp_path / "three", name="direct"
     )  # a model folder itself on the path

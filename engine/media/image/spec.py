@@ -29,6 +29,13 @@ def codec(manifest: ModelManifest) -> Codec:
     return ImageCodec(manifest)
 
 
+def check_model(manifest: ModelManifest) -> None:
+    """Whether the image codec can use a model found on disk (see ``model_check``)."""
+    from engine.media.image.model_check import check_model as check
+
+    check(manifest)
+
+
 SPEC = MediumSpec(
     key="image",
     title="Image",
@@ -36,5 +43,6 @@ SPEC = MediumSpec(
     blurb="Paint over part of a picture and let the model fill it in.",
     open_document=open_document,
     codec=codec,
+    check_model=check_model,
     project="engine.media.image.project",
 )

@@ -31,6 +31,13 @@ def codec(manifest: ModelManifest) -> Codec:
     return MidiCodec.from_manifest(manifest)
 
 
+def check_model(manifest: ModelManifest) -> None:
+    """Whether the MIDI codec can use a model found on disk (see ``model_check``)."""
+    from engine.media.midi.model_check import check_model as check
+
+    check(manifest)
+
+
 SPEC = MediumSpec(
     key="midi",
     title="MIDI",
@@ -39,5 +46,6 @@ SPEC = MediumSpec(
     blurb="Mark bars or voices of a piece and let the model rewrite them.",
     open_document=open_document,
     codec=codec,
+    check_model=check_model,
     project="engine.media.midi.project",
 )

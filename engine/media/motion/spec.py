@@ -28,6 +28,13 @@ def codec(manifest: ModelManifest) -> Codec:
     return MotionCodec(cast(Any, manifest))  # its MotionModelFiles protocol wants settable fields
 
 
+def check_model(manifest: ModelManifest) -> None:
+    """Whether the motion codec can use a model found on disk (see ``model_check``)."""
+    from engine.media.motion.model_check import check_model as check
+
+    check(manifest)
+
+
 SPEC = MediumSpec(
     key="motion",
     title="Motion",
@@ -35,5 +42,6 @@ SPEC = MediumSpec(
     blurb="Select frames or body parts of a clip and let the model re-animate them.",
     open_document=open_document,
     codec=codec,
+    check_model=check_model,
     project="engine.media.motion.project",
 )

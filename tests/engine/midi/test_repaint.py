@@ -17,7 +17,6 @@ from engine.jobs import Cancelled, Codec, GenerateRequest, Progress, run_generat
 from engine.media.midi import (
     UNMAPPED,
     MidiCodec,
-    MidiError,
     MidiPayload,
     NoteRecord,
     Score,
@@ -31,7 +30,7 @@ from engine.media.midi import (
     token_grid,
 )
 from engine.media.midi.repaint import decode_grid
-from engine.models import ModelManifest, load_manifest
+from engine.models import ModelError, ModelManifest, load_manifest
 from engine.runtime import load_transformer
 from engine.sampling.types import LogitsFn, SamplerSettings
 from tests.engine.midi.midi_files import (
@@ -325,13 +324,9 @@ def test_parts_chosen_from_five_are_repainted_against_the_others(
 def test_model_must_be_a_four_voice_grid(tmp_path: Path) -> None:
     from tests.tinymodels import write_tiny_model
 
-    manifest = load_manifest(
-        write_tiny_model(tmp_path, name="wrong", medium="midi", vocab_size=67, shape=(3, 8))
-    )
-    score = read_score(midi_bytes(chorale(1, bars=2)))
-    mask = region_mask(time_grid(score), (1, 1), [0])
-    with pytest.raises(MidiError, match="not 4 voices"):
-        repaint(score, mask, load_transformer(manifest).logits_fn(), manifest, settings())
+    folder = write_tiny_model(tmp_path, name="wrong", medium="midi", vocab_size=67, shape=(3, 8))
+    with pytest.raises(ModelError, match=r"tokens.shape \[3, 8\] must be \[4, 8\]"):
+        load_manifest(folder)  # refused when found, before any repaint
 
 
 # --------------------------------------------------------------------------- property
