@@ -74,7 +74,17 @@ OPEN_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF", "GIF")
 
 _GRAY_MODES = frozenset({"1", "L", "LA", "La", "I;16", "I;16B", "I;16L", "I;16N", "I"})
 _CONVERT_TO_RGB = frozenset({"CMYK", "YCbCr", "LAB", "HSV", "RGBX"})
-_DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, zlib.error, struct.error, IndexError)
+_DECODE_ERRORS = (
+    OSError,
+    ValueError,
+    SyntaxError,
+    EOFError,
+    zlib.error,
+    struct.error,
+    IndexError,
+    KeyError,
+    TypeError,  # Pillow plugins raise these on damaged headers (a TIFF without dimensions)
+)
 
 
 class ImageError(Exception):
@@ -169,7 +179,12 @@ def decode_image(data: bytes, name: str = "image") -> LoadedImage:
         # Pillow warns about odd files (bad EXIF, truncated chunks) on stderr; the outcome that
         # matters is the image or the one ImageError line, so the warnings are not shown
         warnings.simplefilter("ignore")
-        return _decode(data, name)
+        try:
+            return _decode(data, name)
+        except _DECODE_ERRORS as exc:  # Pillow reading past the first frame (n_frames), say
+            raise ImageError(
+                f"{name}: the file is truncated or damaged ({_first_line(exc)})"
+            ) from None
 
 
 def _decode(data: bytes, name: str) -> LoadedImage:
