@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from engine.manifest import FLOAT_TENSORS, INT_TENSORS, ModelManifest, check_tensor
@@ -21,6 +21,7 @@ from engine.media.motion.bvh_writer import format_bvh
 from engine.media.motion.clip import rig_from_record
 from engine.media.motion.codec import _MAX_FPS, _MIN_FPS, MotionCodec
 from engine.media.motion.features import FEATURE_SIZE
+from engine.media.motion.limits import MAX_DEPTH, MAX_JOINTS
 from engine.media.motion.retarget import mean_pose_from_record
 from engine.media.motion.skeleton import map_skeleton
 
@@ -75,6 +76,17 @@ def _check_graphs(manifest: ModelManifest, window: int) -> None:
         )
 
 
+def _check_size(parents: Sequence[int]) -> None:
+    """The BVH limits on joints and nesting depth (parents come before their children)."""
+    if len(parents) > MAX_JOINTS:
+        raise ValueError(f"more than {MAX_JOINTS} joints (limits.MAX_JOINTS)")
+    depth: list[int] = []
+    for parent in parents:
+        depth.append(depth[parent] + 1 if 0 <= parent < len(depth) else 1)
+    if max(depth, default=0) > MAX_DEPTH:
+        raise ValueError(f"joints nested more than {MAX_DEPTH} deep (limits.MAX_DEPTH)")
+
+
 def _check_skeleton(manifest: ModelManifest, fps: float) -> None:
     """``files.skeleton``, when there is one: a rig the mapper knows, within the BVH limits."""
     if "skeleton" not in manifest.files:
@@ -83,6 +95,7 @@ def _check_skeleton(manifest: ModelManifest, fps: float) -> None:
     try:
         record = json.loads(manifest.path("skeleton").read_text(encoding="utf-8"))
         rig = rig_from_record(record, 1.0 / fps)
+        _check_size(rig.parents)  # before the writer walks the hierarchy recursively
         map_skeleton(parse_bvh(format_bvh(rig), source="skeleton"))
         if "mean_pose" in record:
             mean_pose_from_record(record["mean_pose"])
