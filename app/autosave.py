@@ -35,6 +35,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from app.engine_worker import one_line
+from app.registry import medium_title
 from engine.paths import APP_NAME
 from engine.project import SUFFIX, ProjectSnapshot, read_project, snapshot_project
 
@@ -65,7 +66,7 @@ class Orphan:
 
     @property
     def label(self) -> str:
-        return f"{self.name} ({self.medium})"
+        return f"{self.name} ({medium_title(self.medium)})"
 
 
 def ask_recover(parent: QWidget | None, labels: Sequence[str]) -> bool:

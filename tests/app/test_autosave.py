@@ -140,7 +140,7 @@ def test_recovery_offers_a_dead_sessions_autosave_and_opens_it_modified(
     window = make_window()
     saver = autosaver(window, folder)
     assert saver.offer_recovery() == 1
-    assert saver.ask_recover.asked == [["photo.png (image)"]]  # type: ignore[attr-defined]
+    assert saver.ask_recover.asked == [["photo.png (Image)"]]  # type: ignore[attr-defined]
     editor = image_editor(window)
     assert np.array_equal(doc(editor).mask, mask) and editor.is_modified()
     assert window.windowTitle().startswith("photo.png")
@@ -181,8 +181,8 @@ def test_a_broken_autosave_is_reported_and_dropped(make_window: Any, tmp_path: P
 
 
 def test_the_question_lists_every_document() -> None:
-    text = recover_text(["photo.png (image)", "walk.bvh (motion)"])
-    assert "Recover unsaved work?" in text and "walk.bvh (motion)" in text
+    text = recover_text(["photo.png (Image)", "walk.bvh (Motion)"])
+    assert "Recover unsaved work?" in text and "walk.bvh (Motion)" in text
 
 
 def test_kill_9_of_the_app_loses_at_most_the_idle_seconds(
