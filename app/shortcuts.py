@@ -82,6 +82,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
         ("image", "midi", "motion"),
     ),
     Shortcut("invert_mask", "Invert the mask", ("Ctrl+I",), ("image",)),
+    Shortcut("show_mask", "Show / hide the mask (hidden after Accept)", ("M",), ("image",)),
     Shortcut("fit", "Fit to the window", ("Ctrl+0",), ("image", "motion")),
     Shortcut("actual_size", "Zoom to 100 %", ("Ctrl+1",), ("image",)),
     Shortcut("zoom_in", "Zoom the timeline in", ("Ctrl+=", "Ctrl++"), ("midi", "motion")),

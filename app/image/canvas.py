@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
     QAbstractGraphicsShapeItem,
     QGraphicsEllipseItem,
     QGraphicsItem,
+    QGraphicsItemGroup,
     QGraphicsPathItem,
     QGraphicsRectItem,
     QGraphicsScene,
@@ -55,6 +56,8 @@ RGBA = npt.NDArray[np.uint8]
 MIN_ZOOM, MAX_ZOOM = 0.02, 64.0
 MIN_RADIUS, MAX_RADIUS = 1.0, 500.0
 RADIUS_STEP = 1.25
+DEFAULT_HEAT_OPACITY = 0.6
+"""Of the heat colours' own alpha: enough to read, the result still visible beneath."""
 """``]`` multiplies the brush radius by this, ``[`` divides (even steps at any size)."""
 
 
@@ -154,7 +157,9 @@ class ImageCanvas(QGraphicsView):
         self.picture = ArrayLayer(0, smooth=True)
         self.mask_layer = ArrayLayer(1)
         self.previews: dict[int, ArrayLayer] = {}  # one per model window, above the mask
-        self.heat = ArrayLayer(3)
+        self.heat = QGraphicsItemGroup()
+        """The confidence heat-map: one layer per model window, shown, hidden and faded as one."""
+        self.heat_layers: dict[int, ArrayLayer] = {}
         self._cursor = QGraphicsEllipseItem()
         self._outline = QGraphicsPathItem()
         self._rubber = QGraphicsRectItem()
@@ -170,6 +175,8 @@ class ImageCanvas(QGraphicsView):
         scene = QGraphicsScene(self)
         for item in (self.picture, self.mask_layer, self.heat):
             scene.addItem(item)
+        self.heat.setZValue(3)
+        self.heat.setOpacity(DEFAULT_HEAT_OPACITY)
         self.heat.setVisible(False)
         pen = QPen(QColor(255, 255, 255), 0)  # cosmetic: one screen pixel at any zoom
         pen.setCosmetic(True)
@@ -221,20 +228,41 @@ class ImageCanvas(QGraphicsView):
         layer.set_pixels(rgba)
         layer.setPos(left, top)
 
-    def set_heat(self, rgba: RGBA, top: float, left: float, sy: float, sx: float) -> None:
-        """A token-grid heat-map, each cell ``sy`` × ``sx`` image pixels, from (top, left)."""
-        self.heat.set_pixels(rgba)
-        self.heat.setScale(1.0)
-        self.heat.setTransform(QTransform.fromScale(sx, sy))
-        self.heat.setPos(left, top)
-        self.heat.setVisible(True)
+    def set_heat(
+        self, rgba: RGBA, top: float, left: float, sy: float, sx: float, window: int = 0
+    ) -> None:
+        """Window ``window``'s token-grid heat-map, each cell ``sy`` × ``sx`` image pixels.
 
-    def clear_preview(self) -> None:
-        self.drop_previews()
+        Drawing it does not show it: :meth:`show_heat` does (the toggle's state).
+        """
+        layer = self.heat_layers.get(window)
+        if layer is None:
+            layer = self.heat_layers[window] = ArrayLayer(0)
+            layer.setParentItem(self.heat)
+        layer.set_pixels(rgba)
+        layer.setTransform(QTransform.fromScale(sx, sy))
+        layer.setPos(left, top)
+
+    def show_heat(self, visible: bool) -> None:
+        self.heat.setVisible(visible and bool(self.heat_layers))
+
+    def set_heat_opacity(self, opacity: float) -> None:
+        """0 (invisible) .. 1 (the colours' own alpha): the picture shows through below."""
+        self.heat.setOpacity(min(max(opacity, 0.0), 1.0))
+
+    def clear_heat(self) -> None:
+        for layer in self.heat_layers.values():
+            self.scene().removeItem(layer)
+        self.heat_layers.clear()
         self.heat.setVisible(False)
 
+    def clear_preview(self) -> None:
+        """Previews and heat-map both gone (a cancelled job, a discard, another picture)."""
+        self.drop_previews()
+        self.clear_heat()
+
     def drop_previews(self) -> None:
-        """Remove every preview layer (the heat-map stays as it is)."""
+        """Remove every preview layer (the heat-map stays: it outlives the preview)."""
         for layer in self.previews.values():
             self.scene().removeItem(layer)
         self.previews.clear()

@@ -25,7 +25,6 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QColor
 from PySide6.QtWidgets import (
-    QCheckBox,
     QColorDialog,
     QDialog,
     QFileDialog,
@@ -42,6 +41,7 @@ from PySide6.QtWidgets import (
 
 from app.editor_base import DocumentHistory, MediumEditor
 from app.image.canvas import RADIUS_STEP, ImageCanvas, Tool
+from app.image.heatmap import HeatControls, HeatSource
 from app.image.widgets import THUMBNAIL, ExtendDialog, paint_mask, rgba_of, thumbnail
 from app.shortcuts import bind
 from app.status_line import ElidedLabel
@@ -50,7 +50,7 @@ from engine.document import DocumentChanged
 from engine.jobs import Codec, GenerateResult, Progress
 from engine.media.image.codec import ImageCodec
 from engine.media.image.document import ImageDocument
-from engine.media.image.edit import ImageEdit, ImageEditCodec, heat_patch, preview_patch
+from engine.media.image.edit import ImageEdit, ImageEditCodec, preview_patch
 from engine.media.image.files import ImageError, LoadedImage
 from engine.media.image.mask import bounding_box
 from engine.media.image.spec import SPEC as IMAGE_SPEC
@@ -84,6 +84,8 @@ class ImageEditor(DocumentHistory, MediumEditor):
         """The edit being generated or offered: snapshot and crop windows."""
         self.job_codec: ImageCodec | None = None
         self.variations: list[LoadedImage] = []
+        self.heat: HeatSource | None = None
+        """The last generation's confidence: drawn while the toggle is on, past the result."""
         self.preview_updates = 0
         """Steps drawn so far (tests and the status line read it)."""
         self._build()
@@ -168,12 +170,22 @@ class ImageEditor(DocumentHistory, MediumEditor):
         self.opacity.setFixedWidth(90)
         bar.addWidget(self.opacity)
         self._add(bar, "Colour…", "", self.choose_mask_colour)
-        self.heat_box = QCheckBox("Confidence heat-map")
-        bar.addWidget(self.heat_box)
+        self.heat_controls = HeatControls()
+        self.heat_box = self.heat_controls.toggle
+        bar.addWidget(self.heat_controls)
+        self.show_mask_action = self._add(
+            getattr(self, "mask_menu", None), "Show mask", "show_mask", None
+        )
+        self.show_mask_action.setCheckable(True)
+        self.show_mask_action.setChecked(True)
+        self.show_mask_action.toggled.connect(self.show_mask)
         self.brush_size.valueChanged.connect(lambda v: self.canvas.set_brush_radius(v / 2))
         self.feather.valueChanged.connect(self._set_feather)
         self.opacity.valueChanged.connect(lambda v: self.set_mask_style(opacity=v / 100))
         self.heat_box.toggled.connect(self._on_heat_toggled)
+        self.heat_controls.opacity.valueChanged.connect(
+            lambda v: self.canvas.set_heat_opacity(v / 100)
+        )
 
     def _add(
         self, bar: QToolBar | QMenu | None, text: str, command: str, slot: Any = None
@@ -262,6 +274,7 @@ class ImageEditor(DocumentHistory, MediumEditor):
             self._show_document()
         elif event.kind == "mask" and event.region is not None:
             self._repaint_mask(event.region)
+            self.show_mask(True)  # editing a hidden mask would be editing blind
         elif event.kind == "pixels" and event.region is not None:
             self._repaint_picture(event.region)
         self.stateChanged.emit()
@@ -424,6 +437,7 @@ class ImageEditor(DocumentHistory, MediumEditor):
             raise ValueError(str(exc)) from None
         self.discard_variations()
         self.job, self.job_codec = job, codec
+        self.heat = HeatSource(codec)
         self.preview_updates = 0
         self._show_progress()
         return job, ImageEditCodec(codec)
@@ -451,9 +465,11 @@ class ImageEditor(DocumentHistory, MediumEditor):
             _log.warning("live preview failed", exc_info=True)
             return
         self.canvas.set_preview(patch.rgba, patch.top, patch.left, progress.window)
-        if self.heat_box.isChecked():
-            heat = heat_patch(codec, payload, step.confidence)
-            self.canvas.set_heat(heat.rgba, heat.top, heat.left, *heat.cell)
+        if self.heat is not None:
+            self.heat.record(progress.window, payload, step.confidence)
+            if self.heat_box.isChecked():
+                self.heat.draw(self.canvas, progress.window)
+                self.canvas.show_heat(True)
         self.preview_updates += 1
         note = self._window_note(progress.window)
         self.status.setText(f"step {step.index}/{step.total}{note}")
@@ -468,7 +484,7 @@ class ImageEditor(DocumentHistory, MediumEditor):
 
     def clear_preview(self) -> None:
         """The job was cancelled or failed: drop plan and preview; the document is as it was."""
-        self.job = self.job_codec = None
+        self.job = self.job_codec = self.heat = None
         self.canvas.clear_preview()
         if not self.variations:
             self.strip.clear()
@@ -479,7 +495,7 @@ class ImageEditor(DocumentHistory, MediumEditor):
         if self.job is None or self.variations:
             return
         self.variations = list(result.variations)
-        self.canvas.clear_preview()
+        self.canvas.drop_previews()  # the heat-map stays: it is about the result
         count = len(self.variations)
         self.strip.set_variations([thumbnail(image) for image in self.variations])
         self.status.setText(f"{count} variation{'s' * (count != 1)}: pick one, then Accept")
@@ -497,14 +513,24 @@ class ImageEditor(DocumentHistory, MediumEditor):
         rgba = np.concatenate([variation.rgb[box], alpha[:, :, None]], axis=2)
         self.canvas.drop_previews()  # one layer for the whole variation
         self.canvas.set_preview(np.ascontiguousarray(rgba), box[0].start, box[1].start)
+        if self.heat is not None:
+            self.heat.which = index
+            self._on_heat_toggled(self.heat_box.isChecked())
 
     def accept_variation(self, index: int) -> None:
         """Write variation ``index`` into the document as one undo step; only its region changes."""
         if self.document is None or self.job is None or not (0 <= index < len(self.variations)):
             return
         variation, region = self.variations[index], self._edited_region()
+        heat = self.heat
         self._forget_job()
+        self.heat = heat  # it outlives the result: where did the model guess?
+        if heat is not None:
+            heat.which = index
+            self._on_heat_toggled(self.heat_box.isChecked())
         self.document.accept(variation, region)
+        self.show_mask(False)  # the result, not the mask, is what to look at now
+        self.status.setText("Accepted (Undo takes it back) · mask hidden: M shows it")
 
     def discard_variations(self) -> None:
         """Back to exactly the previous view: no preview, no strip, document untouched."""
@@ -516,12 +542,20 @@ class ImageEditor(DocumentHistory, MediumEditor):
         return np.logical_or.reduce(regions) if regions else np.zeros((0, 0), bool)
 
     def _forget_job(self) -> None:
-        self.job = self.job_codec = None
+        self.job = self.job_codec = self.heat = None
         self.variations = []
         self.canvas.clear_preview()
         self.strip.clear()
         self.status.clear()
 
     def _on_heat_toggled(self, on: bool) -> None:
-        if not on:
-            self.canvas.heat.setVisible(False)
+        if on and self.heat is not None:
+            self.heat.draw(self.canvas)
+        self.canvas.show_heat(on)
+
+    def show_mask(self, visible: bool) -> None:
+        """Show or hide the mask overlay (M); the mask itself is unchanged."""
+        self.canvas.mask_layer.setVisible(visible)
+        self.show_mask_action.blockSignals(True)
+        self.show_mask_action.setChecked(visible)
+        self.show_mask_action.blockSignals(False)

@@ -194,6 +194,14 @@ def image_checks(editor: ImageEditor) -> dict[str, Callable[[Press, str], None]]
 
         return check
 
+    def show_mask(press: Press, key: str) -> None:
+        layer = editor.canvas.mask_layer
+        before = layer.isVisible()
+        press(key)
+        assert layer.isVisible() is not before
+        press(key)
+        assert layer.isVisible() is before
+
     return {
         **{t.value: tool(t) for t in Tool},
         "brush_smaller": brush(-1),
@@ -202,6 +210,7 @@ def image_checks(editor: ImageEditor) -> dict[str, Callable[[Press, str], None]]
         "invert_mask": invert,
         "fit": zoom("fit"),
         "actual_size": zoom("actual_size"),
+        "show_mask": show_mask,
     }
 
 
