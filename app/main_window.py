@@ -89,9 +89,9 @@ class MainWindow(QMainWindow):
         """Asked with the names of modified documents before they are lost (close, Quit, Open
         over one, New clip). The default is a modal box; tests set one that answers at once."""
         self.ask_export_path: Callable[[MediumEditor], Path | None] = self._export_path_dialog
+        """Where to export an editor's document (None: the user cancelled); a file dialog."""
         self.sources = SourceFiles()
         """The file each document came from: Export proposes a new name beside it."""
-        """Where to export an editor's document (None: the user cancelled); a file dialog."""
         self.tabs = QTabWidget()
         self.pages: dict[str, MediumPage] = {}
         self.sampler = SamplerPanel(self.registry)
