@@ -219,7 +219,7 @@ def build_parser(commands: Sequence[Command]) -> argparse.ArgumentParser:
 
 class _LowercaseLevel(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        return f"{PROG}: {record.levelname.lower()}: {record.getMessage()}"
+        return f"{PROG}: {record.levelname.lower()}: {printable(record.getMessage())}"
 
 
 def _configure_logging(verbosity: int) -> None:

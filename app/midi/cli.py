@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from app.cli import PROG, CliError, Command
+from app.cli import PROG, CliError, Command, printable
 from app.cli_common import (
     add_common_arguments,
     check_outputs_differ,
@@ -101,9 +101,9 @@ def _note_unheard_parts(
     """One stderr line per part that sounds in the region but is none of the four voices."""
     for part in unheard_parts(score, mapping, span):
         print(
-            f"{PROG}: note: part {part.number} '{part.label}' sounds in bars {bars} but is not "
-            "one of the four voices: kept as it is, unheard by the model, so new notes may "
-            "clash with it (name fewer parts to keep it as context)",
+            f"{PROG}: note: part {part.number} '{printable(part.label)}' sounds in bars {bars} "
+            "but is not one of the four voices: kept as it is, unheard by the model, so new "
+            "notes may clash with it (name fewer parts to keep it as context)",
             file=sys.stderr,
         )
 
