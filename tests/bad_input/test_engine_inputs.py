@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -129,3 +130,26 @@ def test_a_9000_square_16_bit_png_is_refused_from_its_header(tmp_path: Path) -> 
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak < 50 * 2**20  # the file's bytes, never the 4 GB of decoded samples
+
+
+@pytest.mark.parametrize(
+    ("module", "read", "error", "suffix"),
+    [
+        ("engine.media.midi.files", load_score, MidiError, ".mid"),
+        ("engine.media.motion.bvh", read_bvh, BvhError, ".bvh"),
+    ],
+)
+def test_a_file_over_the_size_limit_is_refused_before_reading(
+    module: str,
+    read: Any,
+    error: type[Exception],
+    suffix: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path = tmp_path / f"big{suffix}"
+    path.write_bytes(b"x" * 2048)
+    monkeypatch.setattr(f"{module}.MAX_FILE_BYTES", 1024)
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail("the file was read"))
+    with pytest.raises(error, match="MAX_FILE_BYTES"):
+        read(path)

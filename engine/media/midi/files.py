@@ -26,7 +26,7 @@ import mido
 from mido.midifiles.meta import KeySignatureError
 
 from engine.atomic import write_atomic
-from engine.media.midi.limits import MAX_QUARTERS
+from engine.media.midi.limits import MAX_FILE_BYTES, MAX_QUARTERS
 
 DRUM_CHANNEL = 9
 """Channel 10 (0-based 9) is General MIDI percussion: never mapped to voices or repainted."""
@@ -288,11 +288,19 @@ def load_score(path: str | Path) -> Score:
     """Read a ``.mid`` file (opened read-only; the file is never modified)."""
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise MidiError(
+                f"{path}: {size / 2**20:.0f} MiB is more than the {MAX_FILE_BYTES // 2**20} MiB "
+                "remask reads (limits.MAX_FILE_BYTES)"
+            )
         data = path.read_bytes()
     except IsADirectoryError:
         raise MidiError(f"{path}: is a folder, not a MIDI file") from None
     except FileNotFoundError:
         raise MidiError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise MidiError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     return read_score(data, name=str(path))
 
 

@@ -14,3 +14,7 @@ declare (:data:`MAX_STEPS_PER_QUARTER`) its 4 voices x 4 million steps take 134 
 
 MAX_STEPS_PER_QUARTER = 64
 """Finest grid a model may declare (``medium_facts.steps_per_quarter``): 256th notes."""
+
+MAX_FILE_BYTES = 64 * 1024 * 1024
+"""Largest MIDI file read (64 MiB; real pieces are kilobytes, "black MIDI" a few MB): mido keeps
+each event as a Python object, tens of times its bytes. Checked before the file is read."""
