@@ -78,6 +78,7 @@ class CliCase:
     suffix: str = ".bin"
     status: int = 2
     models: dict[str, str] = field(default_factory=dict)  # folder name -> manifest change
+    folders: tuple[str, ...] = ()  # made in the output folder first (an output that is a folder)
 
 
 def _corpus_case(case: Case) -> CliCase:
@@ -131,6 +132,7 @@ ARGUMENT_CASES = [
         "mask-is-a-folder", ["inpaint", "{in}", "--mask", "{dir}", "-o", "{out}/o.png"], PNG, ".png"
     ),
     CliCase("interpolate-sound", INTERPOLATE, VALID_BVH, ".bvh", status=0),
+    CliCase("wav-is-a-folder", [*REPAINT, "--wav"], MIDI, ".mid", folders=("out.wav",)),
     CliCase(
         "models-strict-broken",
         ["models", "--strict"],
@@ -177,6 +179,8 @@ def _run(case: CliCase, root: Path) -> Run:
     for folder in (out, models, work / "dir"):
         folder.mkdir(parents=True)
     _write_models(models, case.models)
+    for name in case.folders:
+        (out / name).mkdir()
     source = work / f"input{case.suffix}"
     source.write_bytes(case.data)
     mask = work / "mask.png"
@@ -207,7 +211,8 @@ def _check_error(run: Run) -> None:
     assert "Traceback" not in stderr and "\x1b" not in stderr, stderr
     assert len(lines) == 1 and lines[0].startswith("remask: error: "), stderr  # no warnings
     assert "internal error" not in lines[0], stderr
-    assert not list((run.work / "out").iterdir()), "something was written"
+    left = sorted(p.name for p in (run.work / "out").iterdir())
+    assert left == sorted(run.case.folders), f"something was written: {left}"
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
