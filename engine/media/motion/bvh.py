@@ -35,8 +35,10 @@ from engine.media.motion.limits import (
     MAX_ABS_VALUE,
     MAX_DEPTH,
     MAX_FILE_BYTES,
+    MAX_FRAME_TIME,
     MAX_JOINTS,
     MAX_MOTION_VALUES,
+    MIN_FRAME_TIME,
 )
 
 _CANONICAL_CHANNEL = {name.lower(): name for name in POSITION_CHANNELS + ROTATION_CHANNELS}
@@ -318,6 +320,11 @@ def _parse_motion(
     if not frame_time > 0:
         raise BvhError(
             f"{source}:{header[1][0]}: 'Frame Time:' must be positive, found {frame_time}"
+        )
+    if not MIN_FRAME_TIME <= frame_time <= MAX_FRAME_TIME:
+        raise BvhError(
+            f"{source}:{header[1][0]}: 'Frame Time: {frame_time:g}' is outside "
+            f"{MIN_FRAME_TIME:g}..{MAX_FRAME_TIME:g} s (limits.MIN_FRAME_TIME, MAX_FRAME_TIME)"
         )
     body_start = header[1][0]  # 0-based index of the first line after 'Frame Time:'
     n_channels = sum(len(j.channels) for j in joints)

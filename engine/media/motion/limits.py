@@ -25,3 +25,7 @@ MAX_MOTION_VALUES = 40_000_000
 MAX_ABS_VALUE = 1e7
 """Largest magnitude of an OFFSET or channel value. Centimetres, millimetres and unwrapped
 degrees all stay far below it; beyond it, the float32 features the model reads overflow."""
+
+MIN_FRAME_TIME, MAX_FRAME_TIME = 1e-4, 60.0
+"""Accepted 'Frame Time:' in seconds (10,000 down to 1/60 frames a second): mocap runs at
+24-480 fps; outside this range playback timers and frame-rate conversions misbehave."""
