@@ -25,27 +25,21 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, NamedTuple, NoReturn
-
-import onnxruntime as ort
+from typing import Any, NoReturn
 
 from engine.manifest import (
     _SAMPLER_FIELDS,
-    FLOAT_TENSORS,
     SCHEMA_VERSION,
-    GraphInfo,
     ModelError,
     ModelManifest,
-    TensorInfo,
 )
 from engine.media.registry import medium, medium_keys
+from engine.model_graphs import ModelIO, check_transformer_graph, graph_info
 from engine.paths import bundled_models_dir, env_models_dirs, user_models_dir
-from engine.providers import CPU_PROVIDER
 from engine.sampling.types import SCHEDULES, SELECTORS, SamplerSettings
 
 __all__ = [
@@ -71,10 +65,6 @@ MAX_LOGITS = 1 << 28
 
 _TOP_REQUIRED = ("schema_version", "name", "medium", "files", "tokens", "io")
 _TOP_OPTIONAL = ("description", "sampling", "medium_facts", "license", "data")
-_FLOAT_TENSORS = FLOAT_TENSORS
-_ORT_ERROR = re.compile(
-    r"\[ONNXRuntimeError\] : \d+ : (?P<code>\w+) : (?:Load model from .* failed:)?(?P<rest>.*)"
-)
 
 
 _SAMPLER_TYPES: dict[str, type] = typing.get_type_hints(SamplerSettings)
@@ -201,15 +191,6 @@ def _read_tokens(top: _Section) -> tuple[int, int, tuple[int, ...]]:
     return vocab_size, mask_id, tuple(shape)
 
 
-class ModelIO(NamedTuple):
-    """The transformer graph's input and output names (manifest ``io``)."""
-
-    tokens: str
-    logits: str
-    condition: str | None
-    side_inputs: tuple[str, ...]  # float inputs the codec fills per window (kept frames, say)
-
-
 def _read_io(top: _Section) -> ModelIO:
     section = top.section("io")
     section.check_keys(("tokens", "logits"), ("condition", "side_inputs"))
@@ -267,108 +248,6 @@ def _read_header(top: _Section) -> tuple[str, str]:
     return name, medium_key
 
 
-# --------------------------------------------------------------------------- graph checks
-
-
-def _open_onnx(file: Path) -> ort.InferenceSession:
-    """Parse an ONNX file with onnxruntime (``onnx`` is not a runtime dependency)."""
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    options.log_severity_level = 4  # errors come back as the exception below
-    options.intra_op_num_threads = 1
-    try:
-        return ort.InferenceSession(str(file), sess_options=options, providers=[CPU_PROVIDER])
-    except Exception as exc:  # noqa: BLE001 - onnxruntime raises many pybind11 types
-        raise ModelError(file, f"not a loadable ONNX model ({_ort_reason(exc)})") from None
-
-
-def _ort_reason(exc: BaseException) -> str:
-    """onnxruntime's first error line without its prefix and the path we already print."""
-    lines = str(exc).strip().splitlines() or [type(exc).__name__]
-    match = _ORT_ERROR.match(lines[0])
-    reason = f"{match['code']}: {match['rest'].strip()}" if match else lines[0]
-    return reason[:200]
-
-
-def _check_tokens_input(file: Path, inputs: Mapping[str, Any], name: str, length: int) -> None:
-    node = inputs.get(name)
-    if node is None:
-        raise ModelError(file, f"has no input {name!r} (io.tokens); inputs: {', '.join(inputs)}")
-    if node.type != "tensor(int64)" or len(node.shape) != 2:
-        raise ModelError(
-            file, f"input {name!r} is {node.type} rank {len(node.shape)}, expected int64 [B, N]"
-        )
-    n = node.shape[1]
-    if isinstance(n, int) and n != length:
-        raise ModelError(
-            file, f"input {name!r} has N = {n} but tokens.shape multiplies to {length}"
-        )
-
-
-def _check_side_inputs(file: Path, inputs: Mapping[str, Any], io: ModelIO) -> None:
-    extra = [n for n in inputs if n not in (io.tokens, io.condition, *io.side_inputs)]
-    if extra:
-        raise ModelError(file, f"input {extra[0]!r} is not declared in the manifest io")
-    for name in io.side_inputs:
-        node = inputs.get(name)
-        if node is None:
-            raise ModelError(
-                file, f"has no input {name!r} (io.side_inputs); inputs: {', '.join(inputs)}"
-            )
-        if node.type not in _FLOAT_TENSORS:
-            raise ModelError(file, f"input {name!r} is {node.type}, expected a float tensor")
-
-
-def _check_condition_input(file: Path, inputs: Mapping[str, Any], condition: str | None) -> None:
-    if condition is None:
-        return
-    node = inputs.get(condition)
-    if node is None:
-        raise ModelError(
-            file, f"has no input {condition!r} (io.condition); inputs: {', '.join(inputs)}"
-        )
-    if node.type != "tensor(int64)" or len(node.shape) != 1:
-        raise ModelError(
-            file, f"input {condition!r} is {node.type} rank {len(node.shape)}, expected int64 [B]"
-        )
-
-
-def _check_logits_output(
-    file: Path, outputs: Mapping[str, Any], name: str, vocab_size: int
-) -> None:
-    node = outputs.get(name)
-    if node is None:
-        raise ModelError(file, f"has no output {name!r} (io.logits); outputs: {', '.join(outputs)}")
-    if node.type not in _FLOAT_TENSORS or len(node.shape) != 3:
-        raise ModelError(
-            file, f"output {name!r} is {node.type} rank {len(node.shape)}, expected float [B, N, V]"
-        )
-    v = node.shape[2]
-    if isinstance(v, int) and v != vocab_size:
-        raise ModelError(file, f"output {name!r} has V = {v} but tokens.vocab_size is {vocab_size}")
-
-
-def _graph_info(file: Path) -> GraphInfo:
-    """Open an ONNX file once and keep its inputs' and outputs' names, types and shapes."""
-    session = _open_onnx(file)
-
-    def info(nodes: Sequence[Any]) -> tuple[TensorInfo, ...]:
-        return tuple(TensorInfo(n.name, str(n.type), tuple(n.shape or ())) for n in nodes)
-
-    return GraphInfo(info(session.get_inputs()), info(session.get_outputs()))
-
-
-def _check_transformer_graph(
-    file: Path, graph: GraphInfo, io: ModelIO, vocab_size: int, length: int
-) -> None:
-    inputs = {node.name: node for node in graph.inputs}
-    outputs = {node.name: node for node in graph.outputs}
-    _check_tokens_input(file, inputs, io.tokens, length)
-    _check_side_inputs(file, inputs, io)
-    _check_condition_input(file, inputs, io.condition)
-    _check_logits_output(file, outputs, io.logits, vocab_size)
-
-
 # --------------------------------------------------------------------------- loading
 
 
@@ -387,12 +266,12 @@ def load_manifest(folder: Path) -> ModelManifest:
     medium_facts = dict(top.section("medium_facts").data)
     files = _read_files(top, folder)
     graphs = {
-        role: _graph_info(folder / relative)
+        role: graph_info(folder / relative)
         for role, relative in files.items()
         if role == "transformer" or relative.lower().endswith(".onnx")
     }
     transformer = folder / files["transformer"]
-    _check_transformer_graph(transformer, graphs["transformer"], io, vocab_size, math.prod(shape))
+    check_transformer_graph(transformer, graphs["transformer"], io, vocab_size, math.prod(shape))
     manifest = ModelManifest(
         name=name,
         medium=medium_key,
