@@ -41,6 +41,7 @@ from app.export_dialog import SourceFiles, ask_export_path, is_native
 from app.generation import GenerationControl, short_provider
 from app.loading import Loader, decode_file, install_file
 from app.medium_page import EditorFactory, MediumPage, build_pages
+from app.preview_decoder import thread_previews
 from app.progress import GenerateBar
 from app.project_actions import PROJECT_FILTER, ProjectFiles, is_project
 from app.sampler_panel import SamplerPanel
@@ -575,6 +576,7 @@ def run_gui(argv: Sequence[str], files: Sequence[Path] = ()) -> int:
     window = MainWindow()
     app.aboutToQuit.connect(window.bridge.shutdown)  # quit() without closing the window
     window.loader.threaded = True
+    thread_previews(page.editor for page in window.pages.values())
     autosave = install_autosave(window)
     window.show()
     autosave.offer_recovery()

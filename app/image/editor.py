@@ -43,6 +43,7 @@ from app.editor_base import DocumentHistory, MediumEditor
 from app.image.canvas import RADIUS_STEP, ImageCanvas, Tool
 from app.image.heatmap import HeatControls, HeatSource
 from app.image.widgets import THUMBNAIL, ExtendDialog, paint_mask, rgba_of, thumbnail
+from app.preview_decoder import LatestDecoder
 from app.shortcuts import bind
 from app.status_line import ElidedLabel
 from app.variations import VariationsStrip
@@ -50,7 +51,7 @@ from engine.document import DocumentChanged
 from engine.jobs import Codec, GenerateResult, Progress
 from engine.media.image.codec import ImageCodec
 from engine.media.image.document import ImageDocument
-from engine.media.image.edit import ImageEdit, ImageEditCodec, preview_patch
+from engine.media.image.edit import ImageEdit, ImageEditCodec, PreviewPatch, preview_patch
 from engine.media.image.files import ImageError, LoadedImage
 from engine.media.image.mask import bounding_box
 from engine.media.image.spec import SPEC as IMAGE_SPEC
@@ -86,6 +87,8 @@ class ImageEditor(DocumentHistory, MediumEditor):
         self.variations: list[LoadedImage] = []
         self.heat: HeatSource | None = None
         """The last generation's confidence: drawn while the toggle is on, past the result."""
+        self.decoder = LatestDecoder(self._show_preview, self)
+        """Live previews off the GUI thread once the window sets ``decoder.threaded``."""
         self.preview_updates = 0
         """Steps drawn so far (tests and the status line read it)."""
         self._build()
@@ -451,28 +454,32 @@ class ImageEditor(DocumentHistory, MediumEditor):
     def show_step(self, progress: Progress) -> None:
         """Decode this step into its window's holes (and the heat-map); the document is untouched.
 
-        Drawn at once, every step: the decoder is a fraction of a sampler step,
-        and the worker keeps sampling meanwhile.
+        The decode (the VQ decoder, ~0.1 s on a small CPU) runs in :attr:`decoder`'s
+        thread, newest step first; :meth:`_show_preview` draws it when it is done.
         """
         job, codec, step = self.job, self.job_codec, progress.step
         if job is None or codec is None or self.variations:
             return
         payload = job.windows[progress.window]
-        try:
-            known = progress.problem.tokens
-            patch = preview_patch(codec, payload, known, step.tokens, step.still_masked)
-        except Exception:  # noqa: BLE001 - a preview must never break the generation
-            _log.warning("live preview failed", exc_info=True)
-            return
-        self.canvas.set_preview(patch.rgba, patch.top, patch.left, progress.window)
+        known = progress.problem.tokens
+        self.decoder.submit(
+            progress.window,
+            lambda: preview_patch(codec, payload, known, step.tokens, step.still_masked),
+        )
         if self.heat is not None:
             self.heat.record(progress.window, payload, step.confidence)
             if self.heat_box.isChecked():
                 self.heat.draw(self.canvas, progress.window)
                 self.canvas.show_heat(True)
-        self.preview_updates += 1
         note = self._window_note(progress.window)
         self.status.setText(f"step {step.index}/{step.total}{note}")
+
+    def _show_preview(self, window: int, patch: PreviewPatch) -> None:
+        """A decoded step arrives on the GUI thread: drawn unless the job ended meanwhile."""
+        if self.job is None or self.variations:
+            return
+        self.canvas.set_preview(patch.rgba, patch.top, patch.left, window)
+        self.preview_updates += 1
 
     def _window_note(self, window: int) -> str:
         job = self.job
@@ -485,6 +492,7 @@ class ImageEditor(DocumentHistory, MediumEditor):
     def clear_preview(self) -> None:
         """The job was cancelled or failed: drop plan and preview; the document is as it was."""
         self.job = self.job_codec = self.heat = None
+        self.decoder.reset()
         self.canvas.clear_preview()
         if not self.variations:
             self.strip.clear()
@@ -495,6 +503,7 @@ class ImageEditor(DocumentHistory, MediumEditor):
         if self.job is None or self.variations:
             return
         self.variations = list(result.variations)
+        self.decoder.reset()
         self.canvas.drop_previews()  # the heat-map stays: it is about the result
         count = len(self.variations)
         self.strip.set_variations([thumbnail(image) for image in self.variations])
@@ -543,6 +552,7 @@ class ImageEditor(DocumentHistory, MediumEditor):
 
     def _forget_job(self) -> None:
         self.job = self.job_codec = self.heat = None
+        self.decoder.reset()
         self.variations = []
         self.canvas.clear_preview()
         self.strip.clear()

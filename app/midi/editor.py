@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QDialog,
@@ -432,9 +432,18 @@ class PianoRollEditor(DocumentHistory, MediumEditor):
 
     def _on_position(self, seconds: float) -> None:
         steps = np.arange(len(self._step_times))
+        old = self.view.playhead
         self.view.playhead = float(np.interp(seconds, self._step_times, steps))
-        self.view.viewport().update()
+        for step in (old, self.view.playhead):  # only the strips it left and entered repaint
+            self._update_playhead_strip(step)
         self.view.ruler.update()
+
+    def _update_playhead_strip(self, step: float | None) -> None:
+        if step is None:
+            self.view.viewport().update()
+            return
+        x = round(self.view.step_x(step))
+        self.view.viewport().update(QRect(x - 3, 0, 7, self.view.viewport().height()))
 
     def toggle_play(self) -> None:
         """Space: stop when playing, else play."""

@@ -394,7 +394,11 @@ class PianoRollView(QAbstractScrollArea):
         assert self.document is not None
         hidden = self.overlay.mask if self.overlay is not None else None
         offset = self._drag.offset if self._drag and self._drag.kind == "move" else (0, 0)
+        left, right = self.x_step(-4), self.x_step(self.viewport().width() + 4)
         for note in self.document.notes:
+            off_screen = note.end < left or note.start > right
+            if off_screen and note.index not in self.selected:
+                continue  # a long piece has thousands: paint only what shows (and moves)
             if hidden is not None and in_mask(note, hidden):
                 continue  # the overlay shows what replaces it
             fade = in_mask(note, self.document.mask)

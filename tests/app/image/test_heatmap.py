@@ -103,3 +103,26 @@ def test_discard_and_a_new_generation_drop_the_old_map(
     editor.strip.discard_button.click()
     assert not editor.canvas.heat.isVisible() and not editor.canvas.heat_layers
     assert editor.heat is None
+
+
+def test_threaded_previews_decode_off_the_gui_thread(
+    qtbot: Any, window: MainWindow, photo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from app.image import editor as editor_module
+
+    decode = editor_module.preview_patch
+    threads: list[str] = []
+
+    def recording(*args: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return decode(*args)
+
+    monkeypatch.setattr(editor_module, "preview_patch", recording)
+    editor = opened(window, photo)
+    editor.decoder.threaded = True
+    paint_hole(qtbot, editor)
+    generate(qtbot, window)
+    qtbot.waitUntil(lambda: not editor.decoder.busy, timeout=10_000)
+    assert threads and set(threads) == {"remask-preview"}
