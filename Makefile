@@ -36,6 +36,7 @@ test: sysdeps $(TEST_STAMP)
 
 bench: $(TEST_STAMP)
 	$(PY) -m engine.train.bench
+	QT_QPA_PLATFORM=offscreen $(PY) -m app.bench
 
 models: $(TEST_STAMP)
 	$(VENV)/bin/remask-train all
