@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QLinearGradient, QPainter, QPixmap
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QWidget
@@ -42,8 +43,26 @@ class HeatSource:
         chosen = self.windows if window is None else {window: self.windows[window]}
         for index, (payload, confidence) in chosen.items():
             which = min(self.which, len(confidence) - 1)
-            heat = heat_patch(self.codec, payload, confidence, which)
+            heat = heat_patch(self.codec, payload, ranked(confidence), which)
             canvas.set_heat(heat.rgba, heat.top, heat.left, *heat.cell, window=index)
+
+
+def ranked(confidence: FloatArray) -> FloatArray:
+    """Each decided token's rank among the decided ones of its row, in (0, 1].
+
+    A VQ model's token probabilities are small (a median near 0.01 over 512
+    codes), so on the raw scale every token would be red. Ranked, the map
+    shows what it is for: where the model was least and most sure in this
+    result. Kept tokens (+inf) and undecided ones (0) stay as they are.
+    """
+    out = np.array(confidence, dtype=np.float32, copy=True)
+    for row in out:
+        decided = np.isfinite(row) & (row > 0)
+        count = int(decided.sum())
+        if count:
+            order = np.argsort(np.argsort(row[decided], kind="stable"), kind="stable")
+            row[decided] = (order + 1) / count
+    return out
 
 
 def legend_pixmap(width: int = LEGEND_SIZE[0], height: int = LEGEND_SIZE[1]) -> QPixmap:
@@ -65,9 +84,9 @@ class HeatControls(QWidget):
         super().__init__(parent)
         self.toggle = QCheckBox("Confidence")
         self.toggle.setToolTip(
-            "Colour each generated token by how sure the model was of it: red where it "
-            "guessed, green where it was sure (dark: not decided yet). Stays after the "
-            "result, for the variation selected"
+            "Colour each generated token by how sure the model was of it, ranked within "
+            "the result: red where it was least sure, green where it was surest (dark: "
+            "not decided yet). Stays after the result, for the variation selected"
         )
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
@@ -82,7 +101,7 @@ class HeatControls(QWidget):
         row.setSpacing(3)
         for part in (QLabel("low"), swatch, QLabel("high")):
             row.addWidget(part)
-        self.legend.setToolTip("Model confidence: low (red) to high (green)")
+        self.legend.setToolTip("Model confidence, ranked within the result: low (red) to high")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 0, 4, 0)
         layout.setSpacing(4)

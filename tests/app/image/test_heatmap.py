@@ -126,3 +126,12 @@ def test_threaded_previews_decode_off_the_gui_thread(
     generate(qtbot, window)
     qtbot.waitUntil(lambda: not editor.decoder.busy, timeout=10_000)
     assert threads and set(threads) == {"remask-preview"}
+
+
+def test_confidence_is_ranked_within_the_result() -> None:
+    from app.image.heatmap import ranked
+
+    confidence = np.array([[np.inf, 0.004, 0.0, 0.02, 0.001]], dtype=np.float32)
+    out = ranked(confidence)
+    assert out[0, 0] == np.inf and out[0, 2] == 0.0  # kept and undecided stay as they are
+    assert list(out[0, [4, 1, 3]]) == pytest.approx([1 / 3, 2 / 3, 1.0])
