@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QColorDialog,
     QDialog,
     QFileDialog,
+    QHBoxLayout,
     QLabel,
     QMenu,
     QMessageBox,
@@ -37,6 +38,7 @@ from PySide6.QtWidgets import (
     QToolButton,
     QVBoxLayout,
     QWidget,
+    QWidgetAction,
 )
 
 from app.editor_base import DocumentHistory, MediumEditor
@@ -68,6 +70,8 @@ class ImageEditor(DocumentHistory, MediumEditor):
     medium = "image"
     file_extensions = IMAGE_SPEC.extensions
     export_extensions = (".png", ".jpg", ".jpeg", ".webp")
+    grow_px: QSpinBox
+    """How far Grow and Shrink move the mask's edge (a row of the Mask menu)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -134,7 +138,10 @@ class ImageEditor(DocumentHistory, MediumEditor):
         self._add(None, "Larger brush", "brush_larger", lambda: self._step_brush(1))
 
     def _mask_menu_button(self) -> QToolButton:
-        """The mask edits used now and then, in one menu (their keys work without it)."""
+        """Mask edits and settings used now and then, in one menu (their keys work without it).
+
+        Out of the toolbars, so that the tools and the heat-map controls fit at 1200 x 800.
+        """
         menu = QMenu("Mask", self)
         for text, command, edit in (
             ("Invert", "invert_mask", lambda d: d.invert_mask()),
@@ -143,6 +150,12 @@ class ImageEditor(DocumentHistory, MediumEditor):
             ("Shrink", "", lambda d: d.shrink_mask(self.grow_px.value())),
         ):
             self._add(menu, text, command, lambda e=edit: self._edit_mask(e))
+        self.grow_px = self._menu_spin(menu, "Grow/shrink by", 1, 200, 4)
+        self.grow_px.setToolTip("How many pixels Grow and Shrink move the mask's edge")
+        menu.addSeparator()
+        self._add(menu, "Colour…", "", self.choose_mask_colour)
+        self.feather = self._menu_spin(menu, "Feather", 0, 64, self.feather_px)
+        self.feather.setToolTip("Seam blend width inside the mask, in pixels")
         menu.addSeparator()
         self._add(menu, "Import mask…", "", self.import_mask_dialog)
         self._add(menu, "Export mask…", "", self.export_mask_dialog)
@@ -163,16 +176,13 @@ class ImageEditor(DocumentHistory, MediumEditor):
         self.brush_size = self._spin(bar, "Brush", 2, 1000, round(2 * self.canvas.brush_radius))
         self.brush_size.setToolTip("Brush diameter in image pixels ([ and ] change it)")
         self.tolerance = self._spin(bar, "Fill tolerance", 0, 255, 24)
-        self.grow_px = self._spin(bar, "Grow/shrink", 1, 200, 4)
-        self.feather = self._spin(bar, "Feather", 0, 64, self.feather_px)
-        self.feather.setToolTip("Seam blend width inside the mask, in pixels")
         bar.addWidget(QLabel(" Overlay "))
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
         self.opacity.setValue(round(self.mask_opacity * 100))
         self.opacity.setFixedWidth(90)
         bar.addWidget(self.opacity)
-        self._add(bar, "Colour…", "", self.choose_mask_colour)
+        bar.addSeparator()
         self.heat_controls = HeatControls()
         self.heat_box = self.heat_controls.toggle
         bar.addWidget(self.heat_controls)
@@ -189,6 +199,23 @@ class ImageEditor(DocumentHistory, MediumEditor):
         self.heat_controls.opacity.valueChanged.connect(
             lambda v: self.canvas.set_heat_opacity(v / 100)
         )
+
+    @staticmethod
+    def _menu_spin(menu: QMenu, label: str, low: int, high: int, value: int) -> QSpinBox:
+        """A labelled spin box as a menu row: a setting used now and then, out of the bar."""
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(24, 2, 8, 2)
+        layout.addWidget(QLabel(label))
+        spin = QSpinBox()
+        spin.setRange(low, high)
+        spin.setValue(value)
+        spin.setSuffix(" px")
+        layout.addWidget(spin)
+        action = QWidgetAction(menu)
+        action.setDefaultWidget(row)
+        menu.addAction(action)
+        return spin
 
     def _add(
         self, bar: QToolBar | QMenu | None, text: str, command: str, slot: Any = None

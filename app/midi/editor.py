@@ -151,18 +151,19 @@ class PianoRollEditor(DocumentHistory, MediumEditor):
         self._build_zoom_and_keys()
 
     def _build_mask_menu(self) -> None:
-        """Clear and Select bars in a Mask menu: the toolbar keeps its room for the tools."""
+        """Clear and Select bars on the Mask tool's arrow: the toolbar keeps room for the rest."""
         menu = QMenu("Mask", self)
-        self.clear_mask_action = self._button("Clear mask", self.delete_or_clear, "clear_mask")
+        self.clear_mask_action = self._button(
+            "Clear mask", self.delete_or_clear, "clear_mask", toolbar=False
+        )
         self.clear_mask_action.setToolTip("Clear the mask (Delete: the selected notes first)")
         self.bars_action = self._button("Select bars…", self.select_bars_dialog, toolbar=False)
         menu.addActions([self.clear_mask_action, self.bars_action])
-        button = QToolButton()
-        button.setText("Mask")
-        button.setToolTip("Clear the mask, or mask whole bars")
-        button.setMenu(menu)
-        button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        self.toolbar.addWidget(button)
+        self.mask_menu = menu
+        button = self.toolbar.widgetForAction(self.tool_actions[1])
+        if isinstance(button, QToolButton):
+            button.setMenu(menu)
+            button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
 
     def _build_zoom_and_keys(self) -> None:
         zoom_out = self._button("−", lambda: self.view.zoom(factor_x=1 / 1.25), "zoom_out")
