@@ -71,6 +71,8 @@ _log = logging.getLogger(__name__)
 
 _PREROLL_FRAMES = 15
 """Auditioning a variation starts this many frames before the edit, to see the transition."""
+CURVES_PLAYHEAD_MS = 100
+"""While playing, the curves' playhead moves at most this often (the skeleton every frame)."""
 
 
 class MotionEditor(DocumentHistory, NewClipEditor):
@@ -109,6 +111,7 @@ class MotionEditor(DocumentHistory, NewClipEditor):
         self._timer = QTimer(self)
         self._clock = QElapsedTimer()
         self._play_origin = 0
+        self._curves_moved_ms = -CURVES_PLAYHEAD_MS
         self._build()
 
     # -- construction ---------------------------------------------------------------------
@@ -307,6 +310,7 @@ class MotionEditor(DocumentHistory, NewClipEditor):
 
     def pause(self) -> None:
         self._timer.stop()
+        self._move_curves_playhead()
         self.play_action.setText("Play")
 
     def _tick(self) -> None:
@@ -332,13 +336,22 @@ class MotionEditor(DocumentHistory, NewClipEditor):
         self.frame = int(np.clip(frame, 0, self._sequence_clip.n_frames - 1))
         self.viewport.set_frame(self.frame)
         self.timeline.set_playhead(self.frame)
-        self.curves.set_playhead(self.frame)
+        self._move_curves_playhead()
         self.slider.blockSignals(True)
         self.slider.setValue(self.frame)
         self.slider.blockSignals(False)
         fps = self._sequence_clip.fps
         last = self._sequence_clip.n_frames - 1
         self.frame_label.setText(f"frame {self.frame} / {last} · {fps:g} fps")
+
+    def _move_curves_playhead(self) -> None:
+        """At most every :data:`CURVES_PLAYHEAD_MS` while playing: a plot repaint costs ~13 ms,
+        and the skeleton, not the plot, is what is watched at 30 fps."""
+        now = self._clock.elapsed() if self.playing else None
+        if now is not None and 0 <= now - self._curves_moved_ms < CURVES_PLAYHEAD_MS:
+            return  # (a negative gap: the clock restarted on a loop)
+        self._curves_moved_ms = now if now is not None else -CURVES_PLAYHEAD_MS
+        self.curves.set_playhead(self.frame)
 
     # -- sequences --------------------------------------------------------------------------
 
