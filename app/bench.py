@@ -3,9 +3,9 @@
 A 10 ms :class:`QTimer` records how late each of its ticks fires; the worst
 lateness is the longest the window could not repaint or answer a key. It is
 measured while playing a ten-minute MIDI piece (the sink is simulated at real
-time: bench machines have no sound card), while generating with the bundled
-image model, and while opening a long MIDI file and a large picture. The
-target is no stall over 50 ms. For comparison, the time the old Play spent
+time: bench machines have no sound card) and a minute of motion, while
+generating with the bundled image model, and while opening a long MIDI file
+and a large picture. The target is no stall over 50 ms. For comparison, the time the old Play spent
 rendering in the GUI thread is printed too. Engine code stays Qt-free; this
 module is the app's.
 
@@ -207,6 +207,29 @@ def bench_playback(window: object, seconds: float = 6.0) -> tuple[float, float, 
     return meter.worst, meter.p99, sink.underruns
 
 
+def bench_motion_playback(window: object, seconds: float = 4.0) -> tuple[float, float] | None:
+    """(worst ms, p99 ms) playing a minute of motion on the motion model's rig (None: no model)."""
+    from app.motion.clips import rest_pose
+    from engine.media.motion.document import MotionDocument
+
+    editor = window.pages["motion"].editor  # type: ignore[attr-defined]
+    models = window.registry.for_medium("motion")  # type: ignore[attr-defined]
+    if editor is None or not models:
+        return None
+    rig = editor.codec_factory(models[0]).skeleton_template()
+    clip = rest_pose(rig, round(60 * rig.fps))
+    swing = 20 * np.sin(np.arange(clip.n_frames) / rig.fps * 2 * np.pi)[:, None]
+    clip = clip.with_motion(clip.motion + swing * (np.arange(clip.n_channels) % 3 == 0))
+    editor.set_document(MotionDocument(clip, "bench.bvh"))
+    window.show_medium("motion")  # type: ignore[attr-defined]
+    spin_until(lambda: False, 0.3)
+    with measuring() as meter:
+        editor.play()
+        spin_until(lambda: False, seconds)
+    editor.pause()
+    return meter.worst, meter.p99
+
+
 def old_play_render_s(window: object) -> float:
     """What Play used to block the GUI for: the whole piece rendered before the first sound."""
     from app.midi.controller import render_range
@@ -261,6 +284,11 @@ def main() -> int:
         worst, p99, dropouts = bench_playback(window)
         print(_row("play it (first 6 s)", worst, p99, f"({dropouts} dropouts)"))
         print(f"  {'(old Play: GUI blocked rendering)':<34} {old_play_render_s(window):7.2f} s")
+        motion = bench_motion_playback(window)
+        if motion is None:
+            print("  play motion: no motion model installed (make models), skipped")
+        else:
+            print(_row("play a minute of motion (4 s)", *motion))
         picture = big_picture(folder)
         seconds, worst, p99 = bench_loading(window, picture, "image")
         print(_row("open a 4096x4096 PNG", worst, p99, f"({seconds:.2f} s)"))
