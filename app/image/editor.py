@@ -295,7 +295,9 @@ class ImageEditor(DocumentHistory, MediumEditor):
         assert self.document is not None
         image = self.document.image
         self.canvas.set_picture(rgba_of(image.rgb, image.alpha))
-        self._repaint_mask((slice(0, image.height), slice(0, image.width)))
+        box = bounding_box(self.document.mask)  # the new overlay is clear: paint only the mask
+        if box is not None:
+            self._repaint_mask(box)
 
     def _on_change(self, event: DocumentChanged) -> None:
         """Mirror one document event into the canvas (only the changed box)."""
