@@ -28,8 +28,8 @@ from PySide6.QtCore import QEventLoop, QObject, QTimer, Signal
 from engine.media.midi.synth import AudioArray
 
 _log = logging.getLogger(__name__)
-TICK_MS = 20
-"""How often the sink is topped up and the playhead moved."""
+TICK_MS = 30
+"""How often the sink is topped up and the playhead moved (about the screen's frame rate)."""
 SINK_SECONDS = 0.5
 """The sink's buffer: long enough to ride over a busy GUI tick, short enough to stop at once."""
 

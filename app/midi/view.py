@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QPoint, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -73,6 +73,8 @@ class PianoRollView(QAbstractScrollArea):
         self.selected: set[int] = set()
         self.overlay: Overlay | None = None
         self.playhead: float | None = None  # in steps
+        self._exposed = QRect()
+        """The part of the viewport being repainted (notes outside it are skipped)."""
         self._drag: _Drag | None = None
         self._fit_pending = False
         self.keyboard = Keyboard(self, self)
@@ -301,6 +303,7 @@ class PianoRollView(QAbstractScrollArea):
     # -- painting -----------------------------------------------------------------------
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+        self._exposed = event.rect()
         painter = QPainter(self.viewport())
         painter.fillRect(self.viewport().rect(), QColor("#fbfbf8"))
         if self.document is not None:
@@ -394,7 +397,8 @@ class PianoRollView(QAbstractScrollArea):
         assert self.document is not None
         hidden = self.overlay.mask if self.overlay is not None else None
         offset = self._drag.offset if self._drag and self._drag.kind == "move" else (0, 0)
-        left, right = self.x_step(-4), self.x_step(self.viewport().width() + 4)
+        exposed = self._exposed  # a playhead strip repaints a few pixels, not the whole roll
+        left, right = self.x_step(exposed.left() - 4), self.x_step(exposed.right() + 4)
         for note in self.document.notes:
             off_screen = note.end < left or note.start > right
             if off_screen and note.index not in self.selected:
