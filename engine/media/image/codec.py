@@ -3,11 +3,16 @@
 The flow of one image edit (see DESIGN.md)::
 
     LoadedImage + mask --plan_crops--> CropPlan (one CropWindow per group of holes)
-    per window: crop (+ downscale, + reflection pad) -> pre-fill the holes -> encoder ONNX
+    per window: crop (+ mask-aware downscale, + reflection pad) -> pre-fill the holes -> encoder
                 -> tokens [h·w] + editable token mask  (ImageCodec.encode -> TokenProblem)
     sampler ...
     tokens [B, h·w] -> decoder ONNX -> window pixels -> unpad, upscale (Lanczos)
                 -> composite into the image: only masked pixels change   (ImageCodec.decode)
+
+Nothing under the mask reaches the output: the window is cut from the known pixels
+only and its holes pre-filled from them, and the seam is blended from the fill and the
+known pixels only (``engine.media.image.seams``), so painting the hole over before an
+edit changes no output pixel at the same seed.
 
 Crop planning and pasting are in ``engine.media.image.crops``, the pre-fill in
 ``engine.media.image.prefill``. Pixel layout everywhere: uint8 RGB [H, W, 3]; the

@@ -6,6 +6,9 @@ window around each group of nearby holes, ``"union"`` one window around all of t
 (with its context) is worked on at reduced resolution and its fill is upscaled;
 everything outside the mask stays bit-exact whatever the strategy, because a window
 is pasted back through its fill mask only (:func:`paste_window`, :func:`composite`).
+Nothing under the mask reaches the output either: windows are cut and downscaled from
+the known pixels only (:func:`crop_pixels`), and seams are blended from the fill and
+the known pixels only (:mod:`engine.media.image.seams`).
 
 Pixel layout everywhere: uint8 RGB [H, W, 3].
 """
@@ -22,7 +25,8 @@ from PIL import Image
 
 from engine.media.image.files import BoolArray, UInt8Array
 from engine.media.image.mask import Box, bounding_box
-from engine.media.image.morphology import feather_weights, label_regions
+from engine.media.image.morphology import label_regions
+from engine.media.image.seams import blend_seams
 
 __all__ = [
     "CropPlan",
@@ -230,9 +234,47 @@ def _pad(array: npt.NDArray[Any], pad: tuple[int, int, int, int]) -> npt.NDArray
 
 
 def crop_pixels(rgb: UInt8Array, crop: CropWindow) -> UInt8Array:
-    """The window's pixels uint8 [window_h, window_w, 3]: crop, downscale (Lanczos), reflect-pad."""
-    scaled = _resize(rgb[crop.box], crop.scaled_shape, Image.Resampling.LANCZOS)
+    """The window's pixels uint8 [window_h, window_w, 3]: crop, downscale, reflect-pad.
+
+    No pixel under ``crop.hole_mask`` is read: they are blanked (0) at source
+    resolution, and a reduced window is downscaled with a mask-aware Lanczos that
+    weights known pixels only (normalised convolution), so the erased pixels cannot
+    bleed into the known ring around a hole. Pixels of :func:`crop_hole_mask` are 0
+    here, for the pre-fill to replace.
+    """
+    known = ~crop.hole_mask
+    source = np.where(known[:, :, None], rgb[crop.box], 0).astype(np.uint8)
+    if crop.scaled_shape == crop.box_shape:
+        return np.ascontiguousarray(_pad(source, crop.pad))
+    weight = _known_weight(crop)
+    channels = [
+        _resize(source[:, :, c].astype(np.float32), crop.scaled_shape, Image.Resampling.LANCZOS)
+        for c in range(3)
+    ]
+    values = np.stack(channels, axis=2) / np.maximum(weight, MIN_KNOWN_WEIGHT)[:, :, None]
+    scaled = np.clip(np.rint(values), 0, 255).astype(np.uint8)
+    scaled[_scaled_hole(crop, weight)] = 0
     return np.ascontiguousarray(_pad(scaled, crop.pad))
+
+
+MIN_KNOWN_WEIGHT = 0.5
+"""A reduced pixel whose Lanczos weight on known source pixels is below this counts as hole."""
+
+
+def _known_weight(crop: CropWindow) -> npt.NDArray[np.float32]:
+    """Lanczos weight of the known source pixels in each reduced pixel, float32 [scaled]."""
+    known = (~crop.hole_mask).astype(np.float32)
+    return np.asarray(_resize(known, crop.scaled_shape, Image.Resampling.LANCZOS))
+
+
+def _scaled_hole(crop: CropWindow, weight: npt.NDArray[np.float32] | None = None) -> BoolArray:
+    """Holes of the reduced (unpadded) window: any covered source pixel, or too little known."""
+    coverage = _resize(crop.hole_mask.astype(np.float32), crop.scaled_shape, Image.Resampling.BOX)
+    if crop.scaled_shape == crop.box_shape:
+        return np.asarray(coverage > 0)
+    if weight is None:
+        weight = _known_weight(crop)
+    return np.asarray((coverage > 0) | (weight < MIN_KNOWN_WEIGHT))
 
 
 def crop_hole_mask(crop: CropWindow) -> BoolArray:
@@ -241,8 +283,7 @@ def crop_hole_mask(crop: CropWindow) -> BoolArray:
     Reflected padding reflects the holes too, so the model never conditions
     on mirrored pixels the user wanted gone.
     """
-    coverage = _resize(crop.hole_mask.astype(np.float32), crop.scaled_shape, Image.Resampling.BOX)
-    return np.asarray(_pad(coverage > 0, crop.pad))
+    return np.asarray(_pad(_scaled_hole(crop), crop.pad))
 
 
 def paste_window(
@@ -251,35 +292,38 @@ def paste_window(
     """Composite a generated window back into the full image; only ``crop.fill_mask`` pixels change.
 
     The padding is cut off, the rest is upscaled with Lanczos to the source
-    box when the window worked at reduced resolution, and pasted with a seam
-    feathered inside the mask.
+    box when the window worked at reduced resolution, and pasted with its seam
+    blended against the known pixels of the box (never the pixels under any hole).
     """
     top, bottom, left, right = crop.pad
     height, width = window_pixels.shape[:2]
     content = window_pixels[top : height - bottom, left : width - right]
     content = _resize(np.ascontiguousarray(content), crop.box_shape, Image.Resampling.LANCZOS)
     result = original.copy()
-    result[crop.box] = composite(original[crop.box], content, crop.fill_mask, feather_px)
+    result[crop.box] = composite(
+        original[crop.box], content, crop.fill_mask, feather_px, hole=crop.hole_mask
+    )
     return result
 
 
 def composite(
-    original: UInt8Array, filled: UInt8Array, mask: BoolArray, feather_px: int = 0
+    original: UInt8Array,
+    filled: UInt8Array,
+    mask: BoolArray,
+    feather_px: int = 0,
+    hole: BoolArray | None = None,
 ) -> UInt8Array:
     """Paste ``filled`` into ``original`` where ``mask`` is True; a new array.
 
-    Only masked pixels are written, so every other pixel is bit-exact. The
-    seam is feathered *inside* the mask: weight 1 from ``feather_px`` deep,
-    ramping down toward the mask edge, where pixels are a blend of fill and
-    original (see :func:`engine.media.image.morphology.feather_weights`).
+    Only masked pixels are written, so every other pixel is bit-exact, and no
+    pixel of ``original`` under ``hole`` (default: ``mask``) is read: the result
+    does not depend on what was erased. With ``feather_px`` > 0 the fill is
+    adjusted in the gradient domain to meet the known pixels, over that depth
+    inside the mask (see :mod:`engine.media.image.seams`).
     """
     if original.shape != filled.shape or original.shape[:2] != mask.shape:
         raise ValueError(
             f"composite of {filled.shape} into {original.shape} with mask {mask.shape}"
         )
-    weights = feather_weights(mask, feather_px)[mask][:, None]
-    inside_original = original[mask].astype(np.float32)
-    blended = inside_original + weights * (filled[mask].astype(np.float32) - inside_original)
-    result = original.copy()
-    result[mask] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
-    return result
+    unknown = mask if hole is None else hole | mask
+    return blend_seams(original, filled, unknown, mask, feather_px)

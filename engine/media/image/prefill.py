@@ -16,7 +16,7 @@ from engine.media.image.files import BoolArray, UInt8Array
 from engine.media.image.mask import bounding_box
 from engine.media.image.morphology import grow, label_regions
 
-__all__ = ["Prefill", "prefill"]
+__all__ = ["Prefill", "prefill", "push_pull"]
 
 FloatArray = npt.NDArray[np.float32]
 Prefill = Literal["ring_mean", "diffuse"]
@@ -71,7 +71,7 @@ def _fallback_colour(rgb: UInt8Array, hole: BoolArray) -> FloatArray:
 
 
 def _diffuse_fill(rgb: UInt8Array, hole: BoolArray, smoothing_passes: int = 8) -> UInt8Array:
-    filled = _push_pull(rgb.astype(np.float32), ~hole)
+    filled = push_pull(rgb.astype(np.float32), ~hole)
     for _ in range(smoothing_passes):  # soften the pyramid's blocks inside the hole only
         padded = np.pad(filled, ((1, 1), (1, 1), (0, 0)), mode="edge")
         average = (padded[:-2, 1:-1] + padded[2:, 1:-1] + padded[1:-1, :-2] + padded[1:-1, 2:]) / 4
@@ -81,8 +81,12 @@ def _diffuse_fill(rgb: UInt8Array, hole: BoolArray, smoothing_passes: int = 8) -
     return result
 
 
-def _push_pull(values: FloatArray, known: BoolArray) -> FloatArray:
-    """Fill unknown pixels from a pyramid of known-weighted averages (push-pull)."""
+def push_pull(values: FloatArray, known: BoolArray) -> FloatArray:
+    """Fill unknown pixels from a pyramid of known-weighted averages (push-pull).
+
+    ``values`` float32 [H, W, C]; only ``known`` pixels are read (the others may hold
+    anything), so what was under a hole never reaches the result.
+    """
     if known.all() or not known.any():
         return values if known.any() else np.full_like(values, 127.5)
     height, width = known.shape
@@ -94,6 +98,6 @@ def _push_pull(values: FloatArray, known: BoolArray) -> FloatArray:
     coarse_w = weights.reshape(even_h // 2, 2, even_w // 2, 2).sum(axis=(1, 3))
     coarse_sum = sums.reshape(even_h // 2, 2, even_w // 2, 2, -1).sum(axis=(1, 3))
     coarse = coarse_sum / np.maximum(coarse_w, 1e-6)[:, :, None]
-    coarse = _push_pull(coarse.astype(np.float32), coarse_w > 0)
+    coarse = push_pull(coarse.astype(np.float32), coarse_w > 0)
     upsampled = coarse.repeat(2, axis=0).repeat(2, axis=1)[:height, :width]
     return np.where(known[:, :, None], values, upsampled).astype(np.float32)

@@ -224,9 +224,6 @@ def test_composite_leaves_outside_pixels_bit_exact(
     result = composite(original, filled, mask, feather_px)
     assert result.dtype == np.uint8 and result.shape == original.shape
     assert np.array_equal(result[~mask], original[~mask])
-    low = np.minimum(original, filled)[mask]
-    high = np.maximum(original, filled)[mask]
-    assert np.all(result[mask] >= low) and np.all(result[mask] <= high)  # a blend, never beyond
     if feather_px == 0:
         assert np.array_equal(result[mask], filled[mask])
 
@@ -238,7 +235,7 @@ def test_composite_changes_inside_and_feathers_the_seam() -> None:
     mask[4:16, 4:16] = True
     result = composite(original, filled, mask, feather_px=3)
     assert np.all(result[10, 10] == 250)  # deep inside: the fill
-    assert 0 < result[10, 4, 0] < 250  # the mask edge: a blend
+    assert 0 < result[10, 4, 0] < 250  # the mask edge: the fill, bent toward the known ring
     assert result[10, 4, 0] < result[10, 5, 0] < result[10, 6, 0] <= result[10, 7, 0]
     assert np.all(result[10, 3] == 0)  # just outside: untouched
 
@@ -331,7 +328,8 @@ def test_image_smaller_than_window_is_reflection_padded() -> None:
     assert crop.pad == (12, 12, 7, 7)
     pixels = crop_pixels(rgb, crop)
     assert pixels.shape == (64, 64, 3)
-    assert np.array_equal(pixels[12:52, 7:57], rgb)
+    assert np.array_equal(pixels[12:52, 7:57][~mask], rgb[~mask])
+    assert not pixels[12:52, 7:57][mask].any()  # the hole is blanked for the pre-fill
     assert np.array_equal(pixels[11, 7:57], rgb[1])  # reflected, not repeated
     hole = crop_hole_mask(crop)
     assert hole.shape == (64, 64) and hole[12 + 15, 7 + 15]

@@ -1,0 +1,173 @@
+"""Seams between a fill and the known pixels, blended from the fill and the known pixels only.
+
+The pixels under the mask are what the user wants gone, so no seam may mix them in
+(the old feather did: it blended fill and erased pixels near the mask edge). Instead
+the fill is adjusted in the gradient domain, as in Poisson image editing (Pérez et al.,
+SIGGRAPH 2003): a correction ``c`` is added to the fill inside the mask, harmonic there
+(``Δc = 0``) and equal to ``known − fill`` on the known pixels next to the mask, so the
+result meets the known pixels without a step and keeps the fill's own gradients.
+``feather_px`` is how deep the correction reaches: hole pixels deeper than that keep
+the fill exactly (``c = 0`` there), so the correction ramps off smoothly over that width;
+a width at least the hole's radius is a full Poisson blend of the whole hole.
+
+Solved by conjugate gradients on the band's bounding box (matrix-free 4-neighbour
+Laplacian), started from a push-pull interpolation of the boundary values. Pixel
+layout: uint8 RGB [H, W, 3]; masks bool [H, W].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from engine.media.image.files import BoolArray, UInt8Array
+from engine.media.image.mask import bounding_box
+from engine.media.image.morphology import grow
+from engine.media.image.prefill import push_pull
+
+__all__ = ["blend_seams"]
+
+FloatArray = npt.NDArray[np.float32]
+MAX_ITERATIONS = 30
+TOLERANCE = 0.05
+"""Stop when the residual's largest value is below this (8-bit levels)."""
+
+
+def blend_seams(
+    known: UInt8Array,
+    filled: UInt8Array,
+    hole: BoolArray,
+    fill_mask: BoolArray,
+    feather_px: int,
+) -> UInt8Array:
+    """``filled`` inside ``fill_mask``, corrected to meet the known pixels; a new array.
+
+    ``known`` is read only where ``~hole`` (the pixels that are really known);
+    ``fill_mask`` must lie inside ``hole``. Pixels of ``hole`` outside
+    ``fill_mask`` (holes another window fills) are neither read nor used as a
+    boundary. Only ``fill_mask`` pixels of the result are meaningful; the others
+    are ``known``'s.
+    """
+    result = known.copy()
+    if not fill_mask.any():
+        return result
+    correction = _correction(known, filled, hole, fill_mask, feather_px)
+    values = filled[fill_mask].astype(np.float32) + correction
+    result[fill_mask] = np.clip(np.rint(values), 0, 255).astype(np.uint8)
+    return result
+
+
+def _correction(
+    known: UInt8Array, filled: UInt8Array, hole: BoolArray, fill_mask: BoolArray, feather_px: int
+) -> FloatArray:
+    """float32 [n, 3]: the correction at each ``fill_mask`` pixel (zeros without a band)."""
+    zeros = np.zeros((int(fill_mask.sum()), 3), dtype=np.float32)
+    boundary = ~hole & _grow(fill_mask, 1)
+    if feather_px <= 0 or not boundary.any():
+        return zeros
+    band = fill_mask & _grow(boundary, feather_px)
+    box = bounding_box(band)
+    if box is None:
+        return zeros
+    box = _expanded(box, 1, hole.shape)
+    difference = np.zeros((*hole.shape, 3), dtype=np.float32)
+    difference[boundary] = known[boundary].astype(np.float32) - filled[boundary]
+    solved = _solve(band[box], (boundary | (fill_mask & ~band))[box], difference[box])
+    full = np.zeros((*hole.shape, 3), dtype=np.float32)
+    full[box] = solved
+    return np.asarray(full[fill_mask])
+
+
+def _grow(mask: BoolArray, pixels: int) -> BoolArray:
+    """``morphology.grow``, padded first where the disk is wider than the array is high or wide
+    (``grow`` needs a disk that fits)."""
+    if min(mask.shape) > pixels:
+        return grow(mask, pixels)
+    return grow(np.pad(mask, pixels), pixels)[pixels:-pixels, pixels:-pixels]
+
+
+def _expanded(box: tuple[slice, slice], margin: int, shape: tuple[int, ...]) -> tuple[slice, slice]:
+    rows, cols = box
+    return (
+        slice(max(rows.start - margin, 0), min(rows.stop + margin, shape[0])),
+        slice(max(cols.start - margin, 0), min(cols.stop + margin, shape[1])),
+    )
+
+
+def _neighbour_sum(values: FloatArray, weight: FloatArray) -> FloatArray:
+    """Σ over the 4 neighbours of ``values × weight`` (outside the array counts 0)."""
+    weighted = values * weight[..., None] if values.ndim == 3 else values * weight
+    total = np.zeros_like(weighted)
+    total[1:] += weighted[:-1]
+    total[:-1] += weighted[1:]
+    total[:, 1:] += weighted[:, :-1]
+    total[:, :-1] += weighted[:, 1:]
+    return total
+
+
+def _solve(domain: BoolArray, fixed: BoolArray, values: FloatArray) -> FloatArray:
+    """Harmonic values [h, w, 3] on ``domain`` with ``values`` held on ``fixed`` pixels.
+
+    Neighbours in neither set (other holes, beyond the box) are left out of the
+    Laplacian: no flux through them (Neumann). Cascadic: a large domain starts
+    from the solution of the half-resolution problem, so conjugate gradients only
+    have to settle the fine detail near the boundary.
+    """
+    inside = domain[..., None]
+    start = np.where(inside, _coarse_guess(domain, fixed, values), values).astype(np.float32)
+    return _conjugate_gradients(domain, fixed, start)
+
+
+def _coarse_guess(domain: BoolArray, fixed: BoolArray, values: FloatArray) -> FloatArray:
+    """The half-resolution problem's solution, upsampled; push-pull for small domains."""
+    height, width = domain.shape
+    if int(domain.sum()) <= COARSE_BELOW or min(height, width) < 4:
+        return push_pull(np.where(fixed[..., None], values, 0).astype(np.float32), fixed)
+    even_h, even_w = height + height % 2, width + width % 2
+
+    def blocks(array: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        padded = np.zeros((even_h, even_w, *array.shape[2:]), dtype=np.float32)
+        padded[:height, :width] = array
+        return np.asarray(padded.reshape(even_h // 2, 2, even_w // 2, 2, -1).sum(axis=(1, 3)))
+
+    fixed_count = blocks(fixed.astype(np.float32))[..., 0]
+    fixed_sum = blocks(np.where(fixed[..., None], values, 0).astype(np.float32))
+    coarse_fixed = fixed_count > 0
+    coarse_domain = (blocks(domain.astype(np.float32))[..., 0] > 0) & ~coarse_fixed
+    coarse_values = fixed_sum / np.maximum(fixed_count, 1)[..., None]
+    coarse = _solve(coarse_domain, coarse_fixed, coarse_values.astype(np.float32))
+    return np.asarray(coarse.repeat(2, axis=0).repeat(2, axis=1)[:height, :width])
+
+
+COARSE_BELOW = 2048
+"""Domains of at most this many pixels start from push-pull instead of a coarser solve."""
+
+
+def _conjugate_gradients(domain: BoolArray, fixed: BoolArray, start: FloatArray) -> FloatArray:
+    """Solve the Dirichlet problem from ``start`` (which holds the fixed values), matrix-free."""
+    domain_w = domain.astype(np.float32)
+    fixed_w = fixed.astype(np.float32)
+    inside = domain[..., None]
+    degree = np.maximum(_neighbour_sum(domain_w + fixed_w, np.ones_like(domain_w)), 1.0)[..., None]
+
+    degree = degree * domain_w[..., None]
+
+    def apply(x: FloatArray) -> FloatArray:  # x is 0 outside the domain, and so is the result
+        return degree * x - _neighbour_sum(x, domain_w) * domain_w[..., None]
+
+    x = np.where(inside, start, 0).astype(np.float32)
+    rhs = np.where(inside, _neighbour_sum(start, fixed_w), 0).astype(np.float32)
+    residual = rhs - apply(x)
+    direction = residual.copy()
+    power = float((residual * residual).sum())
+    for _ in range(MAX_ITERATIONS):
+        if float(np.abs(residual).max()) < TOLERANCE:
+            break
+        step_image = apply(direction)
+        alpha = power / max(float((direction * step_image).sum()), 1e-20)
+        x += np.float32(alpha) * direction
+        residual -= np.float32(alpha) * step_image
+        new_power = float((residual * residual).sum())
+        direction = residual + np.float32(new_power / max(power, 1e-20)) * direction
+        power = new_power
+    return np.where(inside, x, start).astype(np.float32)
