@@ -71,6 +71,24 @@ def test_k_variations_write_numbered_files(
     assert any(not np.array_equal(results[0], other) for other in results[1:])
 
 
+def test_what_was_under_the_mask_never_reaches_the_output(
+    tmp_path: Path, env: dict[str, str], files: tuple[Path, Path, np.ndarray, np.ndarray]
+) -> None:
+    """Two pictures that differ only under the mask give byte-identical files (issue 17)."""
+    image_path, mask_path, rgb, mask = files
+    painted = rgb.copy()
+    painted[mask] = 255
+    painted_path = tmp_path / "painted.png"
+    save_image(LoadedImage.from_rgb(painted), painted_path)
+    outputs = []
+    for source in (image_path, painted_path):
+        out = tmp_path / f"from-{source.stem}.png"
+        done = inpaint(source, mask_path, out, "--steps", "3", "--seed", "2", env=env)
+        assert done.returncode == 0, done.stderr
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
+
+
 def bad_inputs(tmp_path: Path, image_path: Path) -> dict[str, list[str]]:
     """Name -> the IMAGE and MASK arguments of one bad invocation."""
     truncated = tmp_path / "truncated.png"
