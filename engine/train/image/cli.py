@@ -1,7 +1,7 @@
 """``remask-train image`` / ``image-eval``: train, export and evaluate the image model.
 
     remask-train image --tokenizer-minutes 13 --transformer-minutes 17
-    remask-train image-eval --model assets/models/image-maskgit
+    remask-train image-eval --model assets/models/image-maskgit --json /tmp/eval.json --card
 
 The stages of ``image`` are :mod:`engine.train.recipe`'s, the image steps
 :mod:`engine.train.image.recipe`'s. torch is imported by the handlers only.
@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from engine.train.cli_args import add_transformer_arguments, loop_changes
-from engine.train.image.recipe import DEFAULTS, ImageRecipe, evaluate, load_splits
+from engine.train.image.recipe import DEFAULTS, ImageRecipe, load_splits
 from engine.train.recipe import add_recipe_arguments
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -86,16 +86,23 @@ def register_image_transformer(sub: argparse._SubParsersAction) -> None:  # type
 
 
 def register_image_eval(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("image-eval", help="hole PSNR and gradient ratio vs OpenCV Telea")
+    p = sub.add_parser(
+        "image-eval",
+        help="honest inpainting evaluation (painted holes, six mask kinds) vs OpenCV Telea and NS",
+    )
     p.add_argument("--model", type=Path, default=DEFAULT_OUT)
     p.add_argument("--data", type=Path, default=_default_data())
-    p.add_argument("--crops", type=int, default=40)
+    p.add_argument("--photos", type=int, default=24, help="test photos per window-sized kind")
+    p.add_argument("--big-photos", type=int, default=6, help="1024×768 photos (150-300 px holes)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", type=Path, help="also write this run's numbers here")
     p.add_argument(
-        "--temperature",
-        type=float,
-        action="append",
-        help="sampling temperature (repeat for several rows; default: the manifest's)",
+        "--before", type=Path, help="an earlier run's --json, shown beside this one in the table"
+    )
+    p.add_argument(
+        "--card",
+        action="store_true",
+        help="rewrite the evaluation section of the model's MODEL_CARD.md with this run",
     )
     p.set_defaults(func=run_image_eval)
 
@@ -151,12 +158,23 @@ def run_image_transformer(args: argparse.Namespace) -> int:
 
 
 def run_image_eval(args: argparse.Namespace) -> int:
+    from engine.train.image import card as image_card
     from engine.train.image import data as idata
+    from engine.train.image import evaluate as image_eval
 
-    manifest = json.loads((args.model / "manifest.json").read_text())
-    window = int(manifest["medium_facts"]["window"])
     test_images = idata.load_split(args.data, "test")
-    evaluate(args.model, test_images, args.crops, window, args.seed, args.temperature)
+    per_kind = {kind: args.photos for kind in image_eval.KINDS}
+    per_kind["photo1024"] = args.big_photos
+    report = image_eval.evaluate(args.model, test_images, per_kind, args.seed)
+    before = None
+    if args.before is not None:
+        before = image_eval.Report.from_json(json.loads(args.before.read_text()))
+    print(image_eval.table(report, before))
+    print(f"{report.seconds / 60:.1f} min")
+    if args.json is not None:
+        args.json.write_text(json.dumps(report.to_json(), indent=1))
+    if args.card:
+        print(f"wrote {image_card.update_evaluation(args.model, report, before)}")
     return 0
 
 
