@@ -109,6 +109,7 @@ class ImageEditor(DocumentHistory, MediumEditor):
         layout.addWidget(self.canvas, 1)
         layout.addWidget(self.strip)
         layout.addWidget(self.status)
+        self.status.setContentsMargins(6, 0, 6, 2)  # in line with the window's status bar
         # The canvas takes the strip's room while no variations are offered (it keeps its
         # centre when they come): a strip held open would leave a blank band under the picture.
         self.strip.setFixedHeight(THUMBNAIL + 44)  # thumbnail, its label, margins
