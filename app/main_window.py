@@ -190,31 +190,26 @@ class MainWindow(QMainWindow):
     def _bind_shortcuts(self) -> None:
         """Every window action takes its keys from :data:`app.shortcuts.SHORTCUTS`.
 
-        Save and Save as bind to the project actions when the window has them; until
-        then Save / Export answers Ctrl+S as well as Ctrl+E.
+        The keys set in :meth:`_build_menus` are replaced; the table is the one that counts.
         """
         self.key_router = KeyRouter(self)
         app = QApplication.instance()
         if isinstance(app, QApplication):
             app.focusChanged.connect(self.key_router.focus_changed)
-        names = {
-            "open": "open_action",
-            "save": "save_project_action",
-            "save_as": "save_project_as_action",
-            "export": "export_action",
-            "undo": "undo_action",
-            "redo": "redo_action",
-            "generate": "generate_action",
-            "cancel": "cancel_action",
-            "shortcuts": "shortcuts_action",
-            "quit": "quit_action",
+        actions = {
+            "open": self.open_action,
+            "save": self.save_project_action,
+            "save_as": self.save_project_as_action,
+            "export": self.export_action,
+            "undo": self.undo_action,
+            "redo": self.redo_action,
+            "generate": self.generate_action,
+            "cancel": self.cancel_action,
+            "shortcuts": self.shortcuts_action,
+            "quit": self.quit_action,
         }
-        for command, name in names.items():
-            action = getattr(self, name, None)
-            if isinstance(action, QAction):
-                bind(action, WINDOW, command)
-        if getattr(self, "save_project_action", None) is None:
-            self.export_action.setShortcuts([QKeySequence("Ctrl+S"), QKeySequence("Ctrl+E")])
+        for command, action in actions.items():
+            bind(action, WINDOW, command)
 
     def show_shortcuts(self) -> None:
         """Help ▸ Keyboard shortcuts: the table, non-modal (the keys keep working meanwhile)."""
