@@ -48,7 +48,7 @@ KIND_LABELS = {
     "object48": "48-px object",
     "object96": "96-px object",
     "large": "hole of 25-40 % of the window",
-    "photo1024": "1024×768 photo, 150-300 px holes",
+    "photo1024": "150-300 px holes in a 1024×768 photo",
 }
 PAINTS = ("white", "noise", "photo")
 """What the hole is painted with before filling (``photo``: another test photo there)."""
