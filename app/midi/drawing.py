@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QRectF, QSize
-from PySide6.QtGui import QColor, QPainter, QPixmap
+from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtGui import QBrush, QColor, QPainter, QPen, QPixmap
 
 from engine.media.midi import N_VOICES
 from engine.media.midi.document import RollNote
@@ -88,3 +88,27 @@ def variation_pixmap(
         painter.fillRect(rect, color)
     painter.end()
     return pixmap
+
+
+def paint_note(
+    painter: QPainter,
+    rect: QRectF,
+    voice: int,
+    *,
+    fade: bool = False,
+    selected: bool = False,
+    ghost: bool = False,
+) -> None:
+    """One note box in its voice's colour: faded under the mask, outlined when selected,
+    dashed as the ghost of a move in progress."""
+    color = QColor(voice_color(voice))
+    fill = QColor(color)
+    fill.setAlpha(70 if fade or ghost else 230)
+    painter.setBrush(QBrush(fill))
+    if selected:
+        painter.setPen(QPen(QColor("#111111"), 2))
+    elif ghost:
+        painter.setPen(QPen(color.darker(130), 1.2, Qt.PenStyle.DashLine))
+    else:
+        painter.setPen(QPen(color.darker(150), 1))
+    painter.drawRoundedRect(rect.adjusted(0.5, 0.5, -0.5, -0.5), 2, 2)

@@ -47,6 +47,7 @@ from app.midi.drawing import (
     ZOOM_Y,
     Overlay,
     in_mask,
+    paint_note,
     voice_color,
 )
 from app.midi.margins import Keyboard, Ruler
@@ -418,27 +419,8 @@ class PianoRollView(QAbstractScrollArea):
                 )
                 self._paint_note(painter, moved, ghost=True)
 
-    def _paint_note(
-        self,
-        painter: QPainter,
-        note: RollNote,
-        *,
-        fade: bool = False,
-        selected: bool = False,
-        ghost: bool = False,
-    ) -> None:
-        color = QColor(voice_color(note.voice))
-        fill = QColor(color)
-        fill.setAlpha(70 if fade or ghost else 230)
-        rect = self._note_rect(note).adjusted(0.5, 0.5, -0.5, -0.5)
-        painter.setBrush(QBrush(fill))
-        if selected:
-            painter.setPen(QPen(QColor("#111111"), 2))
-        elif ghost:
-            painter.setPen(QPen(color.darker(130), 1.2, Qt.PenStyle.DashLine))
-        else:
-            painter.setPen(QPen(color.darker(150), 1))
-        painter.drawRoundedRect(rect, 2, 2)
+    def _paint_note(self, painter: QPainter, note: RollNote, **look: bool) -> None:
+        paint_note(painter, self._note_rect(note), note.voice, **look)
 
     def _paint_overlay(self, painter: QPainter) -> None:
         overlay = self.overlay
