@@ -9,9 +9,10 @@ Generation: :meth:`ImageEditor.make_generate_payload` snapshots picture and
 mask and plans the crop windows (:class:`engine.media.image.edit.ImageEdit`);
 :class:`engine.media.image.edit.ImageEditCodec` lets the worker run every
 window, in order, as one request, and the result holds whole-image
-variations. Steps are decoded on the GUI thread into a preview layer over the
-window being generated; the document is written only when a variation is
-accepted (one undo step).
+variations. :class:`app.image.generation.ImageGeneration` shows the run (live
+preview, variations, heat-map); the document is written only when a variation
+is accepted (one undo step). The tool bars and the Mask menu are built in
+:mod:`app.image.toolbars`.
 """
 
 from __future__ import annotations
@@ -21,39 +22,32 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QActionGroup, QColor
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QColorDialog,
     QDialog,
     QFileDialog,
-    QHBoxLayout,
-    QLabel,
-    QMenu,
     QMessageBox,
-    QSlider,
     QSpinBox,
     QToolBar,
-    QToolButton,
     QVBoxLayout,
     QWidget,
-    QWidgetAction,
 )
 
 from app.editor_base import DocumentHistory, MediumEditor
 from app.image.canvas import RADIUS_STEP, ImageCanvas, Tool
-from app.image.heatmap import HeatControls, HeatSource
-from app.image.widgets import THUMBNAIL, ExtendDialog, paint_mask, rgba_of, thumbnail
-from app.preview_decoder import LatestDecoder
-from app.shortcuts import bind
+from app.image.generation import ImageGeneration
+from app.image.heatmap import HeatSource
+from app.image.toolbars import MaskMenu, SettingsBar, add_action, add_tool_actions
+from app.image.widgets import THUMBNAIL, ExtendDialog, paint_mask, rgba_of
 from app.status_line import ElidedLabel
 from app.variations import VariationsStrip
 from engine.document import DocumentChanged
 from engine.jobs import Codec, GenerateResult, Progress
 from engine.media.image.codec import ImageCodec
 from engine.media.image.document import ImageDocument
-from engine.media.image.edit import ImageEdit, ImageEditCodec, PreviewPatch, preview_patch
+from engine.media.image.edit import ImageEdit, ImageEditCodec
 from engine.media.image.files import ImageError, LoadedImage
 from engine.media.image.mask import bounding_box
 from engine.media.image.spec import SPEC as IMAGE_SPEC
@@ -81,27 +75,25 @@ class ImageEditor(DocumentHistory, MediumEditor):
         self.status = ElidedLabel()
         """Generation progress and the variation count, under the strip."""
         self.tools = QToolBar("Mask tools")
-        self.settings_bar = QToolBar("Mask settings")
         self.mask_colour = QColor(DEFAULT_MASK_COLOUR)
         self.mask_opacity = 0.5
         self.feather_px = 2
-        self.job: ImageEdit | None = None
-        """The edit being generated or offered: snapshot and crop windows."""
-        self.job_codec: ImageCodec | None = None
-        self.variations: list[LoadedImage] = []
-        self.heat: HeatSource | None = None
-        """The last generation's confidence: drawn while the toggle is on, past the result."""
-        self.decoder = LatestDecoder(self._show_preview, self)
+        self.settings_bar = SettingsBar(round(2 * self.canvas.brush_radius), self.mask_opacity)
+        self.heat_controls = self.settings_bar.heat_controls
+        self.heat_box = self.heat_controls.toggle
+        self.generation = ImageGeneration(
+            self.canvas, self.strip, self.status, self.heat_box, parent=self
+        )
+        """The job being generated or offered, its variations and its heat-map."""
+        self.decoder = self.generation.decoder
         """Live previews off the GUI thread once the window sets ``decoder.threaded``."""
-        self.preview_updates = 0
-        """Steps drawn so far (tests and the status line read it)."""
         self._build()
 
     # -- construction ------------------------------------------------------------------
 
     def _build(self) -> None:
         self._build_tools()
-        self._build_settings()
+        self._connect_settings()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tools)
@@ -120,129 +112,38 @@ class ImageEditor(DocumentHistory, MediumEditor):
 
     def _build_tools(self) -> None:
         """Tools, the Mask menu, Extend canvas and the zoom: all visible at 1200 x 800."""
-        group = QActionGroup(self)
-        self.tool_actions: dict[Tool, QAction] = {}
-        for tool in Tool:
-            action = self._add(self.tools, tool.value.capitalize(), tool.value)
-            action.setCheckable(True)
-            action.setActionGroup(group)
-            action.triggered.connect(lambda _c=False, t=tool: self.set_tool(t))
-            self.tool_actions[tool] = action
-        self.tool_actions[Tool.BRUSH].setChecked(True)
+        self.tool_actions = add_tool_actions(self, self.tools, self.set_tool)
         self.tools.addSeparator()
-        self.tools.addWidget(self._mask_menu_button())
-        self._add(self.tools, "Extend canvas…", "", self.extend_canvas_dialog)
+        self.mask_menu = MaskMenu(self, self, self.feather_px)
+        self.grow_px, self.feather = self.mask_menu.grow_px, self.mask_menu.feather
+        self.tools.addWidget(self.mask_menu.button())
+        add_action(self, self.tools, "Extend canvas…", "", self.extend_canvas_dialog)
         self.tools.addSeparator()
-        self._add(self.tools, "Fit", "fit", self.canvas.fit)
-        self._add(self.tools, "100 %", "actual_size", self.canvas.actual_size)
-        self._add(None, "Smaller brush", "brush_smaller", lambda: self._step_brush(-1))
-        self._add(None, "Larger brush", "brush_larger", lambda: self._step_brush(1))
-
-    def _mask_menu_button(self) -> QToolButton:
-        """Mask edits and settings used now and then, in one menu (their keys work without it).
-
-        Out of the toolbars, so that the tools and the heat-map controls fit at 1200 x 800.
-        """
-        menu = QMenu("Mask", self)
-        for text, command, edit in (
-            ("Invert", "invert_mask", lambda d: d.invert_mask()),
-            ("Clear", "clear_mask", lambda d: d.clear_mask()),
-            ("Grow", "", lambda d: d.grow_mask(self.grow_px.value())),
-            ("Shrink", "", lambda d: d.shrink_mask(self.grow_px.value())),
-        ):
-            self._add(menu, text, command, lambda e=edit: self._edit_mask(e))
-        self.grow_px = self._menu_spin(menu, "Grow/shrink by", 1, 200, 4)
-        self.grow_px.setToolTip("How many pixels Grow and Shrink move the mask's edge")
-        menu.addSeparator()
-        self._add(menu, "Colour…", "", self.choose_mask_colour)
-        self.feather = self._menu_spin(menu, "Feather", 0, 64, self.feather_px)
-        self.feather.setToolTip("Seam blend width inside the mask, in pixels")
-        menu.addSeparator()
-        self._add(menu, "Import mask…", "", self.import_mask_dialog)
-        self._add(menu, "Export mask…", "", self.export_mask_dialog)
-        self.mask_menu = menu
-        button = QToolButton()
-        button.setText("Mask")
-        button.setMenu(menu)
-        button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        return button
+        add_action(self, self.tools, "Fit", "fit", self.canvas.fit)
+        add_action(self, self.tools, "100 %", "actual_size", self.canvas.actual_size)
+        add_action(self, None, "Smaller brush", "brush_smaller", lambda: self._step_brush(-1))
+        add_action(self, None, "Larger brush", "brush_larger", lambda: self._step_brush(1))
 
     def _step_brush(self, direction: int) -> None:
         """``]`` / ``[``: the canvas's own step, so keys and the wheel agree."""
         radius = self.canvas.brush_radius * RADIUS_STEP**direction
         self.canvas.set_brush_radius(radius)
 
-    def _build_settings(self) -> None:
+    def _connect_settings(self) -> None:
+        """The settings bar's widgets (and Show mask, in the Mask menu) drive the view."""
         bar = self.settings_bar
-        self.brush_size = self._spin(bar, "Brush", 2, 1000, round(2 * self.canvas.brush_radius))
-        self.brush_size.setToolTip("Brush diameter in image pixels ([ and ] change it)")
-        self.tolerance = self._spin(bar, "Fill tolerance", 0, 255, 24)
-        bar.addWidget(QLabel(" Overlay "))
-        self.opacity = QSlider(Qt.Orientation.Horizontal)
-        self.opacity.setRange(0, 100)
-        self.opacity.setValue(round(self.mask_opacity * 100))
-        self.opacity.setFixedWidth(90)
-        bar.addWidget(self.opacity)
-        bar.addSeparator()
-        self.heat_controls = HeatControls()
-        self.heat_box = self.heat_controls.toggle
-        bar.addWidget(self.heat_controls)
-        self.show_mask_action = self._add(
-            getattr(self, "mask_menu", None), "Show mask", "show_mask", None
-        )
+        self.brush_size, self.tolerance, self.opacity = bar.brush_size, bar.tolerance, bar.opacity
+        self.show_mask_action = add_action(self, self.mask_menu, "Show mask", "show_mask")
         self.show_mask_action.setCheckable(True)
         self.show_mask_action.setChecked(True)
         self.show_mask_action.toggled.connect(self.show_mask)
         self.brush_size.valueChanged.connect(lambda v: self.canvas.set_brush_radius(v / 2))
         self.feather.valueChanged.connect(self._set_feather)
         self.opacity.valueChanged.connect(lambda v: self.set_mask_style(opacity=v / 100))
-        self.heat_box.toggled.connect(self._on_heat_toggled)
+        self.heat_box.toggled.connect(self.generation.show_heat)
         self.heat_controls.opacity.valueChanged.connect(
             lambda v: self.canvas.set_heat_opacity(v / 100)
         )
-
-    @staticmethod
-    def _menu_spin(menu: QMenu, label: str, low: int, high: int, value: int) -> QSpinBox:
-        """A labelled spin box as a menu row: a setting used now and then, out of the bar."""
-        row = QWidget()
-        layout = QHBoxLayout(row)
-        layout.setContentsMargins(24, 2, 8, 2)
-        layout.addWidget(QLabel(label))
-        spin = QSpinBox()
-        spin.setRange(low, high)
-        spin.setValue(value)
-        spin.setSuffix(" px")
-        layout.addWidget(spin)
-        action = QWidgetAction(menu)
-        action.setDefaultWidget(row)
-        menu.addAction(action)
-        return spin
-
-    def _add(
-        self, bar: QToolBar | QMenu | None, text: str, command: str, slot: Any = None
-    ) -> QAction:
-        """An action on ``bar`` (if any) and on the editor, with ``command``'s keys if it has one.
-
-        On the editor, so its keys work wherever the focus is while the Image tab is shown.
-        """
-        action = QAction(text, self)
-        if command:
-            bind(action, "image", command)
-        if slot is not None:
-            action.triggered.connect(lambda _checked=False: slot())
-        if bar is not None:
-            bar.addAction(action)
-        self.addAction(action)
-        return action
-
-    @staticmethod
-    def _spin(bar: QToolBar, label: str, low: int, high: int, value: int) -> QSpinBox:
-        bar.addWidget(QLabel(f" {label} "))
-        spin = QSpinBox()
-        spin.setRange(low, high)
-        spin.setValue(value)
-        bar.addWidget(spin)
-        return spin
 
     def _connect_canvas(self) -> None:
         canvas = self.canvas
@@ -271,7 +172,7 @@ class ImageEditor(DocumentHistory, MediumEditor):
         self.set_document(decoded)
 
     def set_document(self, document: ImageDocument) -> None:
-        self._forget_job()
+        self.generation.forget()
         self.document = document
         self.mark_saved()
         document.subscribe(self._on_change)
@@ -303,7 +204,7 @@ class ImageEditor(DocumentHistory, MediumEditor):
     def _on_change(self, event: DocumentChanged) -> None:
         """Mirror one document event into the canvas (only the changed box)."""
         if event.kind == "reset":  # the canvas changed size: old results no longer fit
-            self._forget_job()
+            self.generation.forget()
             self._show_document()
         elif event.kind == "mask" and event.region is not None:
             self._repaint_mask(event.region)
@@ -380,7 +281,7 @@ class ImageEditor(DocumentHistory, MediumEditor):
         if self.document is not None:
             self.document.fill_similar((x, y), self.tolerance.value())
 
-    def _edit_mask(self, edit: Callable[[ImageDocument], None]) -> None:
+    def edit_mask(self, edit: Callable[[ImageDocument], None]) -> None:
         if self.document is not None:
             edit(self.document)
 
@@ -468,11 +369,7 @@ class ImageEditor(DocumentHistory, MediumEditor):
         except ImageError as exc:
             self.show_error("Cannot generate", str(exc))
             raise ValueError(str(exc)) from None
-        self.discard_variations()
-        self.job, self.job_codec = job, codec
-        self.heat = HeatSource(codec)
-        self.preview_updates = 0
-        self._show_progress()
+        self.generation.start(job, codec)
         return job, ImageEditCodec(codec)
 
     def _codec(self, manifest: ModelManifest) -> ImageCodec:
@@ -482,116 +379,49 @@ class ImageEditor(DocumentHistory, MediumEditor):
             raise ValueError(f"model {manifest.name} cannot edit images: {exc}") from None
 
     def show_step(self, progress: Progress) -> None:
-        """Decode this step into its window's holes (and the heat-map); the document is untouched.
-
-        The decode (the VQ decoder, ~0.1 s on a small CPU) runs in :attr:`decoder`'s
-        thread, newest step first; :meth:`_show_preview` draws it when it is done.
-        """
-        job, codec, step = self.job, self.job_codec, progress.step
-        if job is None or codec is None or self.variations:
-            return
-        payload = job.windows[progress.window]
-        known = progress.problem.tokens
-        self.decoder.submit(
-            progress.window,
-            lambda: preview_patch(codec, payload, known, step.tokens, step.still_masked),
-        )
-        if self.heat is not None:
-            self.heat.record(progress.window, payload, step.confidence)
-            if self.heat_box.isChecked():
-                self.heat.draw(self.canvas, progress.window)
-                self.canvas.show_heat(True)
-        note = self._window_note(progress.window)
-        self.status.setText(f"step {step.index}/{step.total}{note}")
-
-    def _show_preview(self, window: int, patch: PreviewPatch) -> None:
-        """A decoded step arrives on the GUI thread: drawn unless the job ended meanwhile."""
-        if self.job is None or self.variations:
-            return
-        self.canvas.set_preview(patch.rgba, patch.top, patch.left, window)
-        self.preview_updates += 1
-
-    def _window_note(self, window: int) -> str:
-        job = self.job
-        return f" · window {window + 1}/{job.count}" if job is not None and job.count > 1 else ""
-
-    def _show_progress(self) -> None:
-        self.strip.clear()
-        self.status.setText(f"generating{self._window_note(0)}…")
+        self.generation.show_step(progress)
 
     def clear_preview(self) -> None:
-        """The job was cancelled or failed: drop plan and preview; the document is as it was."""
-        self.job = self.job_codec = self.heat = None
-        self.decoder.reset()
-        self.canvas.clear_preview()
-        if not self.variations:
-            self.strip.clear()
-            self.status.clear()
+        self.generation.clear_preview()
 
     def show_results(self, result: GenerateResult) -> None:
-        """Offer the whole-image variations (every window merged by the worker's run)."""
-        if self.job is None or self.variations:
-            return
-        self.variations = list(result.variations)
-        self.decoder.reset()
-        self.canvas.drop_previews()  # the heat-map stays: it is about the result
-        count = len(self.variations)
-        self.strip.set_variations([thumbnail(image) for image in self.variations])
-        self.status.setText(f"{count} variation{'s' * (count != 1)}: pick one, then Accept")
+        self.generation.show_results(result)
 
     def select_variation(self, index: int) -> None:
-        """Preview variation ``index`` over the picture (only its edited pixels)."""
-        if not (0 <= index < len(self.variations)) or self.job is None:
-            return
-        region = self._edited_region()
-        box = bounding_box(region)
-        if box is None:
-            return
-        variation = self.variations[index]
-        alpha = np.where(region[box], 255, 0).astype(np.uint8)
-        rgba = np.concatenate([variation.rgb[box], alpha[:, :, None]], axis=2)
-        self.canvas.drop_previews()  # one layer for the whole variation
-        self.canvas.set_preview(np.ascontiguousarray(rgba), box[0].start, box[1].start)
-        if self.heat is not None:
-            self.heat.which = index
-            self._on_heat_toggled(self.heat_box.isChecked())
+        self.generation.select(index)
 
     def accept_variation(self, index: int) -> None:
         """Write variation ``index`` into the document as one undo step; only its region changes."""
-        if self.document is None or self.job is None or not (0 <= index < len(self.variations)):
+        if self.document is None:
             return
-        variation, region = self.variations[index], self._edited_region()
-        heat = self.heat
-        self._forget_job()
-        self.heat = heat  # it outlives the result: where did the model guess?
-        if heat is not None:
-            heat.which = index
-            self._on_heat_toggled(self.heat_box.isChecked())
-        self.document.accept(variation, region)
+        chosen = self.generation.take(index)
+        if chosen is None:
+            return
+        self.document.accept(*chosen)
         self.show_mask(False)  # the result, not the mask, is what to look at now
         self.status.setText("Accepted (Undo takes it back) · mask hidden: M shows it")
 
     def discard_variations(self) -> None:
         """Back to exactly the previous view: no preview, no strip, document untouched."""
-        self._forget_job()
+        self.generation.forget()
 
-    def _edited_region(self) -> np.ndarray:
-        assert self.job is not None
-        regions = self.job.regions()
-        return np.logical_or.reduce(regions) if regions else np.zeros((0, 0), bool)
+    @property
+    def job(self) -> ImageEdit | None:
+        """The edit being generated or offered: snapshot and crop windows."""
+        return self.generation.job
 
-    def _forget_job(self) -> None:
-        self.job = self.job_codec = self.heat = None
-        self.decoder.reset()
-        self.variations = []
-        self.canvas.clear_preview()
-        self.strip.clear()
-        self.status.clear()
+    @property
+    def variations(self) -> list[LoadedImage]:
+        return self.generation.variations
 
-    def _on_heat_toggled(self, on: bool) -> None:
-        if on and self.heat is not None:
-            self.heat.draw(self.canvas)
-        self.canvas.show_heat(on)
+    @property
+    def heat(self) -> HeatSource | None:
+        return self.generation.heat
+
+    @property
+    def preview_updates(self) -> int:
+        """Steps drawn so far (tests and the status line read it)."""
+        return self.generation.preview_updates
 
     def show_mask(self, visible: bool) -> None:
         """Show or hide the mask overlay (M); the mask itself is unchanged."""

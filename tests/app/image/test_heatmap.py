@@ -110,16 +110,16 @@ def test_threaded_previews_decode_off_the_gui_thread(
 ) -> None:
     import threading
 
-    from app.image import editor as editor_module
+    from app.image import generation as generation_module
 
-    decode = editor_module.preview_patch
+    decode = generation_module.preview_patch
     threads: list[str] = []
 
     def recording(*args: Any) -> Any:
         threads.append(threading.current_thread().name)
         return decode(*args)
 
-    monkeypatch.setattr(editor_module, "preview_patch", recording)
+    monkeypatch.setattr(generation_module, "preview_patch", recording)
     editor = opened(window, photo)
     editor.decoder.threaded = True
     paint_hole(qtbot, editor)
