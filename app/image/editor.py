@@ -45,7 +45,7 @@ from app.status_line import ElidedLabel
 from app.variations import VariationsStrip
 from engine.document import DocumentChanged
 from engine.jobs import Codec, GenerateResult, Progress
-from engine.media.image.codec import ImageCodec
+from engine.media.image.codec import DEFAULT_FEATHER_PX, ImageCodec
 from engine.media.image.document import ImageDocument
 from engine.media.image.edit import ImageEdit, ImageEditCodec
 from engine.media.image.files import ImageError, LoadedImage
@@ -77,7 +77,7 @@ class ImageEditor(DocumentHistory, MediumEditor):
         self.tools = QToolBar("Mask tools")
         self.mask_colour = QColor(DEFAULT_MASK_COLOUR)
         self.mask_opacity = 0.5
-        self.feather_px = 2
+        self.feather_px = DEFAULT_FEATHER_PX  # as the CLI: the fill meets the kept pixels
         self.settings_bar = SettingsBar(round(2 * self.canvas.brush_radius), self.mask_opacity)
         self.heat_controls = self.settings_bar.heat_controls
         self.heat_box = self.heat_controls.toggle

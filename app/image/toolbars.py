@@ -119,7 +119,10 @@ class MaskMenu(QMenu):
         self.addSeparator()
         add_action(owner, self, "Colour…", "", commands.choose_mask_colour)
         self.feather = menu_spin(self, "Feather", 0, 64, feather_px)
-        self.feather.setToolTip("Seam blend width inside the mask, in pixels")
+        self.feather.setToolTip(
+            "How far inside the mask the fill is corrected to meet the kept pixels around it"
+            " (0: pasted as generated)"
+        )
         self.addSeparator()
         add_action(owner, self, "Import mask…", "", commands.import_mask_dialog)
         add_action(owner, self, "Export mask…", "", commands.export_mask_dialog)
