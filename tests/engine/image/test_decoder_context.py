@@ -29,21 +29,23 @@ from tests.engine.image.test_codec import (
     write_image_model,
 )
 
+DRAW_NODES = [
+    helper.make_node("Gather", ["codebook", "tokens"], ["colours"], axis=0),
+    helper.make_node("Transpose", ["colours"], ["channels_first"], perm=[0, 3, 1, 2]),
+    helper.make_node("Resize", ["channels_first", "", "scales"], ["drawn"], mode="nearest"),
+]
+"""Token -> palette colour drawn over its patch: ``drawn`` [B, 3, H, W]."""
 
-def build_context_decoder() -> onnx.ModelProto:
-    nodes = [
-        helper.make_node("Gather", ["codebook", "tokens"], ["colours"], axis=0),
-        helper.make_node("Transpose", ["colours"], ["channels_first"], perm=[0, 3, 1, 2]),
-        helper.make_node("Resize", ["channels_first", "", "scales"], ["drawn"], mode="nearest"),
-        helper.make_node("Sub", ["one", "hole"], ["known"]),
-        helper.make_node("Mul", ["context", "known"], ["kept"]),
-        helper.make_node("Mul", ["drawn", "hole"], ["filled"]),
-        helper.make_node("Add", ["kept", "filled"], ["pixels"]),
-    ]
+
+def context_decoder(
+    name: str, nodes: list[onnx.NodeProto], constants: dict[str, float]
+) -> onnx.ModelProto:
+    """A decoder with the shipped inputs (tokens, context, hole): ``DRAW_NODES`` then
+    ``nodes``, which must end in ``pixels``; ``constants`` become float scalars."""
     pixels = ["batch", 3, "height", "width"]
     graph = helper.make_graph(
-        nodes,
-        "tiny_context_decoder",
+        DRAW_NODES + nodes,
+        name,
         [
             helper.make_tensor_value_info("tokens", TensorProto.INT64, ["batch", "rows", "cols"]),
             helper.make_tensor_value_info("context", TensorProto.FLOAT, pixels),
@@ -55,10 +57,24 @@ def build_context_decoder() -> onnx.ModelProto:
         [
             numpy_helper.from_array(palette_in_range(), "codebook"),
             numpy_helper.from_array(np.array([1, 1, PATCH, PATCH], dtype=np.float32), "scales"),
-            numpy_helper.from_array(np.array(1.0, dtype=np.float32), "one"),
+            *(
+                numpy_helper.from_array(np.array(value, dtype=np.float32), key)
+                for key, value in constants.items()
+            ),
         ],
     )
     return finish(graph)
+
+
+def build_context_decoder() -> onnx.ModelProto:
+    """pixels = context where known, the token's colour in the hole."""
+    nodes = [
+        helper.make_node("Sub", ["one", "hole"], ["known"]),
+        helper.make_node("Mul", ["context", "known"], ["kept"]),
+        helper.make_node("Mul", ["drawn", "hole"], ["filled"]),
+        helper.make_node("Add", ["kept", "filled"], ["pixels"]),
+    ]
+    return context_decoder("tiny_context_decoder", nodes, {"one": 1.0})
 
 
 @pytest.fixture()

@@ -18,7 +18,7 @@ import onnx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper
 
 from engine.jobs import GenerateRequest, run_model_windows
 from engine.media.image.codec import ImageCodec
@@ -28,7 +28,8 @@ from engine.media.image.files import LoadedImage
 from engine.models import load_manifest
 from engine.runtime import load_transformer
 from engine.sampling.types import SamplerSettings
-from tests.engine.image.test_codec import PATCH, finish, palette_in_range, write_image_model
+from tests.engine.image.test_codec import write_image_model
+from tests.engine.image.test_decoder_context import context_decoder
 
 STRATEGIES = ("regions", "union", "resize")
 PAINTS = ("white", "noise", "picture")
@@ -37,34 +38,12 @@ PAINTS = ("white", "noise", "picture")
 def build_leaky_decoder() -> onnx.ModelProto:
     """pixels = (palette[token] + context) / 2 everywhere: trusts the context even in holes."""
     nodes = [
-        helper.make_node("Gather", ["codebook", "tokens"], ["colours"], axis=0),
-        helper.make_node("Transpose", ["colours"], ["channels_first"], perm=[0, 3, 1, 2]),
-        helper.make_node("Resize", ["channels_first", "", "scales"], ["drawn"], mode="nearest"),
         helper.make_node("Add", ["drawn", "context"], ["sum"]),
         helper.make_node("Mul", ["sum", "half"], ["mixed"]),
         helper.make_node("Mul", ["hole", "zero"], ["unused"]),
         helper.make_node("Add", ["mixed", "unused"], ["pixels"]),
     ]
-    pixels = ["batch", 3, "height", "width"]
-    graph = helper.make_graph(
-        nodes,
-        "tiny_leaky_decoder",
-        [
-            helper.make_tensor_value_info("tokens", TensorProto.INT64, ["batch", "rows", "cols"]),
-            helper.make_tensor_value_info("context", TensorProto.FLOAT, pixels),
-            helper.make_tensor_value_info(
-                "hole", TensorProto.FLOAT, ["batch", 1, "height", "width"]
-            ),
-        ],
-        [helper.make_tensor_value_info("pixels", TensorProto.FLOAT, pixels)],
-        [
-            numpy_helper.from_array(palette_in_range(), "codebook"),
-            numpy_helper.from_array(np.array([1, 1, PATCH, PATCH], dtype=np.float32), "scales"),
-            numpy_helper.from_array(np.array(0.5, dtype=np.float32), "half"),
-            numpy_helper.from_array(np.array(0.0, dtype=np.float32), "zero"),
-        ],
-    )
-    return finish(graph)
+    return context_decoder("tiny_leaky_decoder", nodes, {"half": 0.5, "zero": 0.0})
 
 
 @pytest.fixture(scope="module")
