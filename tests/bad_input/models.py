@@ -17,12 +17,9 @@ from typing import Any
 
 import onnx
 
-from engine.media.motion.bvh import parse_bvh
-from engine.media.motion.clip import rig_record
 from tests.engine.image.test_codec import build_encoder, write_image_model
-from tests.engine.motion.synthetic_bvh import bandai_like
-from tests.engine.motion.test_codec import CODES, LENGTH, WINDOW, _decoder, _encoder
-from tests.tinymodels import build_tiny_transformer, write_tiny_model
+from tests.engine.motion.test_codec import write_tiny_motion_folder
+from tests.tinymodels import write_tiny_model
 
 Manifest = dict[str, Any]
 Change = Callable[[Path], object]
@@ -35,28 +32,7 @@ def write_midi_model(root: Path) -> Path:
 
 
 def write_motion_model(root: Path) -> Path:
-    folder = root / "motion"
-    folder.mkdir(parents=True)
-    onnx.save(build_tiny_transformer(CODES, 2 * LENGTH, seed=0), str(folder / "transformer.onnx"))
-    onnx.save(_encoder(), str(folder / "encoder.onnx"))
-    onnx.save(_decoder(), str(folder / "decoder.onnx"))
-    (folder / "skeleton.json").write_text(json.dumps(rig_record(parse_bvh(bandai_like(2)))))
-    manifest = {
-        "schema_version": 1,
-        "name": "motion",
-        "medium": "motion",
-        "files": {
-            "transformer": "transformer.onnx",
-            "encoder": "encoder.onnx",
-            "decoder": "decoder.onnx",
-            "skeleton": "skeleton.json",
-        },
-        "tokens": {"vocab_size": CODES, "mask_id": CODES, "shape": [2, LENGTH]},
-        "io": {"tokens": "tokens", "logits": "logits", "condition": None},
-        "medium_facts": {"fps": 30.0, "frames_per_token": 4, "window_frames": WINDOW},
-    }
-    (folder / "manifest.json").write_text(json.dumps(manifest))
-    return folder
+    return write_tiny_motion_folder(root / "motion", name="motion")
 
 
 def write_image(root: Path) -> Path:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -112,16 +113,17 @@ def _decoder() -> onnx.ModelProto:
     return model
 
 
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("motion-model")
+def write_tiny_motion_folder(folder: Path, name: str = "tiny-motion", **extra: Any) -> Path:
+    """A complete tiny motion model (transformer, encoder, decoder, skeleton) in ``folder``;
+    ``extra`` adds manifest sections (e.g. ``sampling``)."""
+    folder.mkdir(parents=True, exist_ok=True)
     onnx.save(build_tiny_transformer(CODES, 2 * LENGTH, seed=0), str(folder / "transformer.onnx"))
     onnx.save(_encoder(), str(folder / "encoder.onnx"))
     onnx.save(_decoder(), str(folder / "decoder.onnx"))
     (folder / "skeleton.json").write_text(json.dumps(rig_record(parse_bvh(bandai_like(2)))))
     manifest = {
         "schema_version": 1,
-        "name": "tiny-motion",
+        "name": name,
         "medium": "motion",
         "files": {
             "transformer": "transformer.onnx",
@@ -131,11 +133,17 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         },
         "tokens": {"vocab_size": CODES, "mask_id": CODES, "shape": [2, LENGTH]},
         "io": {"tokens": "tokens", "logits": "logits", "condition": None},
-        "sampling": {"steps": 4},
         "medium_facts": {"fps": 30.0, "frames_per_token": 4, "window_frames": WINDOW},
+        **extra,
     }
     (folder / "manifest.json").write_text(json.dumps(manifest))
     return folder
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("motion-model")
+    return write_tiny_motion_folder(folder, sampling={"steps": 4})
 
 
 @pytest.fixture(scope="module")
