@@ -9,7 +9,7 @@ window only reacts to bridge signals, so the GUI never blocks.
 No edit is lost without a question: the title and the tabs mark modified
 documents, and closing the window, Quit, opening a file over a modified
 document or starting a new clip first asks :attr:`MainWindow.confirm_discard`
-(Export…, Discard or Cancel).
+(Save Project…, Export…, Discard or Cancel).
 """
 
 from __future__ import annotations
@@ -363,18 +363,25 @@ class MainWindow(MenuWindow):
     def may_discard(self, editors: Iterable[MediumEditor]) -> bool:
         """Ask before the documents of ``editors`` are lost; True when going ahead is fine.
 
-        Unmodified documents need no question. Export… exports each modified one
-        in turn (its page shown, :attr:`ask_export_path`); going ahead needs every
-        one saved, so a cancelled dialog or a failed export means Cancel.
+        Unmodified documents need no question. Save Project… saves each modified one
+        as a project, Export… exports each in turn (its page shown,
+        :attr:`ask_export_path`); going ahead needs every one saved, so a cancelled
+        dialog or a failed save means Cancel.
         """
         pages = [self._page_of(editor) for editor in editors]
         modified = [page for page in pages if page.is_modified()]
         if not modified:
             return True
         choice = self.confirm_discard([page.document_label() for page in modified])
+        if choice is Choice.SAVE:
+            return all(self._save_project(page) for page in modified)
         if choice is Choice.EXPORT:
             return all(self._save(page) for page in modified)
         return choice is Choice.DISCARD
+
+    def _save_project(self, page: MediumPage) -> bool:
+        self.show_medium(page.medium)
+        return self.project_files.save(page)
 
     def _save(self, page: MediumPage) -> bool:
         """Export ``page``'s document; True only when it is no longer modified."""

@@ -1,4 +1,4 @@
-"""The question asked before unsaved changes are lost: Export…, Discard or Cancel.
+"""The question asked before unsaved changes are lost: Save Project…, Export…, Discard or Cancel.
 
 The window asks it on close and Quit (for every modified document at once) and
 before a document is replaced (Open over it, "New clip"). It is a plain
@@ -19,6 +19,9 @@ Button = QMessageBox.StandardButton
 class Choice(enum.Enum):
     """What to do with modified documents."""
 
+    SAVE = "save"
+    """Save each one as a project (``.remask``: document, mask, settings, undo history), then
+    go ahead if all were saved."""
     EXPORT = "export"
     """Export each one (a file dialog each), then go ahead if all were saved."""
     DISCARD = "discard"
@@ -27,18 +30,25 @@ class Choice(enum.Enum):
     """Do nothing: the window and every document stay as they are."""
 
 
-_CHOICES = {Button.Save: Choice.EXPORT, Button.Discard: Choice.DISCARD}
+_CHOICES = {Button.Save: Choice.SAVE, Button.Discard: Choice.DISCARD}
+_EXPORT_BUTTON = "export"
 
 
 def unsaved_box(parent: QWidget | None, names: Sequence[str]) -> QMessageBox:
-    """The message box (not shown yet): the documents named, Export… as default, Esc cancels."""
+    """The message box (not shown yet): the documents named, Save Project… as default (it keeps
+    the undo history; Export… writes the plain file), Esc cancels."""
     box = QMessageBox(parent)
     box.setIcon(QMessageBox.Icon.Warning)
     box.setWindowTitle("Unsaved changes")
     box.setText(unsaved_text(names))
-    box.setInformativeText("Export… saves each one (you choose where); Discard loses the changes.")
+    box.setInformativeText(
+        "Save Project… keeps each one with its mask and undo history; Export… writes the plain"
+        " file; Discard loses the changes."
+    )
     box.setStandardButtons(Button.Save | Button.Discard | Button.Cancel)
-    box.button(Button.Save).setText("Export…")
+    box.button(Button.Save).setText("Save Project…")
+    export = box.addButton("Export…", QMessageBox.ButtonRole.ActionRole)
+    export.setObjectName(_EXPORT_BUTTON)
     box.setDefaultButton(Button.Save)
     box.setEscapeButton(Button.Cancel)
     return box
@@ -57,6 +67,8 @@ def choice_of(box: QMessageBox) -> Choice:
     clicked = box.clickedButton()
     if clicked is None:
         return Choice.CANCEL
+    if clicked.objectName() == _EXPORT_BUTTON:
+        return Choice.EXPORT
     return _CHOICES.get(box.standardButton(clicked), Choice.CANCEL)
 
 

@@ -25,9 +25,10 @@ from app.image.editor import ImageEditor
 from app.main_window import MainWindow
 from app.midi.editor import PianoRollEditor
 from app.motion.editor import MotionEditor
-from app.unsaved import Choice, ask_unsaved, unsaved_box
+from app.unsaved import Choice, ask_unsaved, choice_of, unsaved_box
 from app.welcome import samples_dir
 from engine.models import ModelRegistry
+from engine.project import read_project
 from tests.app.conftest import GRID_SHAPE, VOCAB, TokenGridEditor, write_motion_model
 from tests.app.helpers import shown_window
 from tests.app.midi.test_piano_roll import free_pitch
@@ -277,6 +278,27 @@ def test_export_answer_saves_each_modified_document_then_closes(
     assert targets["image"].is_file()
 
 
+def test_save_project_answer_saves_each_as_a_project_then_closes(
+    qtbot: Any, window: MainWindow, photo: Path, tmp_path: Path
+) -> None:
+    image = opened(window, photo, "image")
+    paint_rectangle(qtbot, image, (20, 20), 30)
+    mask = image.document.mask.copy()
+    target = tmp_path / "kept.remask"
+    window.project_files.ask_project_path = lambda _page: target
+    window.confirm_discard = Prompt(Choice.SAVE)
+    assert window.close()
+    assert np.array_equal(read_project(target).document.mask, mask)
+
+
+def test_export_button_of_the_question_answers_export(qtbot: Any) -> None:
+    box = unsaved_box(None, ["photo.png"])
+    qtbot.addWidget(box)
+    (export,) = [b for b in box.buttons() if b.objectName() == "export"]
+    export.click()
+    assert choice_of(box) is Choice.EXPORT
+
+
 def test_a_cancelled_export_dialog_keeps_the_window_open(
     qtbot: Any, window: MainWindow, grid_file: Path
 ) -> None:
@@ -422,7 +444,8 @@ def test_the_default_question_names_the_documents_and_its_buttons(qtbot: Any) ->
     assert "2 documents have unsaved changes" in box.text()
     assert "• photo.png" in box.text() and "• chorale.mid" in box.text()
     buttons = QMessageBox.StandardButton
-    assert box.button(buttons.Save).text() == "Export…"
+    assert box.button(buttons.Save).text() == "Save Project…"
+    assert [b.text() for b in box.buttons() if b.objectName() == "export"] == ["Export…"]
     assert box.button(buttons.Discard) is not None and box.button(buttons.Cancel) is not None
     assert box.defaultButton() is box.button(buttons.Save)
     assert box.escapeButton() is box.button(buttons.Cancel)
@@ -434,7 +457,7 @@ def test_the_default_question_names_the_documents_and_its_buttons(qtbot: Any) ->
 @pytest.mark.parametrize(
     ("button", "choice"),
     [
-        (QMessageBox.StandardButton.Save, Choice.EXPORT),
+        (QMessageBox.StandardButton.Save, Choice.SAVE),
         (QMessageBox.StandardButton.Discard, Choice.DISCARD),
         (QMessageBox.StandardButton.Cancel, Choice.CANCEL),
     ],
