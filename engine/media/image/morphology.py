@@ -157,7 +157,7 @@ def _dilate_disk(mask: BoolArray, radius: int) -> BoolArray:
     padded[:, radius : radius + width] = mask
     windows = _power_of_two_windows(padded, 2 * radius + 1)
     result = np.zeros_like(mask)
-    for dy in range(-radius, radius + 1):
+    for dy in range(-min(radius, height - 1), min(radius, height - 1) + 1):
         rows = _segment_dilation(windows, radius, math.isqrt(radius * radius - dy * dy), width)
         if dy >= 0:
             result[dy:] |= rows[: height - dy]

@@ -62,10 +62,10 @@ def _correction(
 ) -> FloatArray:
     """float32 [n, 3]: the correction at each ``fill_mask`` pixel (zeros without a band)."""
     zeros = np.zeros((int(fill_mask.sum()), 3), dtype=np.float32)
-    boundary = ~hole & _grow(fill_mask, 1)
+    boundary = ~hole & grow(fill_mask, 1)
     if feather_px <= 0 or not boundary.any():
         return zeros
-    band = fill_mask & _grow(boundary, feather_px)
+    band = fill_mask & grow(boundary, feather_px)
     box = bounding_box(band)
     if box is None:
         return zeros
@@ -76,14 +76,6 @@ def _correction(
     full = np.zeros((*hole.shape, 3), dtype=np.float32)
     full[box] = solved
     return np.asarray(full[fill_mask])
-
-
-def _grow(mask: BoolArray, pixels: int) -> BoolArray:
-    """``morphology.grow``, padded first where the disk is wider than the array is high or wide
-    (``grow`` needs a disk that fits)."""
-    if min(mask.shape) > pixels:
-        return grow(mask, pixels)
-    return grow(np.pad(mask, pixels), pixels)[pixels:-pixels, pixels:-pixels]
 
 
 def _expanded(box: tuple[slice, slice], margin: int, shape: tuple[int, ...]) -> tuple[slice, slice]:

@@ -273,6 +273,21 @@ def test_grow_is_disk_dilation(seed: int, radius: int) -> None:
     assert np.array_equal(grow(mask, radius), naive_dilate(mask, radius))
 
 
+@given(
+    seed=st.integers(0, 10_000),
+    height=st.integers(1, 6),
+    width=st.integers(1, 6),
+    radius=st.integers(1, 12),
+)
+@settings(max_examples=40, deadline=None)
+def test_grow_with_a_disk_wider_than_the_mask(
+    seed: int, height: int, width: int, radius: int
+) -> None:
+    """A small image grown (or a seam band built) by more than its own size (it raised before)."""
+    mask = np.random.default_rng(seed).random((height, width)) < 0.3
+    assert np.array_equal(grow(mask, radius), naive_dilate(mask, radius))
+
+
 @given(seed=st.integers(0, 10_000), radius=st.integers(1, 4))
 @settings(max_examples=25, deadline=None)
 def test_shrink_is_disk_erosion_without_eroding_the_border(seed: int, radius: int) -> None:
