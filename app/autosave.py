@@ -36,6 +36,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 from app.engine_worker import one_line
 from app.registry import medium_title
+from engine.atomic import pid_alive, write_atomic
 from engine.paths import APP_NAME
 from engine.project import SUFFIX, ProjectSnapshot, read_project, snapshot_project
 
@@ -113,7 +114,7 @@ class Autosaver(QObject):
         self._wrote.connect(self.written)
         folder.mkdir(parents=True, exist_ok=True)
         self.lock = folder / f"{self.pid}.lock"
-        self.lock.write_text(f"{self.pid}\n")
+        write_atomic(self.lock, f"{self.pid}\n".encode())
         for page in window.pages.values():
             if page.editor is not None:
                 page.editor.stateChanged.connect(self.schedule)
@@ -179,10 +180,10 @@ class Autosaver(QObject):
         found: list[tuple[float, Orphan]] = []
         for entry in sorted(self.folder.iterdir()):
             lock = _LOCK_NAME.match(entry.name)
-            if lock and not _alive(int(lock.group(1)), self.pid):
+            if lock and not _alive(int(lock.group(1))):
                 _unlink(entry)
             match = _AUTOSAVE_NAME.match(entry.name)
-            if match is None or _alive(int(match.group(1)), self.pid):
+            if match is None or _alive(int(match.group(1))):
                 continue
             orphan = Orphan(entry, match.group(2), _project_name(entry))
             found.append((entry.stat().st_mtime, orphan))
@@ -234,19 +235,10 @@ def _project_name(path: Path) -> str:
     return name if isinstance(name, str) and name else path.name
 
 
-def _alive(pid: int, me: int) -> bool:
-    """Whether process ``pid`` runs (this process counts as alive; unknown counts as alive)."""
-    if pid == me:
-        return True
-    if os.name != "posix":
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True
-    return True
+def _alive(pid: int) -> bool:
+    """Whether the autosaving process ``pid`` still runs; where that cannot be told its
+    autosaves count as orphans, so a crash is still offered for recovery."""
+    return pid_alive(pid, unknown=False)
 
 
 def _unlink(path: Path) -> None:

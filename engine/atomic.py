@@ -29,6 +29,7 @@ from pathlib import Path
 __all__ = [
     "TEMP_MARK",
     "is_temp_name",
+    "pid_alive",
     "same_file",
     "sweep_stale_temps",
     "write_atomic",
@@ -162,7 +163,7 @@ def sweep_stale_temps(folder: PathLike) -> int:
         return 0
     for entry in entries:
         match = _TEMP_PATTERN.match(entry.name)
-        if match is None or _pid_alive(int(match.group(1))):
+        if match is None or pid_alive(int(match.group(1))):
             continue
         with contextlib.suppress(OSError):
             os.unlink(entry.path)
@@ -170,12 +171,17 @@ def sweep_stale_temps(folder: PathLike) -> int:
     return removed
 
 
-def _pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` runs; unknown counts as alive, so nothing live is ever removed."""
+def pid_alive(pid: int, *, unknown: bool = True) -> bool:
+    """Whether process ``pid`` runs (this process does).
+
+    Where it cannot be told (not POSIX: ``os.kill(pid, 0)`` would terminate the
+    process on Windows) the answer is ``unknown``: alive by default, so nothing
+    live is ever removed.
+    """
     if pid == os.getpid():
         return True
     if os.name != "posix":
-        return True  # os.kill(pid, 0) would terminate the process on Windows
+        return unknown
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
