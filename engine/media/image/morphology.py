@@ -20,7 +20,8 @@ FloatArray = npt.NDArray[np.float32]
 LabelArray = npt.NDArray[np.int32]
 
 
-def _expand(box: Box, margin: int, shape: tuple[int, ...]) -> Box:
+def expand_box(box: Box, margin: int, shape: tuple[int, ...]) -> Box:
+    """``box`` grown by ``margin`` on every side, clipped to ``shape``."""
     rows, cols = box
     return (
         slice(max(rows.start - margin, 0), min(rows.stop + margin, shape[0])),
@@ -123,7 +124,7 @@ def grow(mask: BoolArray, pixels: int) -> BoolArray:
     result = mask.copy()
     box = bounding_box(mask)
     if box is not None:
-        box = _expand(box, pixels, mask.shape)
+        box = expand_box(box, pixels, mask.shape)
         result[box] = _dilate_disk(mask[box], pixels)
     return result
 
@@ -139,7 +140,7 @@ def shrink(mask: BoolArray, pixels: int) -> BoolArray:
     result = mask.copy()
     box = bounding_box(mask)
     if box is not None:
-        box = _expand(box, pixels, mask.shape)
+        box = expand_box(box, pixels, mask.shape)
         result[box] = ~_dilate_disk(~mask[box], pixels)
     return result
 
@@ -206,7 +207,7 @@ def feather_weights(mask: BoolArray, feather_px: int) -> FloatArray:
     box = bounding_box(mask)
     if feather_px <= 0 or box is None:
         return weights
-    box = _expand(box, 1, mask.shape)  # a ring of outside pixels, except at the image border
+    box = expand_box(box, 1, mask.shape)  # a ring of outside pixels, except at the image border
     region = mask[box]
     depth = region.astype(np.int32)
     current = region

@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from engine.media.image.files import BoolArray, UInt8Array
 from engine.media.image.mask import bounding_box
-from engine.media.image.morphology import grow
+from engine.media.image.morphology import expand_box, grow
 from engine.media.image.prefill import push_pull
 
 __all__ = ["blend_seams"]
@@ -69,21 +69,13 @@ def _correction(
     box = bounding_box(band)
     if box is None:
         return zeros
-    box = _expanded(box, 1, hole.shape)
+    box = expand_box(box, 1, hole.shape)
     difference = np.zeros((*hole.shape, 3), dtype=np.float32)
     difference[boundary] = known[boundary].astype(np.float32) - filled[boundary]
     solved = _solve(band[box], (boundary | (fill_mask & ~band))[box], difference[box])
     full = np.zeros((*hole.shape, 3), dtype=np.float32)
     full[box] = solved
     return np.asarray(full[fill_mask])
-
-
-def _expanded(box: tuple[slice, slice], margin: int, shape: tuple[int, ...]) -> tuple[slice, slice]:
-    rows, cols = box
-    return (
-        slice(max(rows.start - margin, 0), min(rows.stop + margin, shape[0])),
-        slice(max(cols.start - margin, 0), min(cols.stop + margin, shape[1])),
-    )
 
 
 def _neighbour_sum(values: FloatArray, weight: FloatArray) -> FloatArray:
