@@ -54,6 +54,7 @@ class TokenProblem:
     grid_shape: tuple[int, ...]
     condition: int | None = None
     side_inputs: SideInputs | None = None  # the model's io.side_inputs for this window
+    logit_bias: FloatArray | None = None  # [N, V] or [B, N, V], see engine.sampling.sample
 
 
 def requested_side_inputs(
@@ -399,6 +400,7 @@ class _WindowRun:
             settings,
             grid_shape=problem.grid_shape,
             uncond_logits_fn=uncond,
+            logit_bias=problem.logit_bias,
         ):
             _stop_if(should_stop)
             on_progress(Progress(self.window, self.windows, step, problem, self.states))

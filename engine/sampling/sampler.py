@@ -24,6 +24,9 @@ Conventions chosen here (and tested):
   random otherwise) and resampled. The schedule still fixes how many stay
   masked after each step, so the last step always leaves none.
 - A mask id inside the vocabulary range is never drawn.
+- ``logit_bias`` [N, V] or [B, N, V] is added to the (guided) logits before
+  temperature and top-k: a medium's constraints (a part's pitch range, say)
+  reach the one sampler through it, ``-inf`` bans a token at a position.
 """
 
 from __future__ import annotations
@@ -37,7 +40,14 @@ import numpy.typing as npt
 from engine.sampling.distribution import draw_tokens, guided_logits, token_probabilities
 from engine.sampling.schedules import CountArray, get_schedule, masked_counts
 from engine.sampling.selectors import SelectionContext, Selector, get_selector, top_candidates
-from engine.sampling.types import BoolArray, LogitsFn, SamplerSettings, Step, TokenArray
+from engine.sampling.types import (
+    BoolArray,
+    FloatArray,
+    LogitsFn,
+    SamplerSettings,
+    Step,
+    TokenArray,
+)
 
 Float64Array = npt.NDArray[np.float64]
 IndexArray = npt.NDArray[np.intp]
@@ -51,6 +61,7 @@ def sample(
     settings: SamplerSettings,
     grid_shape: tuple[int, ...] | None = None,
     uncond_logits_fn: LogitsFn | None = None,
+    logit_bias: FloatArray | None = None,
 ) -> Iterator[Step]:
     """Regenerate the editable tokens step by step, yielding a :class:`Step` after each.
 
@@ -69,6 +80,10 @@ def sample(
     uncond_logits_fn
         Unconditional logits for classifier-free guidance; called once per step
         only when ``settings.guidance_scale > 0``.
+    logit_bias
+        float [N, V] (shared) or [B, N, V], added to the logits of every
+        position before sampling; ``-inf`` bans a token there. Each sampled
+        position must keep a finite token.
 
     Settings and shapes are checked at once (ValueError); checks that need the
     vocabulary size V happen at the first step.
@@ -84,6 +99,7 @@ def sample(
         settings=settings,
         grid_shape=layout,
         masked_counts=_schedule_counts(editable_rows, settings),
+        logit_bias=_as_bias(logit_bias, token_rows.shape),
     )
     guidance_fn = uncond_logits_fn if settings.guidance_scale > 0 else None
     return _iterate(problem, logits_fn, guidance_fn)
@@ -99,6 +115,7 @@ class _Problem:
     settings: SamplerSettings
     grid_shape: tuple[int, ...]
     masked_counts: CountArray  # [B, T + 1] editable tokens still masked after each step
+    logit_bias: FloatArray | None = None  # [B, N, V], a broadcast view
 
     @property
     def total(self) -> int:
@@ -178,6 +195,8 @@ class _Run:
         )
         if check_vocabulary:
             _check_vocabulary(problem, vocab)
+        if problem.logit_bias is not None:
+            logits = logits + problem.logit_bias[rows, cols]
         banned = problem.mask_id if 0 <= problem.mask_id < vocab else None
         settings = problem.settings
         probs = token_probabilities(logits, settings.temperature, settings.top_k, banned)
@@ -321,6 +340,21 @@ def _as_batch(
     ).copy()
 
 
+def _as_bias(bias: FloatArray | None, batch: tuple[int, ...]) -> FloatArray | None:
+    """``bias`` as a read-only [B, N, V] view; its V is checked against the model's later."""
+    if bias is None:
+        return None
+    array = np.asarray(bias)
+    rows_ok = array.ndim == 2 or (array.ndim == 3 and array.shape[0] == batch[0])
+    if not rows_ok or array.shape[-2] != batch[1]:
+        raise ValueError(
+            f"logit_bias must be [N, V] or [B, N, V] with [B, N] = {batch}, got {array.shape}"
+        )
+    if np.isnan(array).any():
+        raise ValueError("logit_bias contains NaN")
+    return np.broadcast_to(array, (*batch, array.shape[-1]))
+
+
 def _check_known_tokens(tokens: TokenArray, editable: BoolArray, mask_id: int) -> None:
     if np.any(tokens[~editable] == mask_id):
         raise ValueError(
@@ -337,6 +371,9 @@ def _check_vocabulary(problem: _Problem, vocab: int) -> None:
             f"tokens outside the editable mask must lie in [0, {vocab}), "
             f"found values in [{kept.min()}, {kept.max()}]"
         )
+    bias = problem.logit_bias
+    if bias is not None and bias.shape[-1] != vocab:
+        raise ValueError(f"logit_bias has {bias.shape[-1]} tokens, the model {vocab}")
 
 
 def _layout(grid_shape: tuple[int, ...] | None, n_tokens: int) -> tuple[int, ...]:

@@ -519,3 +519,27 @@ def test_runs_on_a_real_onnx_graph_with_guidance(selector: str) -> None:
     assert not final.still_masked.any()
     assert final.tokens.min() >= 0 and final.tokens.max() < vocab
     assert not np.array_equal(final.tokens[0], final.tokens[1])
+
+
+def test_logit_bias_bans_tokens_per_position_and_is_checked() -> None:
+    """A -inf bias never lets its token be drawn; a finite zero bias changes nothing."""
+    n = 12
+    tokens = np.zeros(n, dtype=np.int64)
+    editable = np.ones(n, dtype=bool)
+    chosen = SamplerSettings(steps=4, seed=5, variations=3, temperature=3.0)
+    bias = np.zeros((n, VOCAB))
+    bias[:6, 3:] = -np.inf  # first half: tokens 0..2 only
+    bias[6:, :5] = -np.inf  # second half: tokens 5..7 only
+    final = list(sample(TableModel(n), tokens, editable, MASK_ID, chosen, logit_bias=bias))[-1]
+    assert (final.tokens[:, :6] < 3).all() and (final.tokens[:, 6:] >= 5).all()
+    plain = list(sample(TableModel(n), tokens, editable, MASK_ID, chosen))[-1]
+    zero = list(
+        sample(TableModel(n), tokens, editable, MASK_ID, chosen, logit_bias=np.zeros((n, VOCAB)))
+    )[-1]
+    np.testing.assert_array_equal(plain.tokens, zero.tokens)
+    with pytest.raises(ValueError, match="logit_bias must be"):
+        sample(
+            TableModel(n), tokens, editable, MASK_ID, chosen, logit_bias=np.zeros((n + 1, VOCAB))
+        )
+    with pytest.raises(ValueError, match="logit_bias has"):
+        list(sample(TableModel(n), tokens, editable, MASK_ID, chosen, logit_bias=np.zeros((n, 3))))
