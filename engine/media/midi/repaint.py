@@ -41,8 +41,9 @@ from engine.media.midi.grid import (
     time_grid,
     token_grid,
 )
+from engine.media.midi.ranges import PitchRange, range_bias, voice_ranges
 from engine.media.midi.voices import VoiceMapping, map_voices
-from engine.sampling.types import BoolArray, LogitsFn, SamplerSettings, TokenArray
+from engine.sampling.types import BoolArray, FloatArray, LogitsFn, SamplerSettings, TokenArray
 
 
 class MidiModelFacts(Protocol):
@@ -68,6 +69,7 @@ class ModelWindow:
     steps: int
     mask_id: int
     contract: TokenContract
+    vocab_size: int = 67
 
     @staticmethod
     def from_manifest(manifest: MidiModelFacts) -> ModelWindow:
@@ -80,7 +82,7 @@ class ModelWindow:
             raise MidiError(
                 f"rest token {contract.rest_token} outside the vocabulary ({manifest.vocab_size})"
             )
-        return ModelWindow(steps, manifest.mask_id, contract)
+        return ModelWindow(steps, manifest.mask_id, contract, manifest.vocab_size)
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,8 @@ class MidiPayload:
 
     ``cell_mask`` is a read-only bool copy [4, n_steps]; ``tokens`` the
     score's token grid [4, n_steps] under ``mapping`` (computed once here so
-    encode and decode agree).
+    encode and decode agree); ``ranges`` each voice's pitch range
+    (:mod:`engine.media.midi.ranges`), which the codec enforces when asked.
     """
 
     score: Score
@@ -156,6 +159,7 @@ class MidiPayload:
     mapping: VoiceMapping
     grid: TimeGrid
     tokens: TokenArray
+    ranges: tuple[PitchRange, ...] = ()
 
     @staticmethod
     def of(
@@ -171,7 +175,8 @@ class MidiPayload:
         tokens = token_grid(score, mapping.note_voice, grid, contract)
         mask.flags.writeable = False
         tokens.flags.writeable = False
-        return MidiPayload(score, mask, mapping, grid, tokens)
+        ranges = voice_ranges(score, mapping, mask, grid)
+        return MidiPayload(score, mask, mapping, grid, tokens, ranges)
 
 
 def _padded(array: npt.NDArray[Any], length: int, fill: Any) -> npt.NDArray[Any]:
@@ -184,12 +189,18 @@ def _padded(array: npt.NDArray[Any], length: int, fill: Any) -> npt.NDArray[Any]
 
 
 def window_problem(
-    grid_tokens: TokenArray, cell_mask: BoolArray, window: Window, model: ModelWindow
+    grid_tokens: TokenArray,
+    cell_mask: BoolArray,
+    window: Window,
+    model: ModelWindow,
+    voice_bias: FloatArray | None = None,
 ) -> TokenProblem:
     """The TokenProblem of one window; ``grid_tokens`` [4, n] or [B, 4, n] (one per variation).
 
     Steps past the end of a short piece are rests and never editable, as in
-    training's padded windows.
+    training's padded windows. ``voice_bias`` [4, V] (see
+    :func:`engine.media.midi.ranges.range_bias`) becomes the window's logit
+    bias [4*T, V], the same for every step of a voice.
     """
     stop = window.start + model.steps
     tokens = _padded(grid_tokens, stop, model.contract.rest_token)[..., window.start : stop]
@@ -198,7 +209,10 @@ def window_problem(
     editable[:, lo:hi] = _padded(cell_mask, stop, False)[:, window.edit_from : window.edit_to]
     flat = tokens.reshape(*tokens.shape[:-2], N_VOICES * model.steps)
     mask = np.broadcast_to(editable.reshape(-1), flat.shape).copy()
-    return TokenProblem(np.where(mask, model.mask_id, flat), mask, (N_VOICES, model.steps))
+    bias = None if voice_bias is None else np.repeat(voice_bias, model.steps, axis=0)
+    return TokenProblem(
+        np.where(mask, model.mask_id, flat), mask, (N_VOICES, model.steps), logit_bias=bias
+    )
 
 
 def write_window(
@@ -215,14 +229,24 @@ class MidiCodec:
 
     Windows come from :func:`plan_windows`; a variation's state is its token
     grid int64 [4, n_steps] (read-only), starting as the score's own grid.
+    With ``enforce_ranges`` (the default) no voice is given a pitch outside
+    its range (:mod:`engine.media.midi.ranges`); off, it is the bare model
+    (for evaluation).
     """
 
-    def __init__(self, model: ModelWindow) -> None:
+    def __init__(self, model: ModelWindow, enforce_ranges: bool = True) -> None:
         self.model = model
+        self.enforce_ranges = enforce_ranges
 
     @staticmethod
-    def from_manifest(manifest: MidiModelFacts) -> MidiCodec:
-        return MidiCodec(ModelWindow.from_manifest(manifest))
+    def from_manifest(manifest: MidiModelFacts, enforce_ranges: bool = True) -> MidiCodec:
+        return MidiCodec(ModelWindow.from_manifest(manifest), enforce_ranges)
+
+    def voice_bias(self, payload: MidiPayload) -> FloatArray | None:
+        """float32 [4, V] logit bias of the payload's ranges; None when not enforced."""
+        if not self.enforce_ranges or not payload.ranges:
+            return None
+        return range_bias(payload.ranges, self.model.contract, self.model.vocab_size)
 
     def windows(self, payload: MidiPayload) -> list[Window]:
         return plan_windows(
@@ -242,7 +266,9 @@ class MidiCodec:
     ) -> TokenProblem:
         """Window ``window`` cut from each variation's grid: tokens [B, 4*T]."""
         grids = np.stack(states)
-        return window_problem(grids, payload.cell_mask, self.windows(payload)[window], self.model)
+        window_at = self.windows(payload)[window]
+        bias = self.voice_bias(payload)
+        return window_problem(grids, payload.cell_mask, window_at, self.model, bias)
 
     def apply_window(
         self, payload: MidiPayload, states: Sequence[TokenArray], window: int, tokens: TokenArray
@@ -313,6 +339,7 @@ def repaint(
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     mapping: VoiceMapping | None = None,
+    enforce_ranges: bool = True,
 ) -> list[Score]:
     """Repaint the cells ``cell_mask`` [4, n_steps] of ``score``; one Score per variation.
 
@@ -321,7 +348,7 @@ def repaint(
     :class:`engine.jobs.Cancelled` when ``should_stop`` turns true between
     steps (nothing is returned then; ``score`` is never changed).
     """
-    codec = MidiCodec.from_manifest(manifest)
+    codec = MidiCodec.from_manifest(manifest, enforce_ranges)
     payload = MidiPayload.of(score, cell_mask, mapping, codec.model.contract)
     request = GenerateRequest(0, "", settings, payload, codec)
     results, _ = run_windows(

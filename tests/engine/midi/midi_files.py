@@ -156,3 +156,47 @@ def tiny_chorale_model(models_dir: Path, steps: int = 32, name: str = "tiny-chor
     return write_tiny_model(
         models_dir, name=name, medium="midi", vocab_size=67, shape=(4, steps), medium_facts=facts
     )
+
+
+QUARTET = (
+    ("Violin 1", 40, 74, 88),
+    ("Violin 2", 40, 62, 69),
+    ("Viola", 41, 55, 62),
+    ("Violoncello", 42, 43, 55),
+)
+"""(track name, GM program, lowest, highest pitch) of :func:`quartet`'s parts (violin 2 narrow)."""
+
+
+def quartet(
+    bars: int = 8,
+    signatures: Sequence[tuple[int, int, int]] = ((0, 4, 4),),
+    parts: Sequence[tuple[str, int, int, int]] = QUARTET,
+) -> mido.MidiFile:
+    """A string-quartet-like type 1 file: named tracks with programs, eighth-note lines.
+
+    ``signatures`` are (tick, numerator, denominator); the piece lasts ``bars``
+    whole notes' worth of eighths, whatever the meter. Each part walks up and
+    down its own (lowest, highest) range, so a test knows each part's register.
+    """
+    end = bars * BAR_44
+    meta = mido.MetaMessage
+    head: list[Event] = [(0, meta("track_name", name="Quartet"))]
+    head += [(t, meta("time_signature", numerator=n, denominator=d)) for t, n, d in signatures]
+    midi = mido.MidiFile(type=1, ticks_per_beat=TPB)
+    midi.tracks.append(to_track(head, end))
+    for channel, (name, program, low, high) in enumerate(parts):
+        events: list[Event] = [
+            (0, meta("track_name", name=name)),
+            (0, mido.Message("program_change", channel=channel, program=program)),
+        ]
+        span = high - low
+        for i, tick in enumerate(range(0, end, TPB // 2)):
+            step = i % (2 * span)
+            pitch = low + (step if step <= span else 2 * span - step)
+            events.append((tick, mido.Message("note_on", channel=channel, note=pitch, velocity=80)))
+            off = mido.Message("note_off", channel=channel, note=pitch, velocity=0)
+            events.append((tick + TPB // 2, off))
+        midi.tracks.append(
+            to_track(sorted(events, key=lambda e: (e[0], e[1].type != "note_off")), end)
+        )
+    return midi
