@@ -1,4 +1,4 @@
-"""Project files (``.remask``): one document with its mask, undo history and sampler choice.
+"""Project files (``.remask``): a document with its mask, undo history, sampler choice, variations.
 
 An export (PNG, MIDI, BVH) keeps the content only; a project keeps the work:
 reopening one gives the document as it was, modified state aside, and Undo
@@ -6,7 +6,9 @@ walks back through the edits made before it was saved. The container is a zip:
 
 * ``manifest.json``: format name and version, the medium, the source name, the
   model and sampler settings, the medium's own facts (``"document"``) and the
-  undo history (``"history"``, see :mod:`engine.project_history`);
+  undo history (``"history"``, see :mod:`engine.project_history`) and, while
+  an offer is open, the kept variations (``"variations"``, see
+  :mod:`engine.project_variations`; format version 2, version 1 files have none);
 * the document in the medium's own form (``document.png``, ``document.mid``,
   ``document.bvh``), so any tool can get the content out, and the arrays that
   form cannot hold exactly (the mask, history diffs) as ``.npy`` members.
@@ -35,11 +37,13 @@ from typing import Any, Protocol, cast
 from engine.atomic import write_atomic
 from engine.media.registry import medium as medium_spec
 from engine.project_history import ProjectError, ProjectReader, ProjectWriter
+from engine.project_variations import KeptVariations, check_record
 from engine.sampling.types import SamplerSettings
 
 __all__ = [
     "FORMAT_VERSION",
     "SUFFIX",
+    "KeptVariations",
     "MediumProject",
     "Project",
     "ProjectError",
@@ -53,8 +57,9 @@ __all__ = [
 ]
 
 FORMAT = "remask-project"
-FORMAT_VERSION = 1
-"""Written into every project; a file of a higher version is refused, never half read."""
+FORMAT_VERSION = 2
+"""Written into every project; a file of a higher version is refused, never half read.
+Version 2 added the kept variations; version 1 files (without them) open as before."""
 SUFFIX = ".remask"
 MANIFEST = "manifest.json"
 MAX_MEMBERS = 200_000
@@ -79,6 +84,14 @@ class MediumProject(Protocol):
     def decode_object(self, record: dict[str, Any], source: ProjectReader) -> Any:
         """The value :meth:`encode_object` described; raise on a bad record."""
 
+    def save_variations(self, kept: Any, out: ProjectWriter) -> dict[str, Any]:
+        """Add the kept variations' members (``variations/``); return their manifest fields."""
+
+    def load_variations(
+        self, record: dict[str, Any], count: int, shown: int, source: ProjectReader, document: Any
+    ) -> KeptVariations[Any, Any]:
+        """The ``count`` variations ``record`` describes, for ``document``; raise if wrong."""
+
 
 @dataclass(frozen=True)
 class Project:
@@ -90,6 +103,8 @@ class Project:
     """The source document's name (``walk.bvh``): titles and the next export's default."""
     model: str | None = None
     sampler: SamplerSettings | None = None
+    variations: KeptVariations[Any, Any] | None = None
+    """The variations on offer when it was saved (None: no offer open)."""
 
 
 def medium_project(key: str, name: str = "project") -> MediumProject:
@@ -148,6 +163,10 @@ def snapshot_project(project: Project) -> ProjectSnapshot:
         "document": out.meta,
         "history": out.history_record,
     }
+    kept = project.variations
+    if kept is not None:
+        fields = module.save_variations(kept, out)
+        manifest["variations"] = {**fields, "count": len(kept.items), "shown": kept.shown}
     return ProjectSnapshot(manifest, out.members)
 
 
@@ -205,6 +224,7 @@ def _decode(data: bytes, name: str) -> Project:
             name,
         )
         document = module.load_document(source)
+        variations = _variations(manifest.get("variations"), module, source, document)
     model = manifest.get("model")
     if model is not None and not isinstance(model, str):
         raise ProjectError(f"{name}: the model name is not text")
@@ -214,7 +234,18 @@ def _decode(data: bytes, name: str) -> Project:
         name=_field(manifest, "name", str, name),
         model=model,
         sampler=_sampler(manifest.get("sampler"), name),
+        variations=variations,
     )
+
+
+def _variations(
+    record: object, module: MediumProject, source: ProjectReader, document: Any
+) -> KeptVariations[Any, Any] | None:
+    """The kept variations (None in a file without them: version 1, or no offer open)."""
+    if record is None:
+        return None
+    fields, count, shown = check_record(record, source.name)
+    return module.load_variations(fields, count, shown, source, document)
 
 
 def _checked_members(archive: zipfile.ZipFile, name: str) -> dict[str, zipfile.ZipInfo]:

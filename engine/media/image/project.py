@@ -4,24 +4,46 @@ The PNG keeps what an export keeps (16-bit samples, alpha, the ICC profile),
 so any viewer can open the member; the manifest adds what a PNG cannot say
 (the source's mode and format). An older canvas that an undoable "extend
 canvas" replaced is stored as its arrays, since only this document reads it.
+
+Kept variations (:mod:`engine.project_variations`) are whole-image results of
+which Accept writes only the edited region, so the project keeps that region
+(``variations/region.npy``) and each variation's colour inside the region's
+bounding box as an 8-bit RGB PNG (``variations/<n>.png``): lossless, and a
+small fraction of the picture for a typical hole.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from engine.media.image.document import ImageDocument
 from engine.media.image.export import encode_image
 from engine.media.image.files import LoadedImage, decode_image
+from engine.media.image.mask import Box, bounding_box
 from engine.project_history import ProjectReader, ProjectWriter
+from engine.project_variations import KeptVariations, member_name
 
-__all__ = ["decode_object", "encode_object", "load_document", "save_document"]
+__all__ = [
+    "ImageVariations",
+    "decode_object",
+    "encode_object",
+    "load_document",
+    "load_variations",
+    "save_document",
+    "save_variations",
+]
+
+ImageVariations = KeptVariations[LoadedImage, npt.NDArray[np.bool_]]
+"""Whole-image variations and the region [H, W] that Accept writes."""
 
 PICTURE = "document.png"
 MASK = "mask.npy"
+REGION = "variations/region.npy"
 
 
 def save_document(document: ImageDocument, out: ProjectWriter) -> None:
@@ -53,6 +75,48 @@ def _picture(source: ProjectReader) -> LoadedImage:
     if replace(image, mode=mode).is_gray != image.is_gray:
         raise source.error(f"the picture does not match its mode {mode[:20]!r}")
     return replace(image, mode=mode, format=image_format, notes=())
+
+
+def save_variations(kept: ImageVariations, out: ProjectWriter) -> dict[str, Any]:
+    """The region and each variation's colour inside its box (copied now: they are small)."""
+    region = kept.context
+    box = _box(region)
+    out.add_array(REGION, region)
+    for index, item in enumerate(kept.items):
+        out.add_deferred(member_name(index, ".png"), _png_maker(np.array(item.rgb[box], copy=True)))
+    return {}
+
+
+def load_variations(
+    _record: dict[str, Any], count: int, shown: int, source: ProjectReader, document: ImageDocument
+) -> ImageVariations:
+    """Each crop pasted into the current picture: Accept writes its region pixels only."""
+    region = source.array(REGION)
+    if region.dtype != np.bool_ or region.shape != document.shape:
+        raise source.error(f"the variations' region ({region.shape}) does not fit the picture")
+    box = _box(region)
+    size = (box[0].stop - box[0].start, box[1].stop - box[1].start, 3)
+    items = []
+    for index in range(count):
+        member = member_name(index, ".png")
+        crop = decode_image(source.bytes(member), f"{source.name}: {member}").rgb
+        if crop.shape != size:
+            raise source.error(f"{member} ({crop.shape}) does not fit the variations' region")
+        rgb = document.image.rgb.copy()
+        rgb[box] = crop
+        items.append(LoadedImage.from_rgb(rgb, document.image.alpha))
+    return KeptVariations(tuple(items), region, shown)
+
+
+def _png_maker(rgb: npt.NDArray[np.uint8]) -> Callable[[], bytes]:
+    """Encodes ``rgb`` (a private copy) as an 8-bit RGB PNG when the project is written."""
+    return lambda: encode_image(LoadedImage.from_rgb(rgb), "PNG")[0]
+
+
+def _box(region: npt.NDArray[np.bool_]) -> Box:
+    """The region's bounding box; the whole picture for an empty region (nothing to write)."""
+    box = bounding_box(region)
+    return box if box is not None else (slice(0, region.shape[0]), slice(0, region.shape[1]))
 
 
 def encode_object(value: Any, out: ProjectWriter) -> dict[str, Any]:

@@ -3,7 +3,10 @@
 The BVH member is what any tool can read; BVH text may round numbers (it keeps
 the input's number style), so the channel values are also stored exactly as
 ``motion.npy`` and read back from there. The frame mask and the generated
-track are arrays; the history holds diffs of all three.
+track are arrays; the history holds diffs of all three. Kept variations
+(:mod:`engine.project_variations`) are stored the exact way too, one
+``variations/<n>.npy`` of channel values each, with the frame range and part
+they regenerated in the manifest.
 """
 
 from __future__ import annotations
@@ -14,10 +17,23 @@ import numpy as np
 
 from engine.media.motion.bvh import parse_bvh
 from engine.media.motion.bvh_writer import format_bvh
-from engine.media.motion.document import MotionDocument
+from engine.media.motion.clip import Clip
+from engine.media.motion.document import PARTS, MotionDocument, MotionPayload
 from engine.project_history import ProjectReader, ProjectWriter
+from engine.project_variations import KeptVariations, is_int, member_name
 
-__all__ = ["decode_object", "encode_object", "load_document", "save_document"]
+__all__ = [
+    "MotionVariations",
+    "decode_object",
+    "encode_object",
+    "load_document",
+    "load_variations",
+    "save_document",
+    "save_variations",
+]
+
+MotionVariations = KeptVariations[Clip, MotionPayload]
+"""Whole-clip variations and the request (frames ``first..last`` of ``part``) they answer."""
 
 CLIP = "document.bvh"
 MOTION = "motion.npy"
@@ -49,6 +65,37 @@ def load_document(source: ProjectReader) -> MotionDocument:
         document.history.assign(array, target=target)
     source.restore_history(document.history)
     return document
+
+
+def save_variations(kept: MotionVariations, out: ProjectWriter) -> dict[str, Any]:
+    """Each variation's channel values, exactly; the range and part as manifest fields."""
+    for index, clip in enumerate(kept.items):
+        out.add_array(member_name(index, ".npy"), clip.motion, copy=False)  # never written
+    request = kept.context
+    return {"first": request.first, "last": request.last, "part": request.part}
+
+
+def load_variations(
+    record: dict[str, Any], count: int, shown: int, source: ProjectReader, document: MotionDocument
+) -> MotionVariations:
+    """The variations as clips of the document's skeleton; the request rebuilt around it."""
+    first, last, part = record.get("first"), record.get("last"), record.get("part")
+    frames = document.n_frames
+    if not (is_int(first) and is_int(last) and 0 <= first <= last < frames):
+        raise source.error(f"the variations' frame range is not inside the {frames} frames")
+    if part not in PARTS:
+        raise source.error("the variations' body part is not one remask knows")
+    clips = []
+    for index in range(count):
+        member = member_name(index, ".npy")
+        motion = source.array(member)
+        if motion.dtype != np.float64 or motion.shape != document.clip.motion.shape:
+            raise source.error(f"{member} ({motion.shape}) does not fit the clip")
+        if not np.all(np.isfinite(motion)):
+            raise source.error(f"{member} holds values that are not finite")
+        clips.append(document.clip.with_motion(motion))
+    request = MotionPayload(document.clip, first, last, part, document.skeleton_map)
+    return KeptVariations(tuple(clips), request, shown)
 
 
 def encode_object(value: Any, out: ProjectWriter) -> dict[str, Any]:
