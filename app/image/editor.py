@@ -50,6 +50,7 @@ from engine.media.image.document import ImageDocument
 from engine.media.image.edit import ImageEdit, ImageEditCodec
 from engine.media.image.files import ImageError, LoadedImage
 from engine.media.image.mask import bounding_box
+from engine.media.image.project import ImageVariations
 from engine.media.image.spec import SPEC as IMAGE_SPEC
 from engine.models import ModelManifest
 
@@ -404,6 +405,15 @@ class ImageEditor(DocumentHistory, MediumEditor):
     def discard_variations(self) -> None:
         """Back to exactly the previous view: no preview, no strip, document untouched."""
         self.generation.forget()
+
+    def kept_variations(self) -> ImageVariations | None:
+        """The variations on offer and the one selected, for a project file (None: no offer)."""
+        return self.generation.kept(self.strip.current())
+
+    def restore_variations(self, kept: ImageVariations) -> None:
+        """Offer a reopened project's variations again; Accept writes what it would have."""
+        if self.document is not None:
+            self.generation.restore(kept)
 
     @property
     def job(self) -> ImageEdit | None:

@@ -6,6 +6,8 @@ variation strip and the status line. Steps are decoded into a preview layer over
 being generated (off the GUI thread once the window sets ``decoder.threaded``); the result
 is offered as whole-image variations. The document is never written here: :meth:`take`
 hands the accepted variation and its region to the editor, which writes it as one undo step.
+An offer outlives its job: :meth:`kept` and :meth:`restore` carry it through a project file
+(:mod:`engine.project_variations`), variations and region only (the heat-map is not kept).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from engine.media.image.codec import ImageCodec
 from engine.media.image.edit import ImageEdit, PreviewPatch, preview_patch
 from engine.media.image.files import LoadedImage
 from engine.media.image.mask import bounding_box
+from engine.media.image.project import ImageVariations
+from engine.project_variations import KeptVariations
 
 
 class ImageGeneration:
@@ -46,6 +50,8 @@ class ImageGeneration:
         """The edit being generated or offered: snapshot and crop windows."""
         self.job_codec: ImageCodec | None = None
         self.variations: list[LoadedImage] = []
+        self.region: np.ndarray | None = None
+        """The pixels the offered variations fill (what Accept writes); None with no offer."""
         self.heat: HeatSource | None = None
         """The last generation's confidence: drawn while the toggle is on, past the result."""
         self.decoder = LatestDecoder(self._show_preview, parent)
@@ -110,17 +116,34 @@ class ImageGeneration:
         if self.job is None or self.variations:
             return
         self.variations = list(result.variations)
+        self.region = self._edited_region()
         self.decoder.reset()
         self.canvas.drop_previews()  # the heat-map stays: it is about the result
+        self._offer()
+
+    def _offer(self) -> None:
         count = len(self.variations)
         self.strip.set_variations([thumbnail(image) for image in self.variations])
         self.status.setText(f"{count} variation{'s' * (count != 1)}: pick one, then Accept")
 
+    def kept(self, shown: int) -> ImageVariations | None:
+        """The offer as a project keeps it (None when nothing is offered)."""
+        if self.region is None:
+            return None
+        return KeptVariations.of(self.variations, self.region.copy(), shown)
+
+    def restore(self, kept: ImageVariations) -> None:
+        """Offer a project's kept variations again, ``kept.shown`` selected and previewed."""
+        self.forget()
+        self.variations, self.region = list(kept.items), kept.context
+        self._offer()
+        self.strip.select(kept.shown)
+
     def select(self, index: int) -> None:
         """Preview variation ``index`` over the picture (only its edited pixels)."""
-        if not (0 <= index < len(self.variations)) or self.job is None:
+        region = self.region
+        if not (0 <= index < len(self.variations)) or region is None:
             return
-        region = self._edited_region()
         box = bounding_box(region)
         if box is None:
             return
@@ -135,9 +158,10 @@ class ImageGeneration:
 
     def take(self, index: int) -> tuple[LoadedImage, np.ndarray] | None:
         """Variation ``index`` and the region it fills; the offer ends, its heat-map stays."""
-        if self.job is None or not (0 <= index < len(self.variations)):
+        region = self.region
+        if region is None or not (0 <= index < len(self.variations)):
             return None
-        variation, region = self.variations[index], self._edited_region()
+        variation = self.variations[index]
         heat = self.heat
         self.forget()
         self.heat = heat  # it outlives the result: where did the model guess?
@@ -156,6 +180,7 @@ class ImageGeneration:
         self.job = self.job_codec = self.heat = None
         self.decoder.reset()
         self.variations = []
+        self.region = None
         self.canvas.clear_preview()
         self.strip.clear()
         self.status.clear()
