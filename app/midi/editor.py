@@ -20,6 +20,7 @@ earlier windows wrote (first variation) and hatches what is still to come.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from app.midi.audio import AudioPlayer, wait_in_thread
 from app.midi.controller import preview_from_tokens, region_notes, render_range, stream_range
 from app.midi.dialogs import BarsDialog, ask_parts, opened_status
 from app.midi.drawing import Overlay, variation_pixmap, voice_color
+from app.midi.opening import OpenedScore, Seconds, step_times
 from app.midi.view import PianoRollView
 from app.shortcuts import bind
 from app.status_line import ElidedLabel
@@ -53,16 +55,17 @@ from engine.media.midi import (
     MidiPayload,
     Part,
     Score,
-    find_parts,
     load_score,
     map_voices,
     save_score,
     time_grid,
 )
 from engine.media.midi.document import VOICE_NAMES, RollDocument, roll_notes
+from engine.media.midi.project import MidiVariations
 from engine.media.midi.repaint import Window
-from engine.media.midi.synth import SAMPLE_RATE, tick_seconds, write_wav
+from engine.media.midi.synth import SAMPLE_RATE, write_wav
 from engine.models import ModelManifest
+from engine.project_variations import KeptVariations
 
 PartChooser = Callable[[Sequence[Part]], Sequence[str] | None]
 """Given the parts of a file with more than four, the selectors of up to four (None: cancel)."""
@@ -87,7 +90,8 @@ class PianoRollEditor(DocumentHistory, MediumEditor):
         self.player = AudioPlayer(self)
         self.status = ElidedLabel()
         self._job: tuple[MidiPayload, MidiCodec, list[Window]] | None = None
-        self._result: GenerateResult | None = None
+        self._offer: MidiVariations | None = None
+        """The variations on offer and the cells they repaint (kept by a project file)."""
         self._previewed: Score | None = None
         self._step_times = np.zeros(1)
         self.toolbar = QToolBar()
@@ -233,29 +237,35 @@ class PianoRollEditor(DocumentHistory, MediumEditor):
         """Read, map voices (asking which four parts when there are more), then replace."""
         self.open_decoded(path, load_score(path))
 
+    def prepare_decoded(self, path: Path, decoded: object) -> object:
+        """In the loading worker: parts, document and step times (:class:`OpenedScore`)."""
+        return OpenedScore.of(decoded) if isinstance(decoded, Score) else decoded
+
     def open_decoded(self, path: Path, decoded: object) -> None:
-        """Map the voices of a read score (the reader ran off the GUI thread), then replace."""
-        if not isinstance(decoded, Score):
+        """Take the prepared score, asking which four parts when there are more, then replace."""
+        if isinstance(decoded, Score):
+            decoded = OpenedScore.of(decoded)
+        if not isinstance(decoded, OpenedScore):
             raise TypeError(f"{path.name}: the MIDI reader gave no score")
-        score = decoded
-        parts = find_parts(score)
-        chosen = None
-        if len(parts) > N_VOICES:
+        document, parts = decoded.document, decoded.parts
+        if document is None:
             chosen = self.choose_parts(parts)
             if not chosen:
                 raise MidiError(f"{path.name}: {len(parts)} parts and none chosen; nothing opened")
-        document = RollDocument(score, chosen)  # raises before anything is replaced
+            document = RollDocument(decoded.score, chosen)  # raises before anything is replaced
         self.path = Path(path)
-        self.set_document(document)
+        self.set_document(document, decoded.step_times if document is decoded.document else None)
 
-    def set_document(self, document: RollDocument) -> None:
+    def set_document(self, document: RollDocument, times: Seconds | None = None) -> None:
+        """Show ``document``; ``times`` (its :func:`step_times`, from the loading worker)
+        spares the GUI thread computing them."""
         self.player.stop()
         self._forget_results()
         self.document = document
         self.mark_saved()
         document.subscribe(self._on_document)
         self.view.set_document(document)
-        self._update_step_times()
+        self._step_times = step_times(document) if times is None else times
         self.show_status(opened_status(document))
         self.stateChanged.emit()
 
@@ -266,11 +276,8 @@ class PianoRollEditor(DocumentHistory, MediumEditor):
             self.stateChanged.emit()
 
     def _update_step_times(self) -> None:
-        """Seconds at each step boundary, to place the playhead from the audio position."""
         assert self.document is not None
-        grid = self.document.grid
-        ticks = [grid.tick(step) for step in range(grid.n_steps + 1)]
-        self._step_times = tick_seconds(self.document.score, ticks)
+        self._step_times = step_times(self.document)
 
     def export_path(self, path: Path) -> None:
         """``.mid``/``.midi``: the score (an unedited file byte for byte); ``.wav``: a render.
@@ -366,26 +373,37 @@ class PianoRollEditor(DocumentHistory, MediumEditor):
         """One thumbnail per variation; the first is previewed (the document is untouched)."""
         if self._job is None or self.document is None:
             return
-        self._result = result
-        mask = self._job[0].cell_mask
-        thumbs = [
-            variation_pixmap(self._variation_notes(score, mask), mask)
-            for score in result.variations
-        ]
-        self.strip.set_variations(thumbs)
+        self._show_offer(KeptVariations.of(result.variations, self._job[0].cell_mask))
+
+    def kept_variations(self) -> MidiVariations | None:
+        """The offer with the selected variation, for a project file (None: no offer)."""
+        offer = self._offer
+        return None if offer is None else replace(offer, shown=max(self.strip.current(), 0))
+
+    def restore_variations(self, kept: MidiVariations) -> None:
+        """Offer a reopened project's variations again, the saved one selected."""
+        if self.document is not None:
+            self._forget_results()
+            self._show_offer(kept)
+
+    def _show_offer(self, offer: MidiVariations | None) -> None:
+        """One thumbnail per variation; ``offer.shown`` is selected (and previewed)."""
+        self._offer = offer
+        if offer is None:
+            return
+        parts = self.document.parts if self.document else None
+        notes = [roll_notes(s, map_voices(s, parts), time_grid(s)) for s in offer.items]
+        self.strip.set_variations([variation_pixmap(n, offer.context) for n in notes])
+        if offer.shown:
+            self.strip.select(offer.shown)
         self.show_status(
             "Click a variation to preview it, Play to hear it, then Accept or Discard all"
         )
 
-    def _variation_notes(self, score: Score, mask: Any) -> list[Any]:
-        mapping = map_voices(score, self.document.parts if self.document else None)
-        return roll_notes(score, mapping, time_grid(score))
-
     def _preview_variation(self, index: int) -> None:
-        if self._result is None or self._job is None or self.document is None:
+        if self._offer is None or self.document is None:
             return
-        score = self._result.variations[index]
-        mask = self._job[0].cell_mask
+        score, mask = self._offer.items[index], self._offer.context
         mapping = map_voices(score, self.document.parts)
         notes = region_notes(score, mapping, time_grid(score), mask)
         self._previewed = score
@@ -396,9 +414,9 @@ class PianoRollEditor(DocumentHistory, MediumEditor):
 
     def accept_variation(self, index: int) -> None:
         """Write variation ``index`` into the document as one undo step."""
-        if self._result is None or self.document is None:
+        if self._offer is None or self.document is None:
             return
-        score = self._result.variations[index]
+        score = self._offer.items[index]
         self._forget_results()
         self.document.accept(score)
         self.show_status(f"Variation {index + 1} accepted (Undo restores the previous notes)")
@@ -409,7 +427,7 @@ class PianoRollEditor(DocumentHistory, MediumEditor):
         self.show_status("Variations discarded")
 
     def _forget_results(self) -> None:
-        self._result = None
+        self._offer = None
         self._job = None
         self.strip.clear()
         self.clear_preview()
