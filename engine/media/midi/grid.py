@@ -75,16 +75,36 @@ class TokenContract:
 
 @dataclass(frozen=True)
 class TimeGrid:
-    """Steps and bars of one score; ``bar_steps[i]`` is where 0-based bar i starts."""
+    """Steps and bars of one score; ``bar_steps[i]`` is where 0-based bar i starts.
+
+    ``first_bar`` is the number a score prints on bar index 0: 0 for a pickup
+    (an opening bar shorter than the bar after it), else 1. Bar *numbers*
+    (what users type and see) are ``first_bar + index``.
+    """
 
     ticks_per_beat: int
     steps_per_quarter: int
     n_steps: int
     bar_steps: tuple[int, ...]
+    first_bar: int = 1
 
     @property
     def n_bars(self) -> int:
         return len(self.bar_steps)
+
+    @property
+    def last_bar(self) -> int:
+        """The number of the last bar."""
+        return self.first_bar + self.n_bars - 1
+
+    def bar_number(self, index: int) -> int:
+        """The score's number of 0-based bar ``index``."""
+        return self.first_bar + index
+
+    def bar_at(self, step: float) -> int:
+        """The number of the bar that contains ``step``."""
+        index = int(np.searchsorted(self.bar_steps, step, side="right")) - 1
+        return self.bar_number(max(0, index))
 
     def tick(self, step: int) -> int:
         """The tick where ``step`` starts (rounded when ticks_per_beat is not a multiple)."""
@@ -95,17 +115,22 @@ class TimeGrid:
         return round(tick * self.steps_per_quarter / self.ticks_per_beat)
 
     def bars_to_steps(self, first: int, last: int) -> tuple[int, int]:
-        """Bars ``first..last`` (1-based, inclusive) as a step range ``[start, stop)``."""
-        if first < 1 or last < first:
+        """Bars ``first..last`` (numbered as the score numbers them, inclusive) as steps
+        ``[start, stop)``."""
+        if first < self.first_bar or last < first:
+            pickup = " (0 is the pickup)" if self.first_bar == 0 else ""
             raise MidiError(
-                f"bad bar range {first}-{last}: bars are numbered from 1, first <= last"
+                f"bad bar range {first}-{last}: bars are numbered from "
+                f"{self.first_bar}{pickup}, first <= last"
             )
-        if last > self.n_bars:
+        if last > self.last_bar:
             raise MidiError(
-                f"bars {first}-{last} are outside the piece, which has {self.n_bars} bars"
+                f"bars {first}-{last} are outside the piece, whose bars are "
+                f"{self.first_bar}-{self.last_bar}"
             )
-        stop = self.bar_steps[last] if last < self.n_bars else self.n_steps
-        return self.bar_steps[first - 1], stop
+        lo, hi = first - self.first_bar, last - self.first_bar + 1
+        stop = self.bar_steps[hi] if hi < self.n_bars else self.n_steps
+        return self.bar_steps[lo], stop
 
 
 def _bar_length(signature: TimeSignature, ticks_per_beat: int) -> int:
@@ -130,12 +155,37 @@ def bar_start_ticks(
     return starts
 
 
+PICKUP_SHARE = 0.75
+"""Longest opening bar, as a share of the next, read as a pickup (3/4 before 4/4 is one)."""
+
+
+def first_bar_number(
+    signatures: Sequence[TimeSignature], ticks_per_beat: int, starts: Sequence[int]
+) -> int:
+    """0 when the opening bar is a pickup, else 1.
+
+    A MIDI file marks a pickup the way notation programs export it: a short
+    opening time signature (1/4 before 4/4), so the first bar is shorter than
+    a bar of the signature in force after it. Such a bar is bar 0 in the score.
+    At most :data:`PICKUP_SHARE` of the next bar counts, so a 4/4 bar before
+    9/8 stays bar 1 (a real bar of another meter is the likelier reading).
+    """
+    if len(starts) < 3:
+        return 1
+    following = next((s for s in signatures if s.tick >= starts[1]), None)
+    if following is None or following.tick != starts[1]:
+        return 1
+    share = (starts[1] - starts[0]) / _bar_length(following, ticks_per_beat)
+    return 0 if share <= PICKUP_SHARE else 1
+
+
 def time_grid(score: Score, steps_per_quarter: int = 4) -> TimeGrid:
     """The step/bar grid covering every note, rounded up to a whole bar."""
     tpb = score.ticks_per_beat
     starts = bar_start_ticks(score.time_signatures, tpb, score.end_tick())
     steps = sorted({round(t * steps_per_quarter / tpb) for t in starts})
-    return TimeGrid(tpb, steps_per_quarter, steps[-1], tuple(steps[:-1]))
+    first = first_bar_number(score.time_signatures, tpb, starts)
+    return TimeGrid(tpb, steps_per_quarter, steps[-1], tuple(steps[:-1]), first)
 
 
 def note_steps(note: NoteRecord, grid: TimeGrid) -> tuple[int, int]:
@@ -169,7 +219,7 @@ def token_grid(
 
 
 def region_mask(grid: TimeGrid, bars: tuple[int, int], voices: Sequence[int]) -> BoolArray:
-    """Cells of bars ``bars[0]..bars[1]`` (1-based, inclusive) x ``voices`` as bool [4, n_steps]."""
+    """Cells of bars ``bars[0]..bars[1]`` (score numbers, inclusive) x ``voices``, bool [4, n]."""
     start, stop = grid.bars_to_steps(*bars)
     mask = np.zeros((N_VOICES, grid.n_steps), dtype=bool)
     for voice in voices:

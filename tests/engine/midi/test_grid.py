@@ -43,7 +43,7 @@ def test_meter_change_in_mid_bar_starts_a_new_bar() -> None:
 
 def test_region_outside_the_piece_is_an_error() -> None:
     grid = time_grid(read_score(midi_bytes(chorale(1, bars=6))))
-    with pytest.raises(MidiError, match="outside the piece, which has 6 bars"):
+    with pytest.raises(MidiError, match="outside the piece, whose bars are 1-6"):
         grid.bars_to_steps(5, 7)
     with pytest.raises(MidiError, match="numbered from 1"):
         region_mask(grid, (0, 2), [0])
