@@ -132,6 +132,10 @@ def find_parts(score: Score) -> list[Part]:
 class UnknownPartError(MidiError):
     """A ``--voices`` selector that names no part of the file."""
 
+    def __init__(self, message: str, selector: str = "") -> None:
+        super().__init__(message)
+        self.selector = selector
+
 
 def _match_part(parts: Sequence[Part], selector: str) -> Part:
     """The part a number or a track name names; two parts of one name are an error, not a guess."""
@@ -143,7 +147,7 @@ def _match_part(parts: Sequence[Part], selector: str) -> Part:
         listing = "; ".join(p.describe() for p in found)
         raise MidiError(f"{selector!r} names {len(found)} parts ({listing}): use their numbers")
     listing = "; ".join(p.describe() for p in parts)
-    raise UnknownPartError(f"unknown part {selector!r}: the file has {listing}")
+    raise UnknownPartError(f"unknown part {selector!r}: the file has {listing}", selector)
 
 
 def select_parts(score: Score, selectors: Sequence[str] | None) -> list[Part]:
@@ -383,16 +387,42 @@ def _map_chosen_parts(
     return mapping, [v for v, part in enumerate(mapping.parts) if part in chosen]
 
 
+def _voices_as_parts(score: Score, selectors: Sequence[str]) -> list[str]:
+    """Selectors with each voice name (not also a part's name) replaced by the number of the
+    part the default mapping puts in that voice, so ``soprano,Viola`` mixes both kinds."""
+    parts, mapping = find_parts(score), map_voices(score)
+    labels = {p.label.casefold() for p in parts}
+    out = []
+    for selector in selectors:
+        folded = selector.strip().casefold()
+        voice = _VOICE_ALIASES.get(folded)
+        part = mapping.parts[voice] if voice is not None and folded not in labels else None
+        out.append(selector if part is None else str(part.number))
+    return out
+
+
+def _unknown_selector(score: Score, selectors: Sequence[str], exc: UnknownPartError) -> MidiError:
+    """The error for a selector that is neither a part (name or number) nor a voice."""
+    listing = "; ".join(p.describe() for p in find_parts(score))
+    return MidiError(
+        f"unknown voice in {','.join(selectors)!r}: {exc.selector!r} is no part or voice. "
+        f"Parts (by name, case-insensitive, or number): {listing}. "
+        f"Voices: {', '.join(VOICES)}"
+    )
+
+
 def resolve_voices(
     score: Score, selectors: Sequence[str] | None, span: TickSpan | None = None
 ) -> tuple[VoiceMapping, list[int]]:
     """The mapping and the voices to repaint for a CLI-style ``--voices`` list.
 
-    Voice names (soprano, alto, tenor, bass, or s/a/t/b) pick voices of the
-    default mapping; otherwise - and always for files with more than 4 parts -
-    the selectors name the parts to repaint (track name or number). Voices
-    they leave free show other parts as context, those sounding through the
-    region ``span`` (ticks) first (:func:`context_parts`).
+    Each selector is a part, by its name as the file has it (any case) or its
+    1-based number, or a voice (soprano, alto, tenor, bass, or s/a/t/b: the
+    part the default mapping puts there). Voice names alone pick voices of the
+    default mapping; files with more than 4 parts need parts named, voice
+    names then naming tracks. Voices the parts leave free show other parts as
+    context, those sounding through the region ``span`` (ticks) first
+    (:func:`context_parts`).
     """
     if not selectors:
         return map_voices(score), list(range(N_VOICES))
@@ -400,13 +430,11 @@ def resolve_voices(
     voices = parse_voice_names(selectors)
     if voices is not None and n_parts <= N_VOICES:
         return map_voices(score), voices
+    named = _voices_as_parts(score, selectors) if n_parts <= N_VOICES else list(selectors)
     try:
-        chosen = select_parts(score, selectors)
+        chosen = select_parts(score, named)
     except UnknownPartError as exc:
         if n_parts <= N_VOICES:
-            names = ", ".join(VOICES)
-            raise MidiError(
-                f"unknown voice in {','.join(selectors)!r}: use {names}; {exc}"
-            ) from None
+            raise _unknown_selector(score, selectors, exc) from None
         raise
     return _map_chosen_parts(score, chosen, span)

@@ -21,6 +21,7 @@ from engine.media.midi import (
     suggested_parts,
 )
 from tests.engine.midi.midi_files import TPB, bar_tick, chorale, midi_bytes, to_track, voice_events
+from tests.engine.midi.midi_files import quartet as quartet_file
 
 
 def _voice_labels(score: Score) -> list[str | None]:
@@ -200,3 +201,22 @@ def test_drums_are_never_a_part() -> None:
     mapping = map_voices(score)
     drums = [v for n, v in zip(score.notes, mapping.note_voice, strict=True) if n.channel == 9]
     assert drums and set(drums) == {UNMAPPED}
+
+
+def test_quartet_parts_by_name_number_or_voice_mixed() -> None:
+    """--voices takes the file's names in any case, 1-based numbers and voice names together."""
+    score = read_score(midi_bytes(quartet_file()))
+    by_name = resolve_voices(score, ["violin 2", "VIOLA"])
+    assert by_name[1] == [1, 2]
+    assert [p.label if p else None for p in by_name[0].parts] == [
+        "Violin 1",
+        "Violin 2",
+        "Viola",
+        "Violoncello",
+    ]
+    assert resolve_voices(score, ["2", "3"])[1] == [1, 2]
+    assert resolve_voices(score, ["soprano", "Violoncello"])[1] == [0, 3]
+    with pytest.raises(MidiError, match="'cello' is no part or voice") as info:
+        resolve_voices(score, ["alto", "cello"])
+    message = str(info.value)
+    assert "4: 'Violoncello'" in message and "Voices: soprano, alto, tenor, bass" in message
