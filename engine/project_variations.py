@@ -26,7 +26,7 @@ Accept or Discard all the editor holds none and the project stores none.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeGuard, TypeVar
 
 from engine.project_history import ProjectError
@@ -67,6 +67,10 @@ class KeptVariations(Generic[ItemT, ContextT]):
         if not kept:
             return None
         return cls(kept, context, shown if 0 <= shown < len(kept) else 0)
+
+    def showing(self, index: int) -> KeptVariations[ItemT, ContextT]:
+        """This offer with variation ``index`` selected (unchanged when there is no such one)."""
+        return replace(self, shown=index) if 0 <= index < len(self.items) else self
 
 
 def check_record(record: Any, name: str) -> tuple[dict[str, Any], int, int]:

@@ -20,7 +20,6 @@ earlier windows wrote (first variation) and hatches what is still to come.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -377,8 +376,7 @@ class PianoRollEditor(DocumentHistory, MediumEditor):
 
     def kept_variations(self) -> MidiVariations | None:
         """The offer with the selected variation, for a project file (None: no offer)."""
-        offer = self._offer
-        return None if offer is None else replace(offer, shown=max(self.strip.current(), 0))
+        return None if self._offer is None else self._offer.showing(self.strip.current())
 
     def restore_variations(self, kept: MidiVariations) -> None:
         """Offer a reopened project's variations again, the saved one selected."""

@@ -65,7 +65,9 @@ from engine.document import DocumentChanged
 from engine.jobs import GenerateResult, MediumCodec, Progress
 from engine.media.motion.clip import Clip
 from engine.media.motion.document import MotionDocument, MotionPayload
+from engine.media.motion.project import MotionVariations
 from engine.models import ModelManifest
+from engine.project_variations import KeptVariations
 
 _log = logging.getLogger(__name__)
 
@@ -107,7 +109,8 @@ class MotionEditor(DocumentHistory, NewClipEditor):
         self.preview_updates = 0
         self._sequence_clip: Clip | None = None
         self._job: tuple[MotionPayload, MediumCodec] | None = None
-        self._variations: list[Clip] = []
+        self._offer: MotionVariations | None = None
+        """The variations on offer and the request they answer (kept by a project file)."""
         self._timer = QTimer(self)
         self._clock = QElapsedTimer()
         self._play_origin = 0
@@ -394,7 +397,7 @@ class MotionEditor(DocumentHistory, NewClipEditor):
             raise ValueError("open a BVH first")
         payload = self.document.snapshot()
         codec = self.codec_factory(manifest)
-        self._clear_variations()
+        self._drop_job()
         self._job = (payload, codec)
         self.preview_updates = 0
         return payload, codec
@@ -426,29 +429,48 @@ class MotionEditor(DocumentHistory, NewClipEditor):
         """Offer the variations in the strip; the first plays from just before the edit."""
         if self._job is None or self.document is None:
             return
-        self._variations = [as_clip(v) for v in result.variations]
-        payload = self._job[0]
-        thumbs = [self._thumbnail(clip, payload) for clip in self._variations]
+        clips = [as_clip(v) for v in result.variations]
+        self._show_offer(KeptVariations.of(clips, self._job[0]))
+
+    def kept_variations(self) -> MotionVariations | None:
+        """The offer with the selected variation, for a project file (None: no offer)."""
+        return None if self._offer is None else self._offer.showing(self.strip.current())
+
+    def restore_variations(self, kept: MotionVariations) -> None:
+        """Offer a reopened project's variations again, the saved one selected."""
+        if self.document is not None:
+            self._drop_job()
+            self._show_offer(kept)
+
+    def _show_offer(self, offer: MotionVariations | None) -> None:
+        self._offer = offer
+        if offer is None:
+            return
+        payload = offer.context
+        thumbs = [self._thumbnail(clip, payload) for clip in offer.items]
         self.strip.set_variations(thumbs)  # selects 0 -> audition(0)
+        if offer.shown:
+            self.strip.select(offer.shown)
         self.show_status(
-            f"{len(self._variations)} variation(s) of frames {payload.first}-{payload.last}: "
+            f"{len(offer.items)} variation(s) of frames {payload.first}-{payload.last}: "
             "pick one to play, then Accept or Discard all"
         )
 
     def audition(self, index: int) -> None:
         """Play variation ``index`` (blue) from a little before the edited range."""
-        if self._job is None or not 0 <= index < len(self._variations):
+        if self._offer is None or not 0 <= index < len(self._offer.items):
             return
-        payload = self._job[0]
+        payload = self._offer.context
         self.frame = max(payload.first - _PREROLL_FRAMES, 0)
-        self._show("variation", self._variations[index])
+        self._show("variation", self._offer.items[index])
         self.play()
 
     def accept_variation(self, index: int) -> None:
         """Write variation ``index`` into the document: one undo step."""
-        if self._job is None or self.document is None or not 0 <= index < len(self._variations):
+        offer = self._offer
+        if offer is None or self.document is None or not 0 <= index < len(offer.items):
             return
-        clip, payload = self._variations[index], self._job[0]
+        clip, payload = offer.items[index], offer.context
         self._drop_job()
         self.document.accept(clip, payload)
         self._show("document", self.document.clip)
@@ -462,15 +484,11 @@ class MotionEditor(DocumentHistory, NewClipEditor):
             self._show("document", self.document.clip)
         self.show_status("Discarded the variations")
 
-    def _clear_variations(self) -> None:
-        self._variations = []
+    def _drop_job(self) -> None:
+        self._job, self._offer = None, None
         self.strip.blockSignals(True)
         self.strip.clear()
         self.strip.blockSignals(False)
-
-    def _drop_job(self) -> None:
-        self._job = None
-        self._clear_variations()
 
     def _thumbnail(self, clip: Clip, payload: MotionPayload) -> QPixmap:
         assert self.document is not None
