@@ -2,13 +2,16 @@
 
     remask repaint IN.mid --bars 3-4 --voices alto,tenor -o OUT.mid [--variations 3]
 
-Bars are 1-based and inclusive, as a score shows them. ``--voices`` takes
-voice names (soprano, alto, tenor, bass; default all four) or the parts to
-repaint (track names or the numbers listed in the error; a file with more than
-4 parts needs them): voices the named parts leave free show other parts of the
-file as context (those sounding in the bars first), and a part that sounds
-there but is none of the four voices is named on stderr. The input file is
-only read. Registered by ``app.cli`` through :data:`COMMANDS`.
+Bars are numbered as the score numbers them (from the file's time
+signatures; a pickup is bar 0) and inclusive. ``--voices`` takes the parts to
+repaint by name as the file names them (any case: violin 1, viola), by 1-based
+number, or by voice (soprano, alto, tenor, bass; default all four); a file with
+more than 4 parts needs parts named: voices the named parts leave free show
+other parts of the file as context (those sounding in the bars first), and a
+part that sounds there but is none of the four voices is named on stderr, as
+is a meter the sixteenth grid cannot hold. Each part keeps to its pitch range
+(:mod:`engine.media.midi.ranges`). The input file is only read. Registered by
+``app.cli`` through :data:`COMMANDS`.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from engine.media.midi import (
     time_grid,
     unheard_parts,
 )
+from engine.media.midi.meter import meter_notes
 from engine.models import ModelManifest
 
 MEDIUM = "midi"
@@ -47,26 +51,32 @@ PREFERRED_MODEL = "chorale-satb"
 
 
 def parse_bars(text: str) -> tuple[int, int]:
-    """``"3-4"`` -> (3, 4); ``"5"`` -> (5, 5). Bars are 1-based and inclusive."""
+    """``"3-4"`` -> (3, 4); ``"5"`` -> (5, 5); inclusive, numbered as the score (0 = pickup)."""
     first, _, last = text.partition("-")
     try:
         bars = (int(first), int(last or first))
     except ValueError:
-        raise CliError(f"--bars {text!r}: expected A-B, e.g. 3-4 (1-based, inclusive)") from None
-    if bars[0] < 1 or bars[1] < bars[0]:
-        raise CliError(f"--bars {text!r}: bars start at 1 and A must not exceed B")
+        raise CliError(
+            f"--bars {text!r}: expected A-B, e.g. 3-4 (bar numbers as in the score, inclusive)"
+        ) from None
+    if bars[0] < 0 or bars[1] < bars[0]:
+        raise CliError(f"--bars {text!r}: bars start at 1 (0 for a pickup), A must not exceed B")
     return bars
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", type=Path, metavar="IN.mid", help="MIDI file (type 0 or 1)")
-    parser.add_argument("--bars", required=True, help="bars to repaint, A-B (1-based, inclusive)")
+    parser.add_argument(
+        "--bars",
+        required=True,
+        help="bars to repaint, A-B, numbered as in the score (a pickup is 0), inclusive",
+    )
     parser.add_argument(
         "--voices",
         default=None,
-        help="comma-separated voices (soprano,alto,tenor,bass; default all) "
-        "or parts to repaint by track name/number (needed with more than 4 parts; "
-        "free voices then show other parts as context)",
+        help="comma-separated parts to repaint: names as in the file (any case), 1-based "
+        "numbers, or soprano,alto,tenor,bass (default all; parts must be named when the "
+        "file has more than 4, free voices then show other parts as context)",
     )
     add_common_arguments(parser, "mid", PREFERRED_MODEL)
     parser.add_argument("--wav", action="store_true", help="also render each result to .wav")
@@ -84,6 +94,8 @@ def _repaint(args: argparse.Namespace, score: Score, manifest: ModelManifest) ->
     span = (grid.tick(first), grid.tick(stop))
     mapping, voices = resolve_voices(score, selectors, span)
     _note_unheard_parts(score, mapping, span, args.bars)
+    for line in meter_notes(score, grid, span):
+        print(f"{PROG}: note: {printable(line)}", file=sys.stderr)
     mask = region_mask(grid, bars, voices)
     payload = MidiPayload.of(score, mask, mapping, contract)
     settings = manifest.default_settings(**sampler_overrides(args))

@@ -10,9 +10,12 @@ from app import cli
 from engine.media.midi import read_score
 from tests.cli_run import cli_env, remask
 from tests.engine.midi.midi_files import (
+    BAR_44,
+    TPB,
     chorale,
     non_note_events,
     note_keys,
+    quartet,
     save,
     tiny_chorale_model,
 )
@@ -72,7 +75,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path: Path, env: dict[str, str]) ->
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--bars", "5-9"], "outside the piece, which has 4 bars"),
+        (["--bars", "5-9"], "outside the piece, whose bars are 1-4"),
         (["--bars", "three"], "expected A-B"),
         (["--bars", "1-2", "--voices", "alto,piccolo"], "unknown voice"),
         (["--bars", "1-2", "--model", "nope"], "no model named 'nope'"),
@@ -119,3 +122,40 @@ def test_a_part_left_out_of_the_four_voices_is_named_on_stderr(
     assert fifth and fifth <= note_keys(result.notes)  # kept as it is
     done = remask(*args, "--voices", "alto,tenor,1", env=env)  # one context voice left: part 4
     assert done.returncode == 0 and "part 5" in done.stderr and "part 4" not in done.stderr
+
+
+def _changed_track_names(source: Path, out: Path) -> set[str]:
+    original, result = read_score(source.read_bytes()), read_score(out.read_bytes())
+    changed = {key[0] for key in note_keys(result.notes) ^ note_keys(original.notes)}
+    return {original.track_name(t) for t in changed}
+
+
+def test_quartet_parts_by_their_names_numbers_and_voices(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """A string quartet's parts are named as the file names them, or numbered, or by voice."""
+    source = save(quartet(bars=4, signatures=((0, 1, 4), (TPB, 4, 4))), tmp_path / "q.mid")
+    out = tmp_path / "out.mid"
+    base = ["repaint", str(source), "-o", str(out), "--steps", "2", "--seed", "1"]
+    done = remask(*base, "--bars", "0-1", "--voices", "VIOLIN 2", env=env)
+    assert done.returncode == 0, done.stderr
+    assert _changed_track_names(source, out) == {"Violin 2"}
+    original, result = read_score(source.read_bytes()), read_score(out.read_bytes())
+    changed = note_keys(result.notes) ^ note_keys(original.notes)
+    assert max(key[4] for key in changed) < TPB + BAR_44  # the pickup and bar 1 only
+    done = remask(*base, "--bars", "2-2", "--voices", "4,soprano", env=env)
+    assert done.returncode == 0, done.stderr
+    assert _changed_track_names(source, out) == {"Violin 1", "Violoncello"}
+    done = remask(*base, "--bars", "2-2", "--voices", "cello", env=env)
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    assert "'cello' is no part or voice" in line and "2: 'Violin 2'" in line
+
+
+def test_a_meter_the_grid_does_not_know_is_named(tmp_path: Path, env: dict[str, str]) -> None:
+    source = save(quartet(bars=4, signatures=((0, 9, 8),)), tmp_path / "jig.mid")
+    out = tmp_path / "out.mid"
+    args = ["repaint", str(source), "--bars", "1-1", "-o", str(out), "--steps", "2"]
+    done = remask(*args, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "remask: note: 9/8 from bar 1: the model learned 4/4 and 3/4" in done.stderr
