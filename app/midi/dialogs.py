@@ -19,8 +19,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.media.midi import N_VOICES, UNMAPPED, Part, suggested_parts
+from engine.media.midi import N_VOICES, UNMAPPED, Part, TimeGrid, suggested_parts
 from engine.media.midi.document import VOICE_NAMES, RollDocument
+from engine.media.midi.meter import meter_notes
 
 
 def opened_status(document: RollDocument) -> str:
@@ -31,6 +32,8 @@ def opened_status(document: RollDocument) -> str:
     )
     if any(note.voice == UNMAPPED for note in document.notes):
         text += " · grey notes are outside the four voices (played, kept, unheard by the model)"
+    for line in meter_notes(document.score, document.grid):
+        text += f" · {line}"
     return text
 
 
@@ -81,18 +84,34 @@ class PartsDialog(QDialog):
         ok.setEnabled(1 <= len(self.chosen()) <= N_VOICES)
 
 
+def ask_bars(
+    document: RollDocument, parent: QWidget | None = None
+) -> tuple[int, int, list[int]] | None:
+    """Ask for bars (the score's numbers) and voices (the parts' names); None if cancelled."""
+    dialog = BarsDialog(document.grid, document.voice_labels, parent)
+    if dialog.exec() != QDialog.DialogCode.Accepted:
+        return None
+    return dialog.choice()
+
+
 class BarsDialog(QDialog):
     """First bar, last bar and voices to add to the mask."""
 
-    def __init__(self, n_bars: int, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        grid: TimeGrid,
+        voice_labels: Sequence[str] = VOICE_NAMES,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Select bars")
         self.first = QSpinBox()
         self.last = QSpinBox()
-        for box in (self.first, self.last):
-            box.setRange(1, max(1, n_bars))
-        self.last.setValue(min(2, n_bars))
-        self.voices = [QCheckBox(name) for name in VOICE_NAMES]
+        for box in (self.first, self.last):  # the score's numbers: a pickup is bar 0
+            box.setRange(grid.first_bar, grid.last_bar)
+        self.first.setValue(max(1, grid.first_bar))
+        self.last.setValue(min(2, grid.last_bar))
+        self.voices = [QCheckBox(name) for name in voice_labels]
         for check in self.voices[1:3]:
             check.setChecked(True)
         row = QHBoxLayout()

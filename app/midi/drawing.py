@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QBrush, QColor, QPainter, QPen, QPixmap
+from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPen, QPixmap
 
 from engine.media.midi import N_VOICES
 from engine.media.midi.document import RollNote
@@ -32,6 +32,13 @@ def pitch_name(pitch: int) -> str:
 
 def voice_color(voice: int) -> QColor:
     return VOICE_COLORS[voice] if 0 <= voice < N_VOICES else UNMAPPED_COLOR
+
+
+def swatch(color: QColor) -> QIcon:
+    """A small filled square: the voice colour legend on its toolbar button."""
+    pixmap = QPixmap(12, 12)
+    pixmap.fill(color)
+    return QIcon(pixmap)
 
 
 @dataclass

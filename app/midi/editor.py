@@ -25,9 +25,8 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QRect, Qt
-from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QPixmap
+from PySide6.QtGui import QAction, QActionGroup, QIcon
 from PySide6.QtWidgets import (
-    QDialog,
     QMenu,
     QToolBar,
     QToolButton,
@@ -38,8 +37,8 @@ from PySide6.QtWidgets import (
 from app.editor_base import DocumentHistory, MediumEditor
 from app.midi.audio import AudioPlayer, wait_in_thread
 from app.midi.controller import preview_from_tokens, region_notes, render_range, stream_range
-from app.midi.dialogs import BarsDialog, ask_parts, opened_status
-from app.midi.drawing import Overlay, variation_pixmap, voice_color
+from app.midi.dialogs import ask_bars, ask_parts, opened_status
+from app.midi.drawing import Overlay, swatch, variation_pixmap, voice_color
 from app.midi.opening import OpenedScore, Seconds, step_times
 from app.midi.view import PianoRollView
 from app.shortcuts import bind
@@ -134,7 +133,7 @@ class PianoRollEditor(DocumentHistory, MediumEditor):
                 for name in VOICE_NAMES
             ],
             lambda i: setattr(self.view, "voice", i),
-            icons=[_swatch(voice_color(v)) for v in range(N_VOICES)],
+            icons=[swatch(voice_color(v)) for v in range(N_VOICES)],
         )
         bar.addSeparator()
         self._build_mask_menu()
@@ -264,6 +263,7 @@ class PianoRollEditor(DocumentHistory, MediumEditor):
         self.mark_saved()
         document.subscribe(self._on_document)
         self.view.set_document(document)
+        self._label_voices()
         self._step_times = step_times(document) if times is None else times
         self.show_status(opened_status(document))
         self.stateChanged.emit()
@@ -271,8 +271,17 @@ class PianoRollEditor(DocumentHistory, MediumEditor):
     def _on_document(self, event: DocumentChanged) -> None:
         if event.kind == "notes":
             self._update_step_times()
+            self._label_voices()
         if event.kind in ("history", "mask"):
             self.stateChanged.emit()
+
+    def _label_voices(self) -> None:
+        """The voice buttons take the parts' own names (Violin 1 ... Violoncello) when the file
+        names them."""
+        assert self.document is not None
+        for action, name in zip(self.voice_actions, self.document.voice_labels, strict=True):
+            action.setText(name)
+            action.setToolTip(f"New notes and mask strokes go to {name}")
 
     def _update_step_times(self) -> None:
         assert self.document is not None
@@ -324,13 +333,9 @@ class PianoRollEditor(DocumentHistory, MediumEditor):
 
     def select_bars_dialog(self) -> None:
         """Ask for a bar range and voices, then add them to the mask."""
-        if self.document is None:
-            return
-        dialog = BarsDialog(self.document.grid.n_bars, self)
-        if dialog.exec() == QDialog.DialogCode.Accepted:
-            first, last, voices = dialog.choice()
-            if voices:
-                self.document.mask_bars(first, last, voices)
+        choice = ask_bars(self.document, self) if self.document is not None else None
+        if self.document is not None and choice is not None and choice[2]:
+            self.document.mask_bars(*choice)
 
     # -- generation -----------------------------------------------------------------------
 
@@ -491,10 +496,3 @@ class PianoRollEditor(DocumentHistory, MediumEditor):
 
     def show_status(self, text: str) -> None:
         self.status.setText(text)
-
-
-def _swatch(color: QColor) -> QIcon:
-    """A small filled square: the voice colour legend on its toolbar button."""
-    pixmap = QPixmap(12, 12)
-    pixmap.fill(color)
-    return QIcon(pixmap)

@@ -6,7 +6,6 @@ mapping they use; the ruler also sets the document's time selection.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Protocol
 
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -14,7 +13,7 @@ from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QWidget
 
 from app.midi.drawing import BLACK, LANE_GAP, LANE_HEIGHT, LANES_HEIGHT, pitch_name, voice_color
-from engine.media.midi import N_VOICES, VOICES
+from engine.media.midi import N_VOICES, VOICES, TimeGrid
 from engine.media.midi.document import RollDocument, StepRange
 
 
@@ -82,13 +81,15 @@ class Keyboard(QWidget):
         font.setPointSizeF(8)
         font.setBold(True)
         painter.setFont(font)
+        document = self.view.document
+        labels = document.voice_labels if document else [v.capitalize() for v in VOICES]
+        metrics = painter.fontMetrics()
         for voice in range(N_VOICES):
             rect = QRectF(0, voice * LANE_HEIGHT, self.width(), LANE_HEIGHT - 1)
             painter.fillRect(rect, voice_color(voice))
             painter.setPen(QColor("#ffffff"))
-            painter.drawText(
-                rect.adjusted(4, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter, VOICES[voice].capitalize()
-            )
+            text = metrics.elidedText(labels[voice], Qt.TextElideMode.ElideRight, self.width() - 6)
+            painter.drawText(rect.adjusted(4, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter, text)
         painter.fillRect(
             QRectF(0, LANES_HEIGHT - LANE_GAP, self.width(), LANE_GAP), QColor("#d5d5cc")
         )
@@ -125,7 +126,7 @@ class Ruler(QWidget):
         document = view.document
         if document is not None:
             self._paint_selection(painter, document.selection)
-            self._paint_bars(painter, document.grid.bar_steps, document.n_steps)
+            self._paint_bars(painter, document.grid)
             if view.playhead is not None:
                 x = view.step_x(view.playhead)
                 painter.setPen(QPen(QColor("#c0142b"), 2))
@@ -140,13 +141,15 @@ class Ruler(QWidget):
             x0, x1 = self.view.step_x(lo), self.view.step_x(hi)
             painter.fillRect(QRectF(x0, 0, x1 - x0, self.height()), QColor(80, 120, 220, 90))
 
-    def _paint_bars(self, painter: QPainter, bar_steps: Sequence[int], n_steps: int) -> None:
-        view = self.view
-        ends = [*bar_steps[1:], n_steps]
+    def _paint_bars(self, painter: QPainter, grid: TimeGrid) -> None:
+        """Bar lines and numbers as the score has them (a pickup is 0), beats as ticks."""
+        view, bar_steps = self.view, grid.bar_steps
+        ends = [*bar_steps[1:], grid.n_steps]
         font = painter.font()
         font.setPointSizeF(8.5)
         painter.setFont(font)
-        for number, (start, end) in enumerate(zip(bar_steps, ends, strict=True), start=1):
+        for index, (start, end) in enumerate(zip(bar_steps, ends, strict=True)):
+            number = grid.bar_number(index)
             x = view.step_x(start)
             if x > self.width() or view.step_x(end) < 0:
                 continue

@@ -66,6 +66,20 @@ class RollNote:
     end: float
 
 
+def voice_labels(score: Score, mapping: VoiceMapping) -> tuple[str, ...]:
+    """What each voice lane is called: the track name of the part in it, else its voice name.
+
+    A string quartet's lanes read Violin 1, Violin 2, Viola, Violoncello, not
+    Soprano..Bass; a voice with no named part (an empty row, a channel of a
+    type 0 file, a split polyphonic track) keeps the voice's name.
+    """
+    labels = []
+    for voice, part in enumerate(mapping.parts):
+        name = score.track_name(part.track).strip() if part and part.channel is None else ""
+        labels.append(" ".join(name.split()) or VOICE_NAMES[voice])
+    return tuple(labels)
+
+
 def roll_notes(score: Score, mapping: VoiceMapping, grid: TimeGrid) -> list[RollNote]:
     """Every pitched note in steps (fractional when off the grid); drums are not drawn."""
     per_tick = grid.steps_per_quarter / grid.ticks_per_beat
@@ -124,6 +138,7 @@ class RollDocument(HistoryDocument):
     def _derive(self, score: Score) -> None:
         """Recompute what follows from the score: voices, time grid, drawn notes."""
         self.mapping = map_voices(score, self.parts)
+        self.voice_labels = voice_labels(score, self.mapping)
         self.grid = time_grid(score)
         self.notes = roll_notes(score, self.mapping, self.grid)
 
