@@ -131,6 +131,17 @@ class MediumEditor(QWidget):
         """
         self.open_path(path)
 
+    def prepare_decoded(self, path: Path, decoded: object) -> object:
+        """Build, in the loading thread, what :meth:`open_decoded` will swap in.
+
+        Anything slow that follows from the file alone (display buffers, derived
+        structures) belongs here, so the GUI thread's half stays short. It runs in
+        a worker: read no widget, change nothing of the editor; raise to refuse the
+        file (the open document stays). The default passes the reader's result on.
+        """
+        del path
+        return decoded
+
     @classmethod
     def decodes_off_thread(cls) -> bool:
         """Whether :meth:`open_decoded` is overridden, so decoding may leave the GUI thread."""

@@ -1,11 +1,14 @@
 """Opening files off the GUI thread: decode in a worker, with progress and Cancel, then install.
 
 Opening is two halves. The *decode* (a 9000² PNG, a long BVH, a project with
-its history) runs in a worker thread and builds engine objects only; the
-*install* (the editor takes the new document) runs on the GUI thread once the
-decode succeeded. Until then nothing of the open document is touched, so a
-refused or cancelled file leaves it exactly as it was. Cancel cannot stop a
-decoder mid-file, so it drops the result when it arrives.
+its history) runs in a worker thread: the medium's reader, then whatever the
+editor can build from its result without touching a widget (the canvas's RGBA
+buffers, a piano roll's document and step times). The *install* (the editor
+swaps the prepared objects in) runs on the GUI thread once the decode
+succeeded, and is kept short: the window must not stall while a file opens.
+Until then nothing of the open document is touched, so a refused or cancelled
+file leaves it exactly as it was. Cancel cannot stop a decoder mid-file, so it
+drops the result when it arrives.
 
 If the install itself fails (a view that cannot show the document), the
 editor's document, path and saved state are put back (:func:`kept_on_failure`).
@@ -160,11 +163,12 @@ def _run(decode: Decode) -> tuple[Any, BaseException | None]:
 
 
 def decode_file(editor: MediumEditor, medium: str, path: Path) -> object:
-    """The worker half of opening a medium file: the medium's reader, when the editor can
-    take its result (:meth:`MediumEditor.open_decoded`); else nothing (it reads on install)."""
+    """The worker half of opening a medium file: the medium's reader, then what the editor
+    prepares from its result (:meth:`MediumEditor.prepare_decoded`), when the editor can take
+    it (:meth:`MediumEditor.open_decoded`); else nothing (it reads on install)."""
     if not editor.decodes_off_thread():
         return None
-    return medium_spec(medium).open_document(path)
+    return editor.prepare_decoded(path, medium_spec(medium).open_document(path))
 
 
 def install_file(editor: MediumEditor, path: Path, decoded: object) -> None:
