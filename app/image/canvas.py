@@ -173,6 +173,8 @@ class ImageCanvas(QGraphicsView):
 
     def _build(self) -> None:
         scene = QGraphicsScene(self)
+        # A handful of items: a BSP index only costs, re-filing a 4096² layer on every resize.
+        scene.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
         for item in (self.picture, self.mask_layer, self.heat):
             scene.addItem(item)
         self.heat.setZValue(3)
@@ -204,11 +206,17 @@ class ImageCanvas(QGraphicsView):
 
     # -- content -----------------------------------------------------------------------
 
-    def set_picture(self, rgba: RGBA) -> None:
-        """A new picture (size may change): every layer is resized and the view fits it."""
+    def set_picture(self, rgba: RGBA, overlay: RGBA | None = None) -> None:
+        """A new picture (size may change): every layer is resized and the view fits it.
+
+        ``overlay`` is the mask layer's array when one was made off the GUI thread
+        (see :class:`app.image.widgets.ShownImage`); else the mask layer starts clear.
+        """
         height, width = rgba.shape[:2]
         self.picture.set_pixels(rgba)
-        self.mask_layer.set_pixels(np.zeros((height, width, 4), dtype=np.uint8))
+        if overlay is None or overlay.shape != (height, width, 4):
+            overlay = np.zeros((height, width, 4), dtype=np.uint8)
+        self.mask_layer.set_pixels(overlay)
         self.clear_preview()
         self.scene().setSceneRect(QRectF(0, 0, width, height))
         self._auto_fit = True

@@ -40,7 +40,7 @@ from app.image.canvas import RADIUS_STEP, ImageCanvas, Tool
 from app.image.generation import ImageGeneration
 from app.image.heatmap import HeatSource
 from app.image.toolbars import MaskMenu, SettingsBar, add_action, add_tool_actions
-from app.image.widgets import THUMBNAIL, ExtendDialog, paint_mask, rgba_of
+from app.image.widgets import THUMBNAIL, ExtendDialog, ShownImage, paint_mask, rgba_of
 from app.status_line import ElidedLabel
 from app.variations import VariationsStrip
 from engine.document import DocumentChanged
@@ -71,6 +71,8 @@ class ImageEditor(DocumentHistory, MediumEditor):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.document: ImageDocument | None = None
+        self._has_mask: bool | None = None
+        """:meth:`has_mask`'s answer until the document's next event."""
         self.canvas = ImageCanvas()
         self.strip = VariationsStrip()
         self.status = ElidedLabel()
@@ -166,18 +168,32 @@ class ImageEditor(DocumentHistory, MediumEditor):
         """Decode fully first; on error nothing here changes (the window shows the message)."""
         self.set_document(ImageDocument.open(path))
 
-    def open_decoded(self, path: Path, decoded: object) -> None:
-        """The image medium's reader gave an :class:`ImageDocument` (decoded off the GUI thread)."""
-        if not isinstance(decoded, ImageDocument):
-            raise TypeError(f"{path.name}: the image reader gave no image document")
-        self.set_document(decoded)
+    def prepare_decoded(self, path: Path, decoded: object) -> object:
+        """In the loading worker: the decoded document's canvas arrays (:class:`ShownImage`).
 
-    def set_document(self, document: ImageDocument) -> None:
+        Reads the mask colour, a value the GUI thread only ever replaces whole.
+        """
+        if not isinstance(decoded, ImageDocument):
+            return decoded  # open_decoded refuses it on the GUI thread
+        return ShownImage.of(decoded, self._mask_rgba())
+
+    def open_decoded(self, path: Path, decoded: object) -> None:
+        """Take what the worker read and prepared: a :class:`ShownImage` (or a bare document)."""
+        if isinstance(decoded, ImageDocument):
+            decoded = ShownImage.of(decoded, self._mask_rgba())
+        if not isinstance(decoded, ShownImage):
+            raise TypeError(f"{path.name}: the image reader gave no image document")
+        self.set_document(decoded.document, decoded)
+
+    def set_document(self, document: ImageDocument, shown: ShownImage | None = None) -> None:
+        """Show ``document``; ``shown`` (its canvas arrays, built in a worker) spares the
+        GUI thread the conversion."""
         self.generation.forget()
         self.document = document
+        self._has_mask = None
         self.mark_saved()
         document.subscribe(self._on_change)
-        self._show_document()
+        self._show_document(shown if shown is not None and shown.document is document else None)
         for note in document.image.notes:
             _log.info("%s: %s", document.name, note)
         self.stateChanged.emit()
@@ -194,8 +210,13 @@ class ImageEditor(DocumentHistory, MediumEditor):
     def document_name(self) -> str:
         return self.document.name if self.document is not None else ""
 
-    def _show_document(self) -> None:
+    def _show_document(self, shown: ShownImage | None = None) -> None:
+        """Hand the canvas the document's arrays: ``shown`` when the loading worker made them."""
         assert self.document is not None
+        if shown is not None:
+            self.canvas.set_picture(shown.picture, shown.overlay)
+            self._has_mask = shown.mask_box is not None
+            return
         image = self.document.image
         self.canvas.set_picture(rgba_of(image.rgb, image.alpha))
         box = bounding_box(self.document.mask)  # the new overlay is clear: paint only the mask
@@ -204,6 +225,7 @@ class ImageEditor(DocumentHistory, MediumEditor):
 
     def _on_change(self, event: DocumentChanged) -> None:
         """Mirror one document event into the canvas (only the changed box)."""
+        self._has_mask = None
         if event.kind == "reset":  # the canvas changed size: old results no longer fit
             self.generation.forget()
             self._show_document()
@@ -216,12 +238,14 @@ class ImageEditor(DocumentHistory, MediumEditor):
 
     # -- view updates (only the changed box) ---------------------------------------------
 
+    def _mask_rgba(self) -> tuple[int, int, int, int]:
+        colour = self.mask_colour
+        return colour.red(), colour.green(), colour.blue(), round(255 * self.mask_opacity)
+
     def _repaint_mask(self, box: tuple[slice, ...]) -> None:
         assert self.document is not None
         rows, cols = box[0], box[1]
-        colour = self.mask_colour
-        rgba = (colour.red(), colour.green(), colour.blue(), round(255 * self.mask_opacity))
-        paint_mask(self.canvas.mask_layer.pixels, self.document.mask, rows, cols, rgba)
+        paint_mask(self.canvas.mask_layer.pixels, self.document.mask, rows, cols, self._mask_rgba())
         self.canvas.mask_layer.changed((rows, cols))
 
     def _repaint_picture(self, box: tuple[slice, ...]) -> None:
@@ -357,7 +381,13 @@ class ImageEditor(DocumentHistory, MediumEditor):
     # -- generation -----------------------------------------------------------------------
 
     def has_mask(self) -> bool:
-        return self.document is not None and self.document.has_mask()
+        """Cached until the document's next event: the window asks after every change, and
+        scanning a 4096² mask each time adds up to a stall while a large file opens."""
+        if self.document is None:
+            return False
+        if self._has_mask is None:
+            self._has_mask = self.document.has_mask()
+        return self._has_mask
 
     def make_generate_payload(self, manifest: ModelManifest) -> tuple[Any, Codec]:
         """A snapshot of picture + mask with its crop windows, run by the worker as one job."""

@@ -2,20 +2,59 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+import numpy.typing as npt
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QSpinBox, QWidget
 
+from engine.media.image.document import ImageDocument
 from engine.media.image.files import LoadedImage
+from engine.media.image.mask import Box, bounding_box
+
+RGBA = npt.NDArray[np.uint8]
 
 THUMBNAIL = 96
 
 
 def rgba_of(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
-    """uint8 [H, W, 4] for the canvas (opaque when the picture has no alpha)."""
-    opaque = np.full(rgb.shape[:2], 255, dtype=np.uint8) if alpha is None else alpha
-    return np.ascontiguousarray(np.concatenate([rgb, opaque[:, :, None]], axis=2))
+    """uint8 [H, W, 4] for the canvas (opaque when the picture has no alpha).
+
+    Written into one new array, not concatenated: on a 4096² picture that is
+    about half the time (no temporary alpha plane, one pass per channel group).
+    """
+    rgba = np.empty((*rgb.shape[:2], 4), dtype=np.uint8)
+    rgba[:, :, :3] = rgb
+    rgba[:, :, 3] = 255 if alpha is None else alpha
+    return rgba
+
+
+@dataclass(frozen=True)
+class ShownImage:
+    """A document with the canvas arrays that show it, built off the GUI thread on open.
+
+    Converting a large picture to RGBA takes a tenth of a second or more per
+    4096²; done in the loading worker, the GUI thread only hands the arrays to
+    the canvas. ``overlay`` already carries the document's mask (in ``colour``)
+    inside ``mask_box``.
+    """
+
+    document: ImageDocument
+    picture: RGBA
+    overlay: RGBA
+    mask_box: Box | None
+
+    @classmethod
+    def of(cls, document: ImageDocument, colour: tuple[int, ...]) -> ShownImage:
+        image = document.image
+        picture = rgba_of(image.rgb, image.alpha)
+        overlay = np.zeros_like(picture)
+        box = bounding_box(document.mask)
+        if box is not None:
+            paint_mask(overlay, document.mask, box[0], box[1], colour)
+        return cls(document, picture, overlay, box)
 
 
 def paint_mask(

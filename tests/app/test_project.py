@@ -151,11 +151,11 @@ def test_an_install_that_fails_puts_the_old_document_back(
     original = ImageEditor._show_document
     calls = {"n": 0}
 
-    def fail_once(self: ImageEditor) -> None:
+    def fail_once(self: ImageEditor, *shown: Any) -> None:
         calls["n"] += 1
         if calls["n"] == 1:
             raise MemoryError("the view cannot hold it")
-        original(self)
+        original(self, *shown)
 
     monkeypatch.setattr(ImageEditor, "_show_document", fail_once)
     window.confirm_discard = Prompt(Choice.DISCARD)
