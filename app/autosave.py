@@ -1,8 +1,9 @@
 """Autosave and crash recovery: no more than a few seconds of work is lost to a crash or a kill.
 
 While the app runs, every change restarts a short timer; when the user has
-been idle for :data:`AUTOSAVE_DELAY_MS`, each modified document is written as
-a project (:mod:`engine.project`) into the user data folder's ``autosave/``,
+been idle for :data:`AUTOSAVE_DELAY_MS`, each modified document (or one that
+offers variations no project file holds: they cost minutes of sampling) is
+written as a project (:mod:`engine.project`) into the user data folder's ``autosave/``,
 as ``<pid>-<medium>.remask``. The snapshot is taken on the GUI thread (arrays
 copied, nothing encoded) and written by one worker thread, atomically, so a
 kill mid-write leaves the previous autosave whole. A clean save, a discarded
@@ -129,13 +130,14 @@ class Autosaver(QObject):
         self.timer.start()
 
     def save_now(self) -> None:
-        """Queue a write of every modified document; an unmodified one loses its autosave."""
+        """Queue a write of every document with unsaved work; any other loses its autosave."""
+        files = self.window.project_files
         for page in self.window.pages.values():
-            if not page.is_modified():
+            if not (page.is_modified() or files.offer_unsaved(page)):
                 self.forget(page.medium)
                 continue
             try:
-                snapshot = snapshot_project(self.window.project_files.project_of(page))
+                snapshot = snapshot_project(files.project_of(page))
             except Exception:  # noqa: BLE001 - a medium without projects is not autosaved
                 _log.debug("no autosave of %s", page.medium, exc_info=True)
                 continue

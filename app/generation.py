@@ -67,9 +67,13 @@ class GenerationControl:
         self.bar.show_progress(progress.window, progress.windows, step.index, step.total)
 
     def _on_finished(self, result: GenerateResult) -> None:
-        """Show the results, then the time from the click to now (model load and decode too)."""
+        """Show the results, then the time from the click to now (model load and decode too).
+
+        The editor's state changes too: it now offers variations, which autosave keeps.
+        """
         if self.job_editor is not None:
             self.job_editor.show_results(result)
+            self.job_editor.stateChanged.emit()
         count = len(result.variations)
         waited = self.last_seconds = time.perf_counter() - self._clicked
         self.bar.finish(f"{count} variation{'s' * (count != 1)} in {waited:.1f} s")

@@ -1,7 +1,9 @@
 """File ▸ Save Project, Save Project As… and opening ``.remask`` files, for every medium's page.
 
 A project (:mod:`engine.project`) keeps the work: the document with its mask,
-its undo history, and the model and sampler settings. Export (PNG, MIDI, BVH)
+its undo history, the model and sampler settings, and the variations on offer
+(an editor that has them is :class:`OffersVariations`; reopening offers them
+again with the same one selected). Export (PNG, MIDI, BVH)
 stays the way to hand the content to other programs. Save writes the page's
 project file again (asking where the first time); the document is then clean
 (:meth:`DocumentHistory.mark_saved`) and the window title shows the project's
@@ -18,13 +20,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from PySide6.QtWidgets import QFileDialog
 
 from app.engine_worker import one_line
 from app.loading import kept_on_failure
-from engine.project import SUFFIX, Project, ProjectError, read_project, snapshot_project
+from engine.project import (
+    SUFFIX,
+    KeptVariations,
+    Project,
+    ProjectError,
+    read_project,
+    snapshot_project,
+)
 
 if TYPE_CHECKING:
     from app.autosave import Autosaver
@@ -40,6 +49,22 @@ def is_project(path: Path) -> bool:
     return path.suffix.lower() == SUFFIX
 
 
+@runtime_checkable
+class OffersVariations(Protocol):
+    """An editor whose offer of variations a project keeps (the image, MIDI and motion pages)."""
+
+    def kept_variations(self) -> KeptVariations[Any, Any] | None:
+        """The variations on offer and the selected one (None: no offer open)."""
+
+    def restore_variations(self, kept: KeptVariations[Any, Any]) -> None:
+        """Offer ``kept`` again over the document just shown."""
+
+
+def kept_variations(editor: object) -> KeptVariations[Any, Any] | None:
+    """What ``editor`` offers, for a project; None for an editor that keeps no variations."""
+    return editor.kept_variations() if isinstance(editor, OffersVariations) else None
+
+
 class ProjectFiles:
     """Which project file each page's document belongs to, and the actions on it."""
 
@@ -51,6 +76,8 @@ class ProjectFiles:
         """Where to save a page's project (None: cancelled); a file dialog, replaced in tests."""
         self._files: dict[str, tuple[object, Path]] = {}
         """Per medium: the document a project file holds, and that file."""
+        self._offers: dict[str, tuple[int, ...]] = {}
+        """Per medium: the offer of variations last saved or opened (see :func:`_offer_key`)."""
 
     # -- state -------------------------------------------------------------------------------
 
@@ -67,6 +94,11 @@ class ProjectFiles:
         path = self.path_of(page)
         return path.name if path is not None else page.document_label()
 
+    def offer_unsaved(self, page: MediumPage) -> bool:
+        """Whether the page offers variations that no project file holds as they are now."""
+        key = _offer_key(kept_variations(page.editor))
+        return bool(key) and self._offers.get(page.medium) != key
+
     def project_of(self, page: MediumPage) -> Project:
         """The page's document as a project, with the model and settings when its page shows."""
         editor = page.editor
@@ -81,6 +113,7 @@ class ProjectFiles:
             name=editor.document_name(),
             model=model.name if model is not None else None,
             sampler=sampler.settings() if model is not None else None,
+            variations=kept_variations(editor),
         )
 
     # -- saving ------------------------------------------------------------------------------
@@ -103,13 +136,15 @@ class ProjectFiles:
         if not is_project(path):
             path = path.with_name(path.name + SUFFIX)
         try:
-            snapshot_project(self.project_of(page)).write(path)
+            project = self.project_of(page)
+            snapshot_project(project).write(path)
         except Exception as exc:  # noqa: BLE001 - any writer error becomes one line for the user
             _log.debug("saving %s failed", path, exc_info=True)
             self.window.show_error(f"Cannot save {path.name}", one_line(exc))
             return False
         assert editor is not None
         self._files[page.medium] = (getattr(editor, "document", None), path)
+        self._offers[page.medium] = _offer_key(project.variations)
         mark_saved = getattr(editor, "mark_saved", None)
         if callable(mark_saved):
             mark_saved()
@@ -163,6 +198,7 @@ class ProjectFiles:
             _show(editor, project)
         if path is not None:
             self._files[page.medium] = (project.document, path)
+            self._offers[page.medium] = _offer_key(kept_variations(editor))
         if modified:
             getattr(editor, "mark_unsaved", lambda: None)()
         page.sync()
@@ -179,8 +215,16 @@ class ProjectFiles:
             sampler.show_settings(project.sampler)
 
 
+def _offer_key(kept: KeptVariations[Any, Any] | None) -> tuple[int, ...]:
+    """Which offer ``kept`` is: its items (by identity, as the editor holds them) and the
+    selected one; ``()`` for none."""
+    return () if kept is None else (*map(id, kept.items), kept.shown)
+
+
 def _show(editor: Any, project: Project) -> None:
     """Hand the document to the editor; its path becomes the source's name, for exports."""
     editor.set_document(project.document)
     if hasattr(editor, "path") and project.name:
         editor.path = Path(project.name)
+    if project.variations is not None and isinstance(editor, OffersVariations):
+        editor.restore_variations(project.variations)
