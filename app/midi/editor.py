@@ -39,7 +39,7 @@ from app.midi.audio import AudioPlayer, wait_in_thread
 from app.midi.controller import preview_from_tokens, region_notes, render_range, stream_range
 from app.midi.dialogs import ask_bars, ask_parts, opened_status
 from app.midi.drawing import Overlay, swatch, variation_pixmap, voice_color
-from app.midi.opening import OpenedScore, Seconds, step_times
+from app.midi.opening import OpenedScore, step_times
 from app.midi.view import PianoRollView
 from app.shortcuts import bind
 from app.status_line import ElidedLabel
@@ -252,18 +252,19 @@ class PianoRollEditor(DocumentHistory, MediumEditor):
                 raise MidiError(f"{path.name}: {len(parts)} parts and none chosen; nothing opened")
             document = RollDocument(decoded.score, chosen)  # raises before anything is replaced
         self.path = Path(path)
-        self.set_document(document, decoded.step_times if document is decoded.document else None)
+        self.set_document(document, decoded if document is decoded.document else None)
 
-    def set_document(self, document: RollDocument, times: Seconds | None = None) -> None:
-        """Show ``document``; ``times`` (its :func:`step_times`, from the loading worker)
-        spares the GUI thread computing them."""
+    def set_document(self, document: RollDocument, opened: OpenedScore | None = None) -> None:
+        """Show ``document``; ``opened`` (from the loading worker) holds its step times and
+        note spans, so the GUI thread need not compute them."""
         self.player.stop()
         self._forget_results()
         self.document = document
         self.mark_saved()
         document.subscribe(self._on_document)
-        self.view.set_document(document)
+        self.view.set_document(document, opened.spans if opened else None)
         self._label_voices()
+        times = opened.step_times if opened else None
         self._step_times = step_times(document) if times is None else times
         self.show_status(opened_status(document))
         self.stateChanged.emit()

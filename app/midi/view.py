@@ -51,6 +51,7 @@ from app.midi.drawing import (
     voice_color,
 )
 from app.midi.margins import Keyboard, Ruler
+from app.midi.opening import NoteSpans
 from engine.document import DocumentChanged
 from engine.media.midi import N_VOICES
 from engine.media.midi.document import RollDocument, RollNote
@@ -74,6 +75,7 @@ class PianoRollView(QAbstractScrollArea):
         self.selected: set[int] = set()
         self.overlay: Overlay | None = None
         self.playhead: float | None = None  # in steps
+        self._spans: NoteSpans | None = None
         self._exposed = QRect()
         """The part of the viewport being repainted (notes outside it are skipped)."""
         self._drag: _Drag | None = None
@@ -88,8 +90,10 @@ class PianoRollView(QAbstractScrollArea):
 
     # -- document ---------------------------------------------------------------------
 
-    def set_document(self, document: RollDocument) -> None:
+    def set_document(self, document: RollDocument, spans: NoteSpans | None = None) -> None:
+        """Show ``document``; ``spans`` are its notes' (made in the loading worker)."""
         self.document = document
+        self._spans = spans
         document.subscribe(self._on_document)
         self.selected.clear()
         self.overlay = None
@@ -111,8 +115,8 @@ class PianoRollView(QAbstractScrollArea):
         if self.document is None or not self.isVisible():
             return
         self._fit_pending = False
-        pitches = [note.pitch for note in self.document.notes] or [60]
-        span = max(pitches) - min(pitches) + 7
+        low, high = self.spans().pitches or (60, 60)
+        span = high - low + 7
         self.key_px = float(np.clip(self._roll_height() / span, *ZOOM_Y))
         self._update_scrollbars()
         self.centre_on_notes()
@@ -120,10 +124,10 @@ class PianoRollView(QAbstractScrollArea):
 
     def centre_on_notes(self) -> None:
         """Scroll so the piece's pitch range is in view (a chorale spans about three octaves)."""
-        if self.document is None or not self.document.notes:
+        pitches = self.spans().pitches if self.document is not None else None
+        if pitches is None:
             return
-        pitches = [note.pitch for note in self.document.notes]
-        middle = (max(pitches) + min(pitches)) / 2
+        middle = (pitches[0] + pitches[1]) / 2
         target = (PITCH_HIGH - middle) * self.key_px - self._roll_height() / 2
         self.verticalScrollBar().setValue(round(target))
 
@@ -370,11 +374,18 @@ class PianoRollView(QAbstractScrollArea):
     def voice_band(self, voice: int) -> tuple[int, int]:
         """The pitch span (low, high) a voice's mask band covers: its notes, plus a tone."""
         assert self.document is not None
-        pitches = [n.pitch for n in self.document.notes if n.voice == voice]
-        if not pitches:
+        band = self.spans().bands[voice]
+        if band is None:
             centre = (72, 65, 57, 50)[voice]
             return centre - 6, centre + 6
-        return min(pitches) - 2, max(pitches) + 2
+        return band[0] - 2, band[1] + 2
+
+    def spans(self) -> NoteSpans:
+        """The document's :class:`NoteSpans`, rebuilt when an edit made a new notes list."""
+        assert self.document is not None
+        if self._spans is None or self._spans.notes is not self.document.notes:
+            self._spans = NoteSpans.of(self.document.notes)
+        return self._spans
 
     def _paint_mask_bands(self, painter: QPainter) -> None:
         """Translucent columns over each voice's pitch span where its cells are masked."""
@@ -400,10 +411,7 @@ class PianoRollView(QAbstractScrollArea):
         offset = self._drag.offset if self._drag and self._drag.kind == "move" else (0, 0)
         exposed = self._exposed  # a playhead strip repaints a few pixels, not the whole roll
         left, right = self.x_step(exposed.left() - 4), self.x_step(exposed.right() + 4)
-        for note in self.document.notes:
-            off_screen = note.end < left or note.start > right
-            if off_screen and note.index not in self.selected:
-                continue  # a long piece has thousands: paint only what shows (and moves)
+        for note in self.spans().shown(left, right, self.selected):  # not all ten thousand
             if hidden is not None and in_mask(note, hidden):
                 continue  # the overlay shows what replaces it
             fade = in_mask(note, self.document.mask)
