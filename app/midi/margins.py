@@ -83,16 +83,27 @@ class Keyboard(QWidget):
         painter.setFont(font)
         document = self.view.document
         labels = document.voice_labels if document else [v.capitalize() for v in VOICES]
-        metrics = painter.fontMetrics()
         for voice in range(N_VOICES):
             rect = QRectF(0, voice * LANE_HEIGHT, self.width(), LANE_HEIGHT - 1)
             painter.fillRect(rect, voice_color(voice))
             painter.setPen(QColor("#ffffff"))
-            text = metrics.elidedText(labels[voice], Qt.TextElideMode.ElideRight, self.width() - 6)
+            text = _fitted(painter, labels[voice], self.width() - 10)
             painter.drawText(rect.adjusted(4, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter, text)
+            font.setPointSizeF(8)
+            painter.setFont(font)
         painter.fillRect(
             QRectF(0, LANES_HEIGHT - LANE_GAP, self.width(), LANE_GAP), QColor("#d5d5cc")
         )
+
+
+def _fitted(painter: QPainter, text: str, width: float) -> str:
+    """``text`` in a font shrunk (down to 6 pt) to fit ``width``, elided if still too long:
+    a part's own name ("2nd Violin") is longer than the voice names the margin was made for."""
+    font = painter.font()
+    while painter.fontMetrics().horizontalAdvance(text) > width and font.pointSizeF() > 6.0:
+        font.setPointSizeF(font.pointSizeF() - 0.5)
+        painter.setFont(font)
+    return painter.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, int(width) + 6)
 
 
 class Ruler(QWidget):
