@@ -148,8 +148,9 @@ class ProjectReader:
     def array(self, member: str) -> np.ndarray:
         """An ``.npy`` member (numbers only: object arrays are refused, never unpickled)."""
         if member not in self._arrays:
+            data = self.bytes(member)  # a missing member is its own error, not "not valid"
             try:
-                array = np.load(io.BytesIO(self.bytes(member)), allow_pickle=False)
+                array = np.load(io.BytesIO(data), allow_pickle=False)
             except ValueError as exc:
                 raise self.error(f"{member} is not a valid array ({exc})") from None
             if not isinstance(array, np.ndarray) or array.dtype.kind not in _ARRAY_KINDS:

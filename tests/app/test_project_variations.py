@@ -184,3 +184,29 @@ def test_autosave_keeps_the_offer_and_recovery_brings_it_back(
     assert np.array_equal(recovered.document.mask, editor.document.mask)  # type: ignore[union-attr]
     recovering.finish()
     saver.finish()
+
+
+def test_a_project_with_damaged_variations_is_refused_and_the_open_document_stays(
+    qtbot: Any, make_window: Callable[[], MainWindow], tmp_path: Path
+) -> None:
+    import zipfile
+
+    window = make_window()
+    editor = open_with_mask(window, "midi", tmp_path)
+    generate_two(qtbot, window, editor)
+    project = tmp_path / "good.remask"
+    window.project_files.ask_project_path = lambda _page: project
+    window.save_project_as_action.trigger()
+    damaged = tmp_path / "damaged.remask"
+    with zipfile.ZipFile(project) as source, zipfile.ZipFile(damaged, "w") as target:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            target.writestr(info, b"MThd" if info.filename == "variations/1.mid" else data)
+    document, offer = editor.document, editor.kept_variations()
+    editor.document.clear_mask()  # unsaved work that must survive the refusal
+    window.confirm_discard = Prompt(Choice.DISCARD)
+    assert not window.open_path(damaged)
+    assert window.last_error.startswith("damaged.remask: variations/1.mid: "), window.last_error
+    assert "\n" not in window.last_error
+    assert editor.document is document and editor.is_modified() and not document.has_mask()
+    assert editor.kept_variations() == offer and editor.strip.count == 2

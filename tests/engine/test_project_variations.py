@@ -275,4 +275,5 @@ def test_a_damaged_variations_part_is_one_clean_error(
     with pytest.raises(ProjectError) as caught:
         decode_project(make(data), "bad.remask")
     message = str(caught.value)
-    assert message.startswith("bad.remask") and "\n" not in message, message
+    assert message.startswith("bad.remask: ") and "\n" not in message, message
+    assert message.count("bad.remask") == 1, message  # said once, not wrapped twice

@@ -23,9 +23,9 @@ import numpy.typing as npt
 
 from engine.media.image.document import ImageDocument
 from engine.media.image.export import encode_image
-from engine.media.image.files import LoadedImage, decode_image
+from engine.media.image.files import ImageError, LoadedImage, decode_image
 from engine.media.image.mask import Box, bounding_box
-from engine.project_history import ProjectReader, ProjectWriter
+from engine.project_history import ProjectError, ProjectReader, ProjectWriter
 from engine.project_variations import KeptVariations, member_name
 
 __all__ = [
@@ -99,7 +99,10 @@ def load_variations(
     items = []
     for index in range(count):
         member = member_name(index, ".png")
-        crop = decode_image(source.bytes(member), f"{source.name}: {member}").rgb
+        try:
+            crop = decode_image(source.bytes(member), f"{source.name}: {member}").rgb
+        except ImageError as exc:  # already "<project>: <member>: why"
+            raise ProjectError(str(exc)) from None
         if crop.shape != size:
             raise source.error(f"{member} ({crop.shape}) does not fit the variations' region")
         rgb = document.image.rgb.copy()

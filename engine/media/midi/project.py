@@ -16,8 +16,8 @@ import numpy.typing as npt
 
 from engine.media.midi import N_VOICES, Score
 from engine.media.midi.document import RollDocument
-from engine.media.midi.files import read_score
-from engine.project_history import ProjectReader, ProjectWriter
+from engine.media.midi.files import MidiError, read_score
+from engine.project_history import ProjectError, ProjectReader, ProjectWriter
 from engine.project_variations import KeptVariations, member_name
 
 __all__ = [
@@ -83,7 +83,10 @@ def load_variations(
     scores = []
     for index in range(count):
         member = member_name(index, ".mid")
-        scores.append(read_score(source.bytes(member), f"{source.name}: {member}"))
+        try:
+            scores.append(read_score(source.bytes(member), f"{source.name}: {member}"))
+        except MidiError as exc:  # already "<project>: <member>: why"
+            raise ProjectError(str(exc)) from None
     return KeptVariations(tuple(scores), cells, shown)
 
 
