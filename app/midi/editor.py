@@ -37,9 +37,9 @@ from PySide6.QtWidgets import (
 from app.editor_base import DocumentHistory, MediumEditor
 from app.midi.audio import AudioPlayer, wait_in_thread
 from app.midi.controller import preview_from_tokens, region_notes, render_range, stream_range
-from app.midi.dialogs import ask_bars, ask_parts, opened_status
+from app.midi.dialogs import ask_bars, ask_parts
 from app.midi.drawing import Overlay, swatch, variation_pixmap, voice_color
-from app.midi.opening import OpenedScore, step_times
+from app.midi.opening import OpenedScore, ReadyRoll, step_times
 from app.midi.view import PianoRollView
 from app.shortcuts import bind
 from app.status_line import ElidedLabel
@@ -245,28 +245,29 @@ class PianoRollEditor(DocumentHistory, MediumEditor):
             decoded = OpenedScore.of(decoded)
         if not isinstance(decoded, OpenedScore):
             raise TypeError(f"{path.name}: the MIDI reader gave no score")
-        document, parts = decoded.document, decoded.parts
-        if document is None:
+        ready, parts = decoded.ready, decoded.parts
+        if ready is None:
             chosen = self.choose_parts(parts)
             if not chosen:
                 raise MidiError(f"{path.name}: {len(parts)} parts and none chosen; nothing opened")
-            document = RollDocument(decoded.score, chosen)  # raises before anything is replaced
+            ready = ReadyRoll.of(RollDocument(decoded.score, chosen))  # raises before replacing
         self.path = Path(path)
-        self.set_document(document, decoded if document is decoded.document else None)
+        self.set_document(ready.document, ready)
 
-    def set_document(self, document: RollDocument, opened: OpenedScore | None = None) -> None:
-        """Show ``document``; ``opened`` (from the loading worker) holds its step times and
-        note spans, so the GUI thread need not compute them."""
+    def set_document(self, document: RollDocument, ready: ReadyRoll | None = None) -> None:
+        """Show ``document``; ``ready`` (made in the loading worker) spares the GUI thread
+        its step times, note spans and status line."""
+        if ready is None or ready.document is not document:
+            ready = ReadyRoll.of(document)
         self.player.stop()
         self._forget_results()
         self.document = document
         self.mark_saved()
         document.subscribe(self._on_document)
-        self.view.set_document(document, opened.spans if opened else None)
+        self.view.set_document(document, ready.spans)
         self._label_voices()
-        times = opened.step_times if opened else None
-        self._step_times = step_times(document) if times is None else times
-        self.show_status(opened_status(document))
+        self._step_times = ready.step_times
+        self.show_status(ready.status)
         self.stateChanged.emit()
 
     def _on_document(self, event: DocumentChanged) -> None:

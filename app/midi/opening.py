@@ -1,8 +1,8 @@
 """Opening a MIDI file: what follows from the score alone, built in the loading worker.
 
 Mapping a ten-minute piece's voices, its time grid, its drawn notes, the
-second at every step and the arrays the roll paints from (:class:`NoteSpans`)
-take tens of milliseconds; done in the worker
+second at every step, the arrays the roll paints from (:class:`NoteSpans`) and
+the status line (which looks for off-grid onsets) take tens of milliseconds; done in the worker
 (:meth:`app.midi.editor.PianoRollEditor.prepare_decoded`), the GUI thread
 only swaps the finished objects in. A file with more parts than voices is
 the exception: the user picks four first, so its document is built after the
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from app.midi.dialogs import opened_status
 from engine.media.midi import N_VOICES, Part, Score, find_parts
 from engine.media.midi.document import RollDocument, RollNote
 from engine.media.midi.synth import tick_seconds
@@ -73,26 +74,37 @@ def _band(pitches: npt.NDArray[np.int64]) -> Band | None:
 
 
 @dataclass(frozen=True)
+class ReadyRoll:
+    """A document with what showing it needs: step times, note spans, the status line."""
+
+    document: RollDocument
+    step_times: Seconds
+    """:func:`step_times` of the document."""
+    spans: NoteSpans
+    status: str
+
+    @classmethod
+    def of(cls, document: RollDocument) -> ReadyRoll:
+        spans = NoteSpans.of(document.notes)
+        return cls(document, step_times(document), spans, opened_status(document))
+
+
+@dataclass(frozen=True)
 class OpenedScore:
-    """A read score, its parts and, unless the user must choose parts, its document."""
+    """A read score, its parts and, unless the user must choose parts, its ready document."""
 
     score: Score
     parts: list[Part]
-    document: RollDocument | None
+    ready: ReadyRoll | None
     """None when the file has more parts than voices (:attr:`parts` to choose from)."""
-    step_times: Seconds | None
-    """:func:`step_times` of :attr:`document`."""
-    spans: NoteSpans | None
-    """:class:`NoteSpans` of :attr:`document`'s notes."""
 
     @classmethod
     def of(cls, score: Score) -> OpenedScore:
         """Everything the editor needs to show ``score`` (raises like ``RollDocument``)."""
         parts = find_parts(score)
         if len(parts) > N_VOICES:
-            return cls(score, parts, None, None, None)
-        document = RollDocument(score)
-        return cls(score, parts, document, step_times(document), NoteSpans.of(document.notes))
+            return cls(score, parts, None)
+        return cls(score, parts, ReadyRoll.of(RollDocument(score)))
 
 
 def step_times(document: RollDocument) -> Seconds:
