@@ -5,9 +5,11 @@ lateness is the longest the window could not repaint or answer a key. It is
 measured while playing a ten-minute MIDI piece (the sink is simulated at real
 time: bench machines have no sound card) and a minute of motion, while
 generating with the bundled image model, and while opening a long MIDI file
-and a large picture. The target is no stall over 50 ms. For comparison, the time the old Play spent
-rendering in the GUI thread is printed too. Engine code stays Qt-free; this
-module is the app's.
+and a large picture (three times each: the worst try counts, each try is
+listed, with the GUI thread's CPU time in the worst gap, which is what a quiet
+machine would show). The target is no stall over 50 ms. For comparison, the
+time the old Play spent rendering in the GUI thread is printed too. Engine
+code stays Qt-free; this module is the app's.
 
 Run: ``QT_QPA_PLATFORM=offscreen python -m app.bench`` (``make bench``).
 """
@@ -30,24 +32,39 @@ from PySide6.QtWidgets import QApplication
 TICK_MS = 10
 TARGET_MS = 50.0
 PIECE_MINUTES = 10
+LOAD_TRIES = 3
+"""Each file is opened this often (the first open also pays for first paints and imports)."""
 
 
 @dataclass
 class StallMeter:
-    """Worst and 99th-percentile lateness of a 10 ms timer, in milliseconds."""
+    """Worst and 99th-percentile lateness of a 10 ms timer, in milliseconds.
+
+    Beside each lateness it keeps the GUI thread's CPU time over the same gap:
+    on a busy shared machine the wall-clock stall is several times the work
+    the thread did, and that work is what a quiet machine would show.
+    """
 
     late_ms: list[float] = field(default_factory=list)
+    cpu_ms: list[float] = field(default_factory=list)
     _last: float = 0.0
+    _last_cpu: float = 0.0
 
     def tick(self) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.thread_time()
         if self._last:
             self.late_ms.append(max(0.0, (now - self._last) * 1000 - TICK_MS))
-        self._last = now
+            self.cpu_ms.append((cpu - self._last_cpu) * 1000)
+        self._last, self._last_cpu = now, cpu
 
     @property
     def worst(self) -> float:
         return max(self.late_ms, default=0.0)
+
+    @property
+    def worst_cpu(self) -> float:
+        """The GUI thread's CPU milliseconds during the worst gap."""
+        return self.cpu_ms[int(np.argmax(self.late_ms))] if self.late_ms else 0.0
 
     @property
     def p99(self) -> float:
@@ -173,8 +190,18 @@ def make_window(folder: Path) -> object:
     return window
 
 
-def bench_loading(window: object, path: Path, medium: str) -> tuple[float, float, float]:
-    """(seconds, worst ms, p99 ms) opening ``path`` through the window's threaded loader."""
+@dataclass(frozen=True)
+class Opening:
+    """One open of a file: how long it took and the stalls while it loaded and showed."""
+
+    seconds: float
+    worst: float
+    p99: float
+    worst_cpu: float
+
+
+def bench_loading(window: object, path: Path, medium: str) -> Opening:
+    """Open ``path`` through the window's threaded loader, until the first paint after it."""
     editor = window.pages[medium].editor  # type: ignore[attr-defined]
     before = getattr(editor, "document", None)
     started = time.perf_counter()
@@ -183,7 +210,16 @@ def bench_loading(window: object, path: Path, medium: str) -> tuple[float, float
         opened = spin_until(lambda: getattr(editor, "document", None) is not before, 120)
         spin_until(lambda: False, 0.2)  # the first paint of the new document
     assert opened, f"{path.name} did not open"
-    return time.perf_counter() - started - 0.2, meter.worst, meter.p99
+    seconds = time.perf_counter() - started - 0.2
+    return Opening(seconds, meter.worst, meter.p99, meter.worst_cpu)
+
+
+def loading_row(what: str, tries: list[Opening]) -> str:
+    """The worst try, each try's worst stall, and the GUI thread's CPU in the worst gap."""
+    worst = max(tries, key=lambda opening: opening.worst)
+    each = "/".join(f"{opening.worst:.0f}" for opening in tries)
+    note = f"({worst.seconds:.2f} s; tries {each} ms; GUI CPU {worst.worst_cpu:.0f} ms)"
+    return _row(what, worst.worst, worst.p99, note)
 
 
 def bench_playback(window: object, seconds: float = 6.0) -> tuple[float, float, int]:
@@ -279,8 +315,8 @@ def main() -> int:
         folder = Path(tmp)
         window = make_window(folder)
         piece = long_piece(folder)
-        seconds, worst, p99 = bench_loading(window, piece, "midi")
-        print(_row(f"open a {PIECE_MINUTES}-minute MIDI", worst, p99, f"({seconds:.2f} s)"))
+        tries = [bench_loading(window, piece, "midi") for _ in range(LOAD_TRIES)]
+        print(loading_row(f"open a {PIECE_MINUTES}-minute MIDI", tries))
         worst, p99, dropouts = bench_playback(window)
         print(_row("play it (first 6 s)", worst, p99, f"({dropouts} dropouts)"))
         print(f"  {'(old Play: GUI blocked rendering)':<34} {old_play_render_s(window):7.2f} s")
@@ -290,8 +326,8 @@ def main() -> int:
         else:
             print(_row("play a minute of motion (4 s)", *motion))
         picture = big_picture(folder)
-        seconds, worst, p99 = bench_loading(window, picture, "image")
-        print(_row("open a 4096x4096 PNG", worst, p99, f"({seconds:.2f} s)"))
+        tries = [bench_loading(window, picture, "image") for _ in range(LOAD_TRIES)]
+        print(loading_row("open a 4096x4096 PNG", tries))
         from app.welcome import samples_dir
 
         generated = bench_generation(window, samples_dir() / "photo.png")
