@@ -377,11 +377,32 @@ def unheard_parts(score: Score, mapping: VoiceMapping, span: TickSpan) -> list[P
     ]
 
 
+CHORDAL_SHARE = 0.25
+"""Share of a part's notes sounding with another of its own notes above which a part named
+beside others is split into voices: a piano's right hand, not a violin's few double stops."""
+
+
+def _chordal(score: Score, chosen: Sequence[Part], n_parts: int) -> bool:
+    """Whether one chosen part is to be split: it is the file's only part, or mostly chords.
+
+    A string quartet's second violin with a double stop now and then is one line
+    to repaint against the other three, not four voices of its own.
+    """
+    if n_parts == 1:
+        return True
+    notes = sorted((score.notes[i] for i in chosen[0].note_indices), key=lambda n: n.start)
+    overlapping, latest_end = 0, -1
+    for note in notes:
+        overlapping += note.start < latest_end
+        latest_end = max(latest_end, note.end)
+    return overlapping >= CHORDAL_SHARE * len(notes)
+
+
 def _map_chosen_parts(
     score: Score, chosen: Sequence[Part], span: TickSpan | None
 ) -> tuple[VoiceMapping, list[int]]:
-    """Repaint ``chosen``; free voices show context parts (one polyphonic part is split)."""
-    if _splits(score, chosen):
+    """Repaint ``chosen``; free voices show context parts (one chordal part is split)."""
+    if _splits(score, chosen) and _chordal(score, chosen, len(find_parts(score))):
         return map_parts(score, chosen), list(range(N_VOICES))
     mapping = map_parts(score, [*chosen, *context_parts(score, chosen, span)])
     return mapping, [v for v, part in enumerate(mapping.parts) if part in chosen]

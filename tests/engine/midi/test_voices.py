@@ -220,3 +220,17 @@ def test_quartet_parts_by_name_number_or_voice_mixed() -> None:
         resolve_voices(score, ["alto", "cello"])
     message = str(info.value)
     assert "4: 'Violoncello'" in message and "Voices: soprano, alto, tenor, bass" in message
+
+
+def test_a_quartet_part_with_double_stops_is_one_line_among_the_others() -> None:
+    """Naming a violin that plays a double stop now and then repaints that violin alone."""
+    midi = quartet_file()
+    track = midi.tracks[2]  # Violin 2
+    chord = [mido.Message("note_on", channel=1, note=60, velocity=80, time=0)]
+    chord.append(mido.Message("note_off", channel=1, note=60, velocity=0, time=TPB // 2))
+    at = next(i for i, msg in enumerate(track) if msg.type == "note_on")
+    track[at + 1 : at + 1] = chord  # sounds with the part's first note
+    score = read_score(midi_bytes(midi))
+    mapping, voices = resolve_voices(score, ["Violin 2"])
+    assert voices == [1] and mapping.mode == "parts"
+    assert [p.label if p else None for p in mapping.parts][1] == "Violin 2"
