@@ -121,10 +121,44 @@ def _temperatures(text: str) -> tuple[float, ...]:
     return values
 
 
+def register_midi_eval(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "midi-eval",
+        help="repaint held-out corpus pieces part by part against baselines (issue 18 figures)",
+    )
+    p.add_argument("--model", type=Path, default=DEFAULT_CHORALE_OUT)
+    p.add_argument("--regions", type=int, default=3, help="regions (one part each) per piece")
+    p.add_argument("--pieces", default="", help="comma-separated music21 corpus names")
+    p.add_argument("--steps", type=int, default=0, help="sampler steps (0: the model's default)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--json", type=Path, default=None, help="also write the rows as JSON")
+    p.set_defaults(func=run_midi_eval)
+
+
+def run_midi_eval(args: argparse.Namespace) -> int:
+    """Held-out pieces by meter and part count; see :mod:`engine.train.midi.parts_eval`."""
+    import tempfile
+
+    from engine.models import load_manifest
+    from engine.runtime import load_transformer
+    from engine.train.midi import parts_eval
+
+    manifest = load_manifest(args.model)
+    changes = {"seed": args.seed} | ({"steps": args.steps} if args.steps > 0 else {})
+    settings = manifest.default_settings(**changes)
+    run = parts_eval.repaint_runner(load_transformer(manifest).logits_fn(), manifest, settings)
+    pieces = [p for p in args.pieces.split(",") if p] or list(parts_eval.PIECES)
+    with tempfile.TemporaryDirectory() as work:
+        totals = parts_eval.run_evaluation(pieces, args.regions, run, Path(work), _progress)
+    print(parts_eval.write_report(totals, args.json))
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """The MIDI medium's training subcommands."""
     register_chorale(sub)
     register_chorale_eval(sub)
+    register_midi_eval(sub)
 
 
 def run_chorale(args: argparse.Namespace) -> int:
