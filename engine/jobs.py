@@ -54,6 +54,7 @@ class TokenProblem:
     grid_shape: tuple[int, ...]
     condition: int | None = None
     side_inputs: SideInputs | None = None  # the model's io.side_inputs for this window
+    steps: int | None = None  # this window's sampler steps, when the codec wants fewer or more
     logit_bias: FloatArray | None = None  # [N, V] or [B, N, V], see engine.sampling.sample
 
 
@@ -391,6 +392,8 @@ class _WindowRun:
         problem = self.problem
         logits_fn, uncond = pick(problem)
         settings = window_settings(self.request.settings, self.window)
+        if problem.steps is not None:
+            settings = dataclasses.replace(settings, steps=problem.steps)
         final: TokenArray | None = None
         for step in sample(
             logits_fn,

@@ -10,7 +10,7 @@ and variation by variation.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +181,27 @@ def test_each_window_is_one_batched_sampler_run_with_its_own_seed(
         sample(model.logits_fn(), problem.tokens, problem.editable_mask, MASK_ID, settings)
     )
     np.testing.assert_array_equal(steps[-1].tokens, codec.applied[1])
+
+
+def test_a_window_may_ask_for_its_own_step_count(model: ConditionalLogits) -> None:
+    """A codec that needs fewer steps for a window (a refinement) says so in its problem."""
+
+    class ShortSecondWindow(ChainCodec):
+        def encode_window(
+            self, payload: ChainPayload, states: Sequence[Any], window: int
+        ) -> TokenProblem:
+            problem = super().encode_window(payload, states, window)
+            return replace(problem, steps=2) if window == 1 else problem
+
+    totals: list[tuple[int, int]] = []
+    run_model_windows(
+        chain_request(ShortSecondWindow()),
+        model,
+        MASK_ID,
+        lambda p: totals.append((p.window, p.step.total)),
+        lambda: False,
+    )
+    assert sorted(set(totals)) == [(0, 3), (1, 2), (2, 3)]
 
 
 def test_cancel_between_windows_decodes_nothing_and_leaves_the_payload(
