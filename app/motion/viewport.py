@@ -21,7 +21,6 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -170,21 +169,24 @@ def skeleton_points(clip: Clip, skeleton_map: SkeletonMap | None = None) -> Skel
     except ValueError:  # unmapped rig or degenerate legs: assume centimetres, the common case
         metres = 0.01
     to_ends = [(j, len(clip.joints) + k) for k, (j, _site) in enumerate(ends)]
-    bones = np.array(_bones(positions, clip.parents) + to_ends, dtype=np.intp).reshape(-1, 2)
+    bones = np.array(_bones(clip, positions) + to_ends, dtype=np.intp).reshape(-1, 2)
     dots = np.unique(bones[bones < len(clip.joints)]) if bones.size else np.arange(1)
     return SkeletonPoints((positions * metres) @ Y_UP_TO_Z_UP.T, bones, dots.astype(np.intp))
 
 
-def _bones(positions: FloatArray, parents: Sequence[int]) -> list[tuple[int, int]]:
-    """Parent-child pairs whose length stays (nearly) constant over the clip.
+def _bones(clip: Clip, positions: FloatArray) -> list[tuple[int, int]]:
+    """Parent-child pairs drawn as bones: the child hangs from its parent by a fixed length.
 
-    A pair that stretches is no bone: Bandai's Hips is placed by its position
-    channels while its parent ``joint_Root`` rests at the origin, and drawing
-    that "bone" would be a line from the origin to the character.
+    Two kinds of pair are no bone. A joint moved by position channels straight under the
+    hierarchy's top joint is placed by its animated translation, not by a bone: Bandai's
+    Hips under ``joint_Root``, which rests on the floor at the origin, so even a character
+    that stands still (constant length) would get a line from the floor to the pelvis. And
+    any pair that stretches over the clip (a translation by another name).
     """
+    parents = clip.parents
     bones = []
     for child, parent in enumerate(parents):
-        if parent < 0:
+        if parent < 0 or (parents[parent] < 0 and clip.joints[child].position_axes):
             continue
         length = np.linalg.norm(positions[:, child] - positions[:, parent], axis=-1)
         if np.ptp(length) <= 0.1 * max(float(np.median(length)), 1e-9) + 1e-9:

@@ -466,3 +466,19 @@ def test_the_ground_grid_stays_under_a_body_that_walks_away(qtbot: Any) -> None:
         assert abs(moved.x() - look.x()) <= 0.25 and abs(moved.y() - look.y()) <= 0.25
         assert moved.z() == 0.0
     assert abs(moved.y()) > 30  # it did leave the origin
+
+
+def test_a_standing_character_has_no_bone_from_the_floor_to_its_hips(qtbot: Any) -> None:
+    """Bandai's joint_Root rests at the origin under the Hips; a still take keeps their distance
+    constant, which once passed for a bone: a line from the floor up to the pelvis."""
+    clip = parse_bvh(bandai_like(frames=30, seed=3))
+    still = clip.with_motion(np.repeat(clip.motion[:1], clip.n_frames, axis=0))
+    points = skeleton_points(still)
+    root = [j.name for j in still.joints].index("joint_Root")
+    hips = [j.name for j in still.joints].index("Hips")
+    assert root not in points.bones and root not in points.dots
+    assert hips in points.dots and len(points.bones) >= len(still.joints) - 2
+    viewport = gl_viewport(qtbot, (900, 300))
+    viewport.set_sequence(points)
+    low, high = clip_box(points, follow_root=False)
+    assert low[2] > -0.2 and high[2] - low[2] < 2.5  # the body alone, nothing down to the origin
