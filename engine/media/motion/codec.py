@@ -35,6 +35,7 @@ from engine.jobs import ConditionalLogits, TokenProblem, requested_side_inputs
 from engine.media.motion.clip import Clip, MotionError, rig_from_record
 from engine.media.motion.editing import composite, interpolate_range
 from engine.media.motion.features import FEATURE_SIZE, MotionFeatures, features_to_clip
+from engine.media.motion.fill_repair import RepairSettings, repair_fill
 from engine.media.motion.kinematics import guess_cm_per_unit
 from engine.media.motion.model_features import (
     HEIGHT_COLUMN,
@@ -60,6 +61,9 @@ FloatArray = npt.NDArray[np.float32]
 MIN_CLIP_FRAMES = 8
 """Shortest clip the codec accepts (two tokens of context)."""
 _MIN_FPS, _MAX_FPS = 10.0, 240.0
+DEFAULT_REPAIR = RepairSettings()
+"""How a decoded fill is repaired before compositing (``engine.media.motion.fill_repair``);
+``repair=None`` composites the raw decoder output with ``blend_frames`` of C0 easing."""
 
 
 class MotionModelFiles(Protocol):
@@ -96,6 +100,7 @@ class _Window:
     smap: SkeletonMap
     start: int  # first clip frame of the window
     frames: int  # real clip frames in the window (<= model window; the rest is padding)
+    prefilled: Clip  # the clip with the range interpolated
     sub_clip: Clip  # the pre-filled clip's window frames
     reading: ModelReading  # sub_clip as the model reads it (its features: frame 0 still)
     model_features: FloatArray  # [W, 132] float32 in cm, padded
@@ -117,6 +122,7 @@ class MotionCodec:
         model: MotionModelFiles,
         *,
         blend_frames: int = 4,
+        repair: RepairSettings | None = DEFAULT_REPAIR,
         session_factory: SessionFactory = session_for,
     ) -> None:
         facts = model.medium_facts
@@ -127,6 +133,7 @@ class MotionCodec:
             raise ValueError(f"window {self.window} is not a multiple of {self.frames_per_token}")
         self.mask_id = int(model.mask_id)
         self.blend_frames = blend_frames
+        self.repair = repair
         self._model = model
         self._session_factory = session_factory
         self._cache: tuple[MotionPayload, _Window] | None = None
@@ -354,7 +361,7 @@ class MotionCodec:
         editable = np.zeros((2, self.tokens_per_row), dtype=bool)
         editable[rows] = touched
         return _Window(
-            smap, start, stop - start, sub_clip, reading, padded, known, tokens,
+            smap, start, stop - start, prefilled, sub_clip, reading, padded, known, tokens,
             editable.reshape(-1),
         )  # fmt: skip
 
@@ -390,14 +397,14 @@ class MotionCodec:
         )
         new_window = features_to_clip(features, window.sub_clip, window.smap, reading.alignment)
         rows = new_window.with_motion(new_window.motion[first : last + 1])
-        return composite(
-            payload.clip,
-            rows,
-            payload.first,
-            payload.last,
-            payload.part,
-            self.blend_frames,
-            window.smap,
+        blend = 0 if self.repair is not None else self.blend_frames
+        clip, smap = payload.clip, window.smap
+        joined = composite(clip, rows, payload.first, payload.last, payload.part, blend, smap)
+        if self.repair is None:
+            return joined
+        joints = smap.part_joints(payload.part)
+        return repair_fill(
+            clip, joined, payload.first, payload.last, joints, smap, self.repair, window.prefilled
         )
 
     def _run(self, role: str, inputs: dict[str, np.ndarray]) -> np.ndarray:
