@@ -171,8 +171,25 @@ def _refine_note(stats: dict[str, object]) -> str:
     )
 
 
+def _split_section(split_table: str) -> str:
+    if not split_table:
+        return ""
+    return (
+        "\n\n## In-betweens by activity, rig and gap length\n"
+        "`remask-train motion-eval` (`engine/train/motion/split_eval.py`): held-out takes of "
+        "each rig, activity from take name and motion energy (`engine/train/motion/activity.py`), "
+        "the fill as the app gets it (decoder output repaired by "
+        "`engine/media/motion/fill_repair.py`).\n\n" + split_table
+    )
+
+
 def write_model_card(
-    out_dir: Path, cfg: MotionConfig, stats: dict[str, object], command: str, eval_table: str
+    out_dir: Path,
+    cfg: MotionConfig,
+    stats: dict[str, object],
+    command: str,
+    eval_table: str,
+    split_table: str = "",
 ) -> Path:
     text = f"""# motion-mmm
 
@@ -210,7 +227,7 @@ Command: `{command}`
 ```
 
 ## Evaluation (held-out takes, through the ONNX + MotionCodec path)
-{eval_table}
+{eval_table}{_split_section(split_table)}
 
 ## Limits
 - {_data_limit(stats)}

@@ -1,7 +1,7 @@
 """``remask-train motion`` / ``motion-eval``: train, export and evaluate the motion model.
 
     remask-train motion --tokenizer-minutes 13 --transformer-minutes 18
-    remask-train motion-eval --model assets/models/motion-mmm
+    remask-train motion-eval --model assets/models/motion-mmm --gaps 200
 
 torch is imported by the handlers only.
 """
@@ -96,14 +96,22 @@ def register_motion_transformer(sub: argparse._SubParsersAction) -> None:  # typ
 
 
 def register_motion_eval(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("motion-eval", help="in-betweening errors of a shipped motion model")
+    p = sub.add_parser(
+        "motion-eval",
+        help="in-betweening of held-out takes split by activity, rig and gap length",
+    )
     p.add_argument("--model", type=Path, default=DEFAULT_OUT)
     p.add_argument("--data", type=Path, default=_default_data())
-    p.add_argument("--gaps", type=int, default=50, help="gaps per length")
+    p.add_argument("--gaps", type=int, default=200, help="gaps per activity x rig x length cell")
+    p.add_argument(
+        "--lengths", default="15,30,60,120", help="gap lengths in 30-fps frames, comma-separated"
+    )
+    p.add_argument("--rigs", default="Bandai,CMU,ReActIdle", help="comma-separated")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--temperature", type=float, help="override the manifest's temperature")
-    p.add_argument("--steps", type=int, help="override the manifest's steps")
-    p.add_argument("--json", type=Path, help="also write the results here")
+    p.add_argument(
+        "--raw", action="store_true", help="also measure the decoder's fill without the repair"
+    )
+    p.add_argument("--json", type=Path, help="also write the figures here")
     p.set_defaults(func=run_motion_eval)
 
 
@@ -160,20 +168,26 @@ def run_motion_transformer(args: argparse.Namespace) -> int:
 
 
 def run_motion_eval(args: argparse.Namespace) -> int:
-    from engine.train.motion import evaluate as motion_eval
+    from engine.train.motion import split_eval, split_report
 
-    overrides: dict[str, object] = {}
-    if args.temperature is not None:
-        overrides["temperature"] = args.temperature
-    if args.steps is not None:
-        overrides["steps"] = args.steps
-    results = motion_eval.evaluate(
-        args.model, args.data, count=args.gaps, seed=args.seed, settings_overrides=overrides
+    variants: split_eval.Variants = dict(split_eval.SHIPPED)
+    if args.raw:
+        variants["raw decoder"] = None
+    cells = split_eval.evaluate_split(
+        args.model,
+        args.data,
+        count=args.gaps,
+        seed=args.seed,
+        gaps=[int(g) for g in args.lengths.split(",")],
+        rigs=args.rigs.split(","),
+        variants=variants,
+        progress=True,
     )
-    print(json.dumps(results, indent=1))
+    for name in variants:
+        print(f"\n{name}:\n{split_report.table(cells, name)}\n{split_report.targets(cells, name)}")
     if args.json:
-        args.json.write_text(json.dumps({"overrides": overrides, "results": results}, indent=1))
-    print(motion_eval.table(results))
+        found = {name: split_report.figures(cells, name) for name in variants}
+        args.json.write_text(json.dumps(found, indent=1))
     return 0
 
 
