@@ -11,8 +11,9 @@ Flow of one edit (see DESIGN.md)::
     sampler ...
     tokens [B, 2L] -> decoder ONNX (also reads the kept frames) -> features of the range
       -> root trajectory corrected so it lands on the kept frame after the range
-      -> features_to_clip -> composite: frames outside the range bit-exact, boundaries
-         blended, the other part's joints untouched                           (decode)
+      -> features_to_clip -> composite: frames outside the range bit-exact, the other
+         part's joints untouched -> fill repair (engine.media.motion.fill_repair: smoothed,
+         C1 joins to the kept frames, interpolated in a still context, feet pinned)  (decode)
 
 ``generate_clip`` makes a new clip from nothing (every token masked, windows chained
 with half overlap); ``preview`` decodes a sampler Step whose tokens are still partly masked.
