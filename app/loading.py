@@ -20,6 +20,7 @@ the same two halves, one after the other, on the calling thread.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -40,6 +41,12 @@ Install = Callable[[Any], None]
 Failed = Callable[[BaseException], object]
 _KEPT = ("document", "path", "_saved_revision")
 """Editor attributes an open replaces; put back when an install fails."""
+LOADING_SWITCH_S = 0.001
+"""The interpreter's GIL hand-over interval while a decoder runs (Python's default is 5 ms).
+
+A pure-Python reader (mido on a long piece) holds the GIL for a whole slice
+each time the GUI thread asks for it; on a busy machine the window's ticks
+then wait about twice as long. Restored when the last load ends."""
 
 
 @dataclass
@@ -70,6 +77,8 @@ class Loader(QObject):
         self.job: LoadJob | None = None
         self.progress: QProgressDialog | None = None
         self._queue: list[LoadJob] = []
+        self._switch_s: float | None = None
+        """The switch interval to restore once no load runs (see :data:`LOADING_SWITCH_S`)."""
         self._parent = parent
         self._decoded.connect(self._on_decoded, Qt.ConnectionType.QueuedConnection)
 
@@ -92,11 +101,20 @@ class Loader(QObject):
 
     def _start_next(self) -> None:
         if not self._queue:
+            self._restore_switch()
             return
         job = self._queue.pop(0)
         self.job = job
+        if self._switch_s is None:
+            self._switch_s = sys.getswitchinterval()
+            sys.setswitchinterval(LOADING_SWITCH_S)
         self._show_progress(job)
         threading.Thread(target=self._work, args=(job,), name="remask-load", daemon=True).start()
+
+    def _restore_switch(self) -> None:
+        if self._switch_s is not None:
+            sys.setswitchinterval(self._switch_s)
+            self._switch_s = None
 
     def cancel(self) -> None:
         """Drop the running load's result when it comes; the document stays as it is."""

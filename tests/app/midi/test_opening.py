@@ -4,6 +4,7 @@ or refused open leaves the piece on screen as it was."""
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from PySide6.QtCore import QSettings
 
 from app.bench import long_piece
 from app.engine_worker import EngineBridge
+from app.loading import LOADING_SWITCH_S
 from app.main_window import MainWindow
 from app.midi.dialogs import opened_status
 from app.midi.editor import PianoRollEditor
@@ -142,13 +144,16 @@ def test_a_cancelled_or_refused_open_leaves_the_piece_as_it_was(
     document.mask_bars(2, 3, [0, 2])
     notes, mask, status = list(document.notes), document.mask.copy(), editor.status.text()
     release, ended = held_prepare(monkeypatch, fail=outcome == "refused")
+    switch = sys.getswitchinterval()
     assert window.open_path(piece) and window.loader.busy
+    assert sys.getswitchinterval() == LOADING_SWITCH_S  # the GUI thread gets the GIL sooner
     if outcome == "cancelled":
         window.loader.cancel()
         assert not window.loader.busy
     release.set()
     qtbot.waitUntil(lambda: bool(ended) and not window.loader.busy, timeout=TIMEOUT_MS)
     qtbot.wait(100)  # a dropped (or refused) result reaches the GUI thread
+    assert sys.getswitchinterval() == switch
     assert editor.document is document and editor.view.document is document
     assert document.notes == notes and np.array_equal(document.mask, mask)
     assert editor.view.spans().notes is document.notes and editor.is_modified()
