@@ -6,6 +6,7 @@ mapping they use; the ruler also sets the document's time selection.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import QWidget
 from app.midi.drawing import BLACK, LANE_GAP, LANE_HEIGHT, LANES_HEIGHT, pitch_name, voice_color
 from engine.media.midi import N_VOICES, VOICES, TimeGrid
 from engine.media.midi.document import RollDocument, StepRange
+from engine.media.midi.meter import bar_beats
 
 
 class RollGeometry(Protocol):
@@ -137,7 +139,7 @@ class Ruler(QWidget):
         document = view.document
         if document is not None:
             self._paint_selection(painter, document.selection)
-            self._paint_bars(painter, document.grid)
+            self._paint_bars(painter, document.grid, bar_beats(document.score, document.grid))
             if view.playhead is not None:
                 x = view.step_x(view.playhead)
                 painter.setPen(QPen(QColor("#c0142b"), 2))
@@ -152,8 +154,9 @@ class Ruler(QWidget):
             x0, x1 = self.view.step_x(lo), self.view.step_x(hi)
             painter.fillRect(QRectF(x0, 0, x1 - x0, self.height()), QColor(80, 120, 220, 90))
 
-    def _paint_bars(self, painter: QPainter, grid: TimeGrid) -> None:
-        """Bar lines and numbers as the score has them (a pickup is 0), beats as ticks."""
+    def _paint_bars(self, painter: QPainter, grid: TimeGrid, beats: Sequence[int]) -> None:
+        """Bar lines and numbers as the score has them (a pickup is 0), beats as ticks (dotted
+        quarters in 6/8)."""
         view, bar_steps = self.view, grid.bar_steps
         ends = [*bar_steps[1:], grid.n_steps]
         font = painter.font()
@@ -168,6 +171,6 @@ class Ruler(QWidget):
             painter.drawLine(QPointF(x, 4), QPointF(x, self.height()))
             painter.drawText(QPointF(x + 3, 13), str(number))
             painter.setPen(QPen(QColor("#9b9b93"), 1))
-            for beat in range(start + 4, end, 4):
+            for beat in range(start + beats[index], end, beats[index]):
                 bx = view.step_x(beat)
                 painter.drawLine(QPointF(bx, self.height() - 7), QPointF(bx, self.height()))

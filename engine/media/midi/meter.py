@@ -74,6 +74,25 @@ def off_grid_onsets(score: Score, grid: TimeGrid, span: tuple[int, int] | None =
     ]
 
 
+def beat_steps(signature: TimeSignature, steps_per_quarter: int = 4) -> int:
+    """Steps per beat: a quarter in 4/4, a half in 2/2, a dotted quarter in 6/8 and 12/8."""
+    unit = 4 * steps_per_quarter / signature.denominator
+    compound = signature.numerator % 3 == 0 and signature.numerator > 3
+    return max(1, round(unit * (3 if compound else 1)))
+
+
+def bar_beats(score: Score, grid: TimeGrid) -> list[int]:
+    """Steps per beat of each bar, from the signature in force where it starts (ruler ticks)."""
+    signatures = score.time_signatures
+    beats, current = [], 0
+    for start in grid.bar_steps:
+        tick = grid.tick(start)
+        while current + 1 < len(signatures) and signatures[current + 1].tick <= tick:
+            current += 1
+        beats.append(beat_steps(signatures[current], grid.steps_per_quarter))
+    return beats
+
+
 def meter_notes(score: Score, grid: TimeGrid, span: tuple[int, int] | None = None) -> list[str]:
     """Every line above for ``score`` (onsets only within ``span`` ticks when given)."""
     signatures = score.time_signatures

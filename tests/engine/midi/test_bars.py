@@ -6,7 +6,7 @@ import mido
 import pytest
 
 from engine.media.midi import MidiError, load_score, read_score, region_mask, time_grid
-from engine.media.midi.meter import meter_notes
+from engine.media.midi.meter import bar_beats, meter_notes
 from tests.engine.midi.midi_files import BAR_44, TPB, midi_bytes, quartet
 
 
@@ -63,3 +63,11 @@ def test_triplets_are_named() -> None:
     (line,) = meter_notes(score, time_grid(score))
     assert "start between sixteenths (triplets or finer)" in line
     assert isinstance(midi, mido.MidiFile)
+
+
+def test_beats_follow_each_bars_meter() -> None:
+    """Quarters in 4/4, halves in 2/2, dotted quarters in 6/8, eighths in 5/8."""
+    signatures = ((0, 4, 4), (BAR_44, 2, 2), (2 * BAR_44, 6, 8), (2 * BAR_44 + 3 * TPB, 5, 8))
+    score = read_score(midi_bytes(quartet(bars=4, signatures=signatures)))
+    grid = time_grid(score)
+    assert bar_beats(score, grid)[:4] == [4, 8, 6, 2]
