@@ -208,10 +208,7 @@ class ImageCanvas(QGraphicsView):
 
     def set_picture(self, rgba: RGBA, overlay: RGBA | None = None) -> None:
         """A new picture (size may change): every layer is resized and the view fits it.
-
-        ``overlay`` is the mask layer's array when one was made off the GUI thread
-        (see :class:`app.image.widgets.ShownImage`); else the mask layer starts clear.
-        """
+        ``overlay``: the mask layer's array, made off the GUI thread (``ShownImage``)."""
         height, width = rgba.shape[:2]
         self.picture.set_pixels(rgba)
         if overlay is None or overlay.shape != (height, width, 4):
