@@ -18,6 +18,7 @@ are the mean over variations, and their spread is the diversity.
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -154,14 +155,21 @@ def _per_model_frame(clip: Clip) -> float:
 
 
 def draw_gaps(
-    takes: Sequence[Take], gap_model_frames: int, count: int, rng: np.random.Generator
+    takes: Sequence[Take],
+    gap_model_frames: int,
+    count: int,
+    rng: np.random.Generator,
+    most_model_frames: int = 10**6,
 ) -> list[Gap]:
     """Up to ``count`` gaps per activity, drawn at random, sorted by :func:`activity.classify`."""
     found: dict[str, list[Gap]] = {a: [] for a in activity.ACTIVITIES}
     for _ in range(MAX_DRAWS * count * len(activity.ACTIVITIES)):
         take = takes[int(rng.integers(len(takes)))]
         ratio = _per_model_frame(take.clip)
-        length, context = round(gap_model_frames * ratio), round(CONTEXT * ratio)
+        # a 59.99-fps take fits 239 frames, not 240, into the codec's 120 model frames
+        longest = math.floor(most_model_frames * ratio)
+        length = min(round(gap_model_frames * ratio), longest)
+        context = round(CONTEXT * ratio)
         lo, hi = take.first_allowed + context, take.clip.n_frames - context - length
         if hi <= lo:
             continue
@@ -272,7 +280,9 @@ def evaluate_split(
         takes = load_takes(data, rig)
         for gap_len in [g for g in gaps if g <= filler.codec.max_range_frames]:
             rng = np.random.default_rng([seed, gap_len, RIGS.index(rig)])
-            drawn = sorted(draw_gaps(takes, gap_len, count, rng), key=lambda g: g.take.name)
+            most = filler.codec.max_range_frames
+            found = draw_gaps(takes, gap_len, count, rng, most)
+            drawn = sorted(found, key=lambda g: g.take.name)
             for index, gap in enumerate(drawn):
                 cell = cells.setdefault((gap.activity, rig, gap_len), Cell())
                 measure_gap(gap, filler.fill(gap, seed + index), cell)
