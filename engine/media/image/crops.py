@@ -38,6 +38,7 @@ __all__ = [
     "crop_pixels",
     "paste_window",
     "plan_crops",
+    "reflect_pad",
 ]
 
 Strategy = Literal["regions", "union", "resize"]
@@ -225,7 +226,7 @@ def _resize(array: npt.NDArray[Any], shape: Shape2, resample: Image.Resampling) 
     return np.asarray(resized)
 
 
-def _pad(array: npt.NDArray[Any], pad: tuple[int, int, int, int]) -> npt.NDArray[Any]:
+def reflect_pad(array: npt.NDArray[Any], pad: tuple[int, int, int, int]) -> npt.NDArray[Any]:
     """Reflection padding (numpy repeats the reflection for pads larger than the array)."""
     widths = [(pad[0], pad[1]), (pad[2], pad[3])] + [(0, 0)] * (array.ndim - 2)
     if array.shape[0] == 1 or array.shape[1] == 1:  # nothing to reflect along a one-pixel side
@@ -245,7 +246,7 @@ def crop_pixels(rgb: UInt8Array, crop: CropWindow) -> UInt8Array:
     known = ~crop.hole_mask
     source = np.where(known[:, :, None], rgb[crop.box], 0).astype(np.uint8)
     if crop.scaled_shape == crop.box_shape:
-        return np.ascontiguousarray(_pad(source, crop.pad))
+        return np.ascontiguousarray(reflect_pad(source, crop.pad))
     weight = _known_weight(crop)
     channels = [
         _resize(source[:, :, c].astype(np.float32), crop.scaled_shape, Image.Resampling.LANCZOS)
@@ -254,7 +255,7 @@ def crop_pixels(rgb: UInt8Array, crop: CropWindow) -> UInt8Array:
     values = np.stack(channels, axis=2) / np.maximum(weight, MIN_KNOWN_WEIGHT)[:, :, None]
     scaled = np.clip(np.rint(values), 0, 255).astype(np.uint8)
     scaled[_scaled_hole(crop, weight)] = 0
-    return np.ascontiguousarray(_pad(scaled, crop.pad))
+    return np.ascontiguousarray(reflect_pad(scaled, crop.pad))
 
 
 MIN_KNOWN_WEIGHT = 0.5
@@ -283,7 +284,7 @@ def crop_hole_mask(crop: CropWindow) -> BoolArray:
     Reflected padding reflects the holes too, so the model never conditions
     on mirrored pixels the user wanted gone.
     """
-    return np.asarray(_pad(_scaled_hole(crop), crop.pad))
+    return np.asarray(reflect_pad(_scaled_hole(crop), crop.pad))
 
 
 def paste_window(

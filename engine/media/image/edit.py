@@ -29,6 +29,15 @@ from engine.media.image.codec import ImageCodec, ImagePayload
 from engine.media.image.crops import Strategy, paste_window
 from engine.media.image.document import window_region
 from engine.media.image.files import BoolArray, LoadedImage, UInt8Array, with_edit
+from engine.media.image.refine import (
+    DEFAULT_REFINEMENT,
+    FineTile,
+    Refinement,
+    blend_tile,
+    plan_tiles,
+    refine_editable,
+    tile_pixels,
+)
 from engine.sampling.types import TokenArray
 
 __all__ = [
@@ -64,21 +73,49 @@ class HeatPatch:
 
 @dataclass(frozen=True, eq=False)
 class ImageEdit:
-    """The payload of one edit: the picture snapshot and its crop windows, run in this order."""
+    """The payload of one edit: the picture snapshot and its windows, run in this order.
+
+    The first windows are the crop plan's (one per group of holes, reduced resolution
+    for a large one); then, for each reduced window, the native-resolution tiles that
+    refine its fill (:mod:`engine.media.image.refine`). ``tiles[k]`` is window k's
+    tile, None for a first-pass window; a tile's payload holds the snapshot and the
+    tile's scale-1 crop, so previews and heat maps treat it as any window.
+    """
 
     image: LoadedImage
     windows: tuple[ImagePayload, ...]
+    tiles: tuple[FineTile | None, ...] = ()
+    refinement: Refinement | None = None
 
     @staticmethod
     def plan(
-        codec: ImageCodec, image: LoadedImage, mask: BoolArray, strategy: Strategy = "regions"
+        codec: ImageCodec,
+        image: LoadedImage,
+        mask: BoolArray,
+        strategy: Strategy = "regions",
+        refinement: Refinement | None = DEFAULT_REFINEMENT,
     ) -> ImageEdit:
-        """Check the mask (``ImageError`` when empty, full or mis-sized) and plan the windows."""
-        return ImageEdit(image, tuple(codec.payloads(image, mask, strategy)))
+        """Check the mask (``ImageError`` when empty, full or mis-sized) and plan the windows.
+
+        ``refinement`` None keeps every fill at its window's resolution (the fast path).
+        """
+        first = tuple(codec.payloads(image, mask, strategy))
+        tiles: list[FineTile] = []
+        if refinement is not None:
+            for payload in first:
+                if payload.crop.scale < 1:
+                    group = window_region(mask.shape, payload.crop.box, payload.crop.fill_mask)
+                    tiles += plan_tiles(mask, group, codec.window, refinement)
+        windows = first + tuple(ImagePayload(image, tile.crop) for tile in tiles)
+        return ImageEdit(image, windows, (None,) * len(first) + tuple(tiles), refinement)
 
     @property
     def count(self) -> int:
         return len(self.windows)
+
+    def tile(self, window: int) -> FineTile | None:
+        """Window ``window``'s refinement tile, or None for a first-pass window."""
+        return self.tiles[window] if window < len(self.tiles) else None
 
     def region(self, window: int) -> BoolArray:
         """Window ``window``'s own pixels in full-image coordinates, bool [H, W]."""
@@ -86,8 +123,11 @@ class ImageEdit:
         return window_region((self.image.height, self.image.width), crop.box, crop.fill_mask)
 
     def regions(self) -> list[BoolArray]:
-        """Each window's own pixels (disjoint); together, every pixel the edit may change."""
-        return [self.region(window) for window in range(self.count)]
+        """Each first-pass window's pixels (disjoint); together, every pixel the edit may change.
+
+        Refinement tiles only rewrite pixels of these.
+        """
+        return [self.region(w) for w in range(self.count) if self.tile(w) is None]
 
 
 class ImageEditCodec:
@@ -110,12 +150,35 @@ class ImageEditCodec:
     def encode_window(
         self, edit: ImageEdit, states: Sequence[LoadedImage], window: int
     ) -> TokenProblem:
-        """The window over the snapshot, shared by all variations (tokens [N])."""
-        return self.codec.encode(edit.windows[window])
+        """A first-pass window over the snapshot, shared by all variations (tokens [N]);
+        a refinement tile over each variation's picture so far (tokens [B, N])."""
+        tile = edit.tile(window)
+        if tile is None:
+            return self.codec.encode(edit.windows[window])
+        codec, payload = self.codec, edit.windows[window]
+        refinement = edit.refinement or DEFAULT_REFINEMENT
+        editable = refine_editable(
+            tile, codec.grid_shape, codec.patch, refinement.keep, refinement.overlap // 2
+        )
+        return TokenProblem(
+            tokens=codec.encode_pixels(tile_pixels(states, tile.crop)),
+            editable_mask=np.broadcast_to(editable, (len(states), editable.size)).copy(),
+            grid_shape=codec.grid_shape,
+            side_inputs=codec.side_inputs(payload),
+            steps=refinement.steps,
+        )
 
     def apply_window(
         self, edit: ImageEdit, states: Sequence[LoadedImage], window: int, tokens: TokenArray
     ) -> list[LoadedImage]:
+        tile = edit.tile(window)
+        if tile is not None:
+            pixels = self.codec.decode_pixels(tokens, edit.windows[window])
+            feather = self.codec.feather_px
+            return [
+                blend_tile(edit.image, s, tile, p, feather)
+                for s, p in zip(states, pixels, strict=True)
+            ]
         decoded = self.codec.decode(edit.windows[window], tokens)
         region = edit.region(window)
         return [with_edit(s, d.rgb, region) for s, d in zip(states, decoded, strict=True)]

@@ -62,6 +62,7 @@ __all__ = [
     "load_image",
     "luma",
     "to_8bit",
+    "with_box_edit",
     "with_edit",
 ]
 
@@ -395,6 +396,30 @@ def with_edit(image: LoadedImage, rgb: UInt8Array, region: BoolArray) -> LoadedI
         high = image.high.copy()
         color_channels = 1 if high.shape[2] <= 2 else 3
         high[region, :color_channels] = new_color[:, :color_channels].astype(np.uint16) * 257
+    return replace(image, rgb=out_rgb, high=high)
+
+
+def with_box_edit(
+    image: LoadedImage, box: tuple[slice, slice], rgb: UInt8Array, region: BoolArray
+) -> LoadedImage:
+    """:func:`with_edit` for an edit inside ``box``: ``rgb`` [box] and ``region`` [box].
+
+    The same policy, at the cost of the box: a large picture edited in many small
+    windows is not indexed whole for each of them.
+    """
+    _check_rgb(rgb)
+    if rgb.shape != image.rgb[box].shape or region.shape != rgb.shape[:2]:
+        raise ValueError(f"box edit of shape {rgb.shape}/{region.shape} for box {box}")
+    new_color = rgb[region]
+    if image.is_gray:
+        new_color = np.repeat(luma(new_color)[:, None], 3, axis=1)
+    out_rgb = image.rgb.copy()
+    out_rgb[box][region] = new_color
+    high = None
+    if image.high is not None:
+        high = image.high.copy()
+        color_channels = 1 if high.shape[2] <= 2 else 3
+        high[box][region, :color_channels] = new_color[:, :color_channels].astype(np.uint16) * 257
     return replace(image, rgb=out_rgb, high=high)
 
 

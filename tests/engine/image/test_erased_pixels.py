@@ -142,6 +142,15 @@ def test_reduced_windows_exist_in_the_property_test_space() -> None:
     assert crop.scale < 1
 
 
+def test_refinement_tiles_exist_in_the_property_test_space(models: dict[str, Path]) -> None:
+    """...and so do the native-resolution tiles that refine them (coarse-to-fine)."""
+    mask = np.zeros((180, 180), dtype=np.bool_)
+    mask[20:130, 30:140] = True
+    codec = ImageCodec(load_manifest(models["leaky"]))
+    edit = ImageEdit.plan(codec, LoadedImage.from_rgb(np.zeros((180, 180, 3), np.uint8)), mask)
+    assert edit.count > 2 and all(edit.tile(w) is not None for w in range(1, edit.count))
+
+
 @given(
     seed=st.integers(0, 2**31 - 1),
     height=st.integers(1, 40),
