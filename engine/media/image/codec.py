@@ -39,17 +39,20 @@ from engine.media.image.crops import (
     paste_window,
     plan_crops,
 )
+from engine.media.image.detail import transfer_detail
 from engine.media.image.files import BoolArray, LoadedImage, UInt8Array, with_edit
 from engine.media.image.mask import validate_mask
 from engine.media.image.prefill import Prefill, prefill
 from engine.runtime import session_for
-from engine.sampling.types import TokenArray
+from engine.sampling.types import SideInputs, TokenArray
 
 __all__ = ["ImageCodec", "ImageModelFiles", "ImagePayload", "token_mask"]
 
 FloatArray = npt.NDArray[np.float32]
 DEFAULT_FEATHER_PX = 64
 """Seam correction depth (pixels) when the caller names none: a full blend for most holes."""
+DEFAULT_DETAIL_SIGMA = 2.0
+"""Detail finer than this (pixels, Gaussian sigma) comes from the context-free decode."""
 
 
 def token_mask(pixel_mask: BoolArray, patch: int) -> BoolArray:
@@ -108,6 +111,10 @@ class ImageCodec:
     known pixels (:mod:`engine.media.image.seams`); the default reaches the middle
     of any hole a native window holds, a full Poisson blend, which scored best on
     every mask kind of ``remask-train image-eval`` (see the image model card).
+    With such a decoder, ``detail_sigma`` > 0 adds the detail of a context-free
+    decode of the same tokens to the hole (``detail_gain`` times), since the guided
+    decode alone is smooth and nearly the same for every variation
+    (:mod:`engine.media.image.detail`); 0 turns it off.
     """
 
     def __init__(
@@ -116,6 +123,8 @@ class ImageCodec:
         *,
         feather_px: int = DEFAULT_FEATHER_PX,
         prefill: Prefill = "ring_mean",
+        detail_sigma: float = DEFAULT_DETAIL_SIGMA,
+        detail_gain: float = 1.0,
         session_factory: SessionFactory = session_for,
     ) -> None:
         facts = model.medium_facts
@@ -132,6 +141,8 @@ class ImageCodec:
         self.pixel_range = (float(low), float(high))
         self.feather_px = feather_px
         self.prefill_method: Prefill = prefill
+        self.detail_sigma = detail_sigma
+        self.detail_gain = detail_gain
         self._model = model
         self._session_factory = session_factory
         declared = getattr(model, "shape", None)  # ModelManifest's token grid, when there is one
@@ -170,16 +181,25 @@ class ImageCodec:
         ``hole`` of the window as side inputs.
         """
         pixels, hole = self.window_inputs(payload)
-        tokens = self._encode_pixels(pixels[None])[0]
+        tokens = self.encode_pixels(pixels[None])[0]
         editable = token_mask(hole, self.patch).reshape(-1)
         return TokenProblem(
             tokens=tokens,
             editable_mask=editable,
             grid_shape=self.grid_shape,
-            side_inputs=requested_side_inputs(
-                self._model.side_inputs, self._known_pixels(pixels, hole)
-            ),
+            side_inputs=self.side_inputs(payload, (pixels, hole)),
         )
+
+    def side_inputs(
+        self, payload: ImagePayload, inputs: tuple[UInt8Array, BoolArray] | None = None
+    ) -> SideInputs | None:
+        """What the transformer reads beside the tokens (``context``, ``hole``), if anything.
+
+        ``inputs`` is :meth:`window_inputs` of ``payload`` when the caller has it.
+        """
+        pixels, hole = self.window_inputs(payload) if inputs is None else inputs
+        available = self._known_pixels(pixels, hole)
+        return requested_side_inputs(self._model.side_inputs, available)
 
     def _known_pixels(self, pixels: UInt8Array, hole: BoolArray) -> dict[str, FloatArray]:
         """The window as the decoder (and a transformer that reads pixels) takes it:
@@ -220,8 +240,27 @@ class ImageCodec:
             else token_grid
         }
         extra = {node.name for node in inputs[1:]}
-        if extra:
-            feed.update(self._context_feed(extra, payload, len(token_grid)))
+        if not extra:
+            return self._run_decoder(session, feed)
+        context = self._context_feed(extra, payload, len(token_grid))
+        if self.detail_sigma <= 0:
+            return self._run_decoder(session, {**feed, **context})
+        return self._decode_with_detail(session, feed, context)
+
+    def _decode_with_detail(
+        self, session: Any, feed: dict[str, npt.NDArray[Any]], context: dict[str, FloatArray]
+    ) -> UInt8Array:
+        """The guided decode with the context-free decode's detail in the hole
+        (:mod:`engine.media.image.detail`); both in one decoder call of 2B rows."""
+        hole = context["hole"]
+        doubled = {name: np.concatenate([array, array]) for name, array in feed.items()}
+        doubled["context"] = np.concatenate([context["context"], context["context"]])
+        doubled["hole"] = np.concatenate([hole, np.ones_like(hole)])
+        pixels = self._run_decoder(session, doubled)
+        guided, free = pixels[: len(hole)], pixels[len(hole) :]
+        return transfer_detail(guided, free, hole[0, 0] > 0.5, self.detail_sigma, self.detail_gain)
+
+    def _run_decoder(self, session: Any, feed: dict[str, npt.NDArray[Any]]) -> UInt8Array:
         (raw,) = session.run([session.get_outputs()[0].name], feed)
         return self._from_model_range(np.asarray(raw, dtype=np.float32))
 
@@ -242,8 +281,8 @@ class ImageCodec:
     def _session(self, role: str) -> Any:
         return self._session_factory(self._model.path(role))
 
-    def _encode_pixels(self, pixels: UInt8Array) -> TokenArray:
-        """uint8 [B, H, W, 3] → int64 tokens [B, h·w]."""
+    def encode_pixels(self, pixels: UInt8Array) -> TokenArray:
+        """Window pixels uint8 [B, window_h, window_w, 3] → int64 tokens [B, h·w]."""
         session = self._session("encoder")
         feed = self._to_model_range(pixels)
         (raw,) = session.run([session.get_outputs()[0].name], {session.get_inputs()[0].name: feed})

@@ -1,0 +1,61 @@
+"""Detail transfer: the texture of a context-free decode on the layout of a guided one.
+
+The decoder reads the known pixels around the hole (``context``, ``hole``); trained with
+an L1 loss, it leans on them so much that inside the hole it all but ignores the tokens:
+on held-out photos, three variations whose hole tokens differ in 98 % of places decode
+to nearly the same smooth patch (pixel spread 0.07 of the hole's own), and even the
+photo's true tokens decode with 4 % of its gradient energy. Decoded with ``hole`` = 1
+everywhere, the same tokens keep their texture and their differences, but lose the
+colours the context gives. So both are decoded, and the hole gets the guided decode
+plus the high-pass (fine detail) of the free one: ``guided + gain · (free − blur(free))``.
+Measured on ``remask-train image-eval`` kinds (see the image model card).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["gaussian_blur", "transfer_detail"]
+
+FloatArray = npt.NDArray[np.float32]
+UInt8Array = npt.NDArray[np.uint8]
+
+
+def gaussian_blur(pixels: FloatArray, sigma: float) -> FloatArray:
+    """Separable Gaussian blur over axes 1 and 2 of float32 [B, H, W, C] (edges reflected)."""
+    radius = max(1, int(np.ceil(3 * sigma)))
+    offsets = np.arange(-radius, radius + 1, dtype=np.float32)
+    kernel = np.exp(-0.5 * (offsets / np.float32(sigma)) ** 2)
+    kernel /= kernel.sum()
+    out = pixels
+    for axis in (1, 2):
+        out = _convolve(out, kernel, axis)
+    return out
+
+
+def _convolve(values: FloatArray, kernel: FloatArray, axis: int) -> FloatArray:
+    radius = len(kernel) // 2
+    widths = [(0, 0)] * values.ndim
+    widths[axis] = (radius, radius)
+    if values.shape[axis] > radius:
+        padded = np.pad(values, widths, mode="reflect")
+    else:
+        padded = np.pad(values, widths, mode="edge")
+    size = values.shape[axis]
+    total = np.zeros_like(values)
+    for index, weight in enumerate(kernel):
+        total += weight * np.take(padded, np.arange(index, index + size), axis=axis)
+    return total
+
+
+def transfer_detail(
+    guided: UInt8Array, free: UInt8Array, hole: npt.NDArray[np.bool_], sigma: float, gain: float
+) -> UInt8Array:
+    """uint8 [B, H, W, 3]: ``guided``, with ``free``'s detail finer than ``sigma`` added in
+    ``hole`` (bool [H, W]); the other pixels are ``guided``'s, bit-exact."""
+    free_f = free.astype(np.float32)
+    detail = free_f - gaussian_blur(free_f, sigma)
+    mixed = guided.astype(np.float32) + np.float32(gain) * detail
+    values = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+    return np.where(hole[None, :, :, None], values, guided)
