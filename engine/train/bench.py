@@ -246,6 +246,10 @@ def main(argv: list[str] | None = None) -> int:
         bench_model(manifest, args.runs, gflops)
         if manifest.medium == "motion":
             bench_motion_edit(manifest, args.runs)
+        if manifest.medium == "image":
+            from engine.train.image.edit_bench import bench_image_edit
+
+            bench_image_edit(manifest, args.runs)
     return 0
 
 
