@@ -368,10 +368,11 @@ def _texture_reading(report: Report) -> str:
         if smoother
         else ""
     )
+    alike = ": practically the same fill each time" if max(spread) < 0.1 else ""
     return (
         f"Texture ratio, ours vs Telea: {pairs} (1.0 = the photo's own texture).{verdict} "
-        f"Variations differ by {min(spread):.2f}-{max(spread):.2f} of the hole's own spread: "
-        "practically the same fill each time."
+        f"Variations differ by {min(spread):.2f}-{max(spread):.2f} of the hole's own spread"
+        f"{alike}."
     )
 
 
