@@ -2,6 +2,7 @@
 
     remask-train image --tokenizer-minutes 13 --transformer-minutes 17
     remask-train image-eval --model assets/models/image-maskgit --json /tmp/eval.json --card
+    remask-train image-gan --model assets/models/image-maskgit --gan-minutes 40 --out runs/gan
 
 The stages of ``image`` are :mod:`engine.train.recipe`'s, the image steps
 :mod:`engine.train.image.recipe`'s. torch is imported by the handlers only.
@@ -15,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from engine.train.cli_args import add_transformer_arguments, loop_changes
-from engine.train.image.recipe import DEFAULTS, ImageRecipe, load_splits
+from engine.train.image.recipe import DEFAULTS, GanSettings, ImageRecipe, load_splits
 from engine.train.recipe import add_recipe_arguments
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -178,9 +179,75 @@ def run_image_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def register_image_gan(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "image-gan",
+        help="train a model folder's decoder against a patch discriminator (texture in fills)",
+    )
+    p.add_argument("--model", type=Path, default=DEFAULT_OUT, help="model folder to start from")
+    p.add_argument("--data", type=Path, default=_default_data(), help="data root or BSDS500 zip")
+    p.add_argument("--out", type=Path, required=True, help="the new model folder")
+    p.add_argument("--checkpoint-dir", type=Path, help="decoder + discriminator checkpoints")
+    p.add_argument("--decoder-init", type=Path, help="an image-gan checkpoint to start from")
+    p.add_argument("--gan-minutes", type=float, default=GanSettings.minutes)
+    p.add_argument("--gan-max-steps", type=int, default=0, help="stop after N steps (0 = time)")
+    p.add_argument("--gan-batch", type=int, default=GanSettings.batch)
+    p.add_argument("--gan-lr", type=float, default=GanSettings.lr)
+    p.add_argument(
+        "--gan-weight",
+        type=float,
+        default=GanSettings.weight,
+        help="hinge generator loss weight (times VQGAN's adaptive factor)",
+    )
+    p.add_argument(
+        "--gan-fm-weight", type=float, default=GanSettings.fm_weight, help="feature matching"
+    )
+    p.add_argument("--gan-start", type=int, default=GanSettings.start, help="D-only steps")
+    p.add_argument("--gan-ramp", type=int, default=GanSettings.ramp, help="steps to full weight")
+    p.add_argument("--limit", type=int, default=0, help="photos per split (0 = all; smoke runs)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--bf16", action="store_true", help="bf16 autocast (slower on this CPU)")
+    p.set_defaults(func=run_image_gan)
+
+
+def run_image_gan(args: argparse.Namespace) -> int:
+    from engine.train.image import adversarial as gan
+    from engine.train.image import shipped
+
+    settings = GanSettings(
+        minutes=args.gan_minutes,
+        max_steps=args.gan_max_steps,
+        batch=args.gan_batch,
+        lr=args.gan_lr,
+        weight=args.gan_weight,
+        fm_weight=args.gan_fm_weight,
+        start=args.gan_start,
+        ramp=args.gan_ramp,
+        seed=args.seed,
+        bf16=args.bf16,
+    )
+    if settings.minutes <= 0 and not settings.max_steps:  # export a checkpoint as it is
+        if args.decoder_init is None:
+            raise SystemExit("image-gan: no budget and no --decoder-init: nothing to export")
+        tokenizer = shipped.load_tokenizer(args.model)
+        stats = {
+            "exported": str(args.decoder_init),
+            **gan.load_decoder(tokenizer, args.decoder_init),
+        }
+    else:
+        tokenizer, stats = gan.run_stage(args, settings)
+    err = shipped.write_with_decoder(tokenizer, args.model, args.out)
+    stats["command"] = args.command
+    stats["onnx_max_error"] = err
+    (args.out / "gan_stats.json").write_text(json.dumps(stats, indent=1, default=str))
+    print(f"wrote {args.out} (decoder ONNX vs torch {err:.2e})")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """The image medium's training subcommands."""
     register_image(sub)
     register_image_eval(sub)
+    register_image_gan(sub)
     register_image_tokens(sub)
     register_image_transformer(sub)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,49 @@ from engine.train.cli_args import refine_settings
 from engine.train.recipe import StageDefaults, TrainedRun, stage_budget
 
 MONITOR_FROM_VAL = 80  # val photos before this index train, the rest monitor
+GAN_MINUTES = 40.0
+
+
+@dataclass(frozen=True)
+class GanSettings:
+    """Budget and weights of the adversarial decoder stage (``remask-train image-gan``'s
+    ``--gan-*`` flags; :mod:`engine.train.image.adversarial`)."""
+
+    minutes: float = GAN_MINUTES
+    max_steps: int = 0  # 0 = until the time budget is spent
+    batch: int = 8
+    crop_tokens: int = 8  # training crops of the sampled windows (64 px; 4x cheaper a step)
+    pool: int = 64  # windows the transformer filled, kept and cropped from
+    fresh: int = 16  # of which this many are sampled anew (in one call) every ``fresh`` steps
+    lr: float = 1e-4
+    disc_lr: float = 4e-4
+    weight: float = 0.8  # x VQGAN's adaptive factor x hinge generator loss
+    fm_weight: float = 1.0  # feature matching (discriminator features, inside the hole)
+    start: int = 20  # steps of the discriminator alone before the adversarial terms
+    ramp: int = 30  # steps over which they then ramp in
+    balance_every: int = 8  # steps between recomputations of VQGAN's adaptive factor
+    disc_channels: int = 32
+    seed: int = 0
+    bf16: bool = False  # bf16 autocast ran this stage 4x slower on the 2-core AMD CPU
+    threads: int = 2
+    eval_every_s: float = 300.0
+    log_every: int = 25
+
+    def done(self, step: int, elapsed: float) -> bool:
+        if self.max_steps:
+            return step >= self.max_steps
+        return elapsed >= self.minutes * 60.0
+
+    def progress(self, step: int, elapsed: float) -> float:
+        if self.max_steps:
+            return step / self.max_steps
+        return min(elapsed / max(self.minutes * 60.0, 1e-9), 1.0)
+
+    def adversarial_share(self, step: int) -> float:
+        """0 while the discriminator learns alone, then a linear ramp to 1."""
+        return min(max((step - self.start) / max(self.ramp, 1), 0.0), 1.0)
+
+
 DEFAULTS = StageDefaults(
     tokenizer_minutes=13.0, transformer_minutes=17.0, tokenizer_batch=32, transformer_batch=32
 )
