@@ -243,8 +243,15 @@ class MotionCodec:
         return [self._new_clip(rig, features[:n_frames]) for features in decoded]
 
     def skeleton_template(self) -> Clip:
-        """A one-frame clip of the model's rig (``files.skeleton``), all channels zero."""
-        return rig_from_record(self._skeleton_record(), 1.0 / self.fps)
+        """A one-frame clip of the model's rig (``files.skeleton``) in its rest pose: rotations
+        zero, position channels at the joints' offsets (a position channel *replaces* its
+        offset, so zeros there would fold every 6-channel Bandai joint onto its parent)."""
+        rig = rig_from_record(self._skeleton_record(), 1.0 / self.fps)
+        row = rig.motion[0].copy()
+        for index, joint in enumerate(rig.joints):
+            columns = rig.channel_columns(index, "position")
+            row[columns] = [joint.offset["XYZ".index(axis)] for axis in joint.position_axes]
+        return rig.with_motion(row[None, :])
 
     def _skeleton_record(self) -> dict[str, Any]:
         record: dict[str, Any] = json.loads(self._model.path("skeleton").read_text())

@@ -263,6 +263,10 @@ def test_generate_clip_makes_new_clips_of_any_length(folder, request) -> None:
     assert [c.n_frames for c in clips] == [75, 75]
     assert clips[0].names == parse_bvh(bandai_like(2)).names
     assert all(np.isfinite(c.motion).all() for c in clips)
+    positions = global_positions(clips[0])
+    shin = clips[0].joint_index("LowerLeg_L"), clips[0].joint_index("Foot_L")
+    length = np.linalg.norm(positions[:, shin[1]] - positions[:, shin[0]], axis=-1)
+    assert (length > 1.0).all()  # the rig's bones, not folded onto their parents
     with pytest.raises(MotionError, match="at least"):
         codec.generate_clip(3, model, manifest.default_settings())
 
