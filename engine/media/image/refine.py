@@ -60,15 +60,19 @@ class Refinement:
     sampled from nothing needs, since the tile starts from a fill and known pixels.
     """
 
-    overlap: int = 32
-    margin: int = 16
+    overlap: int = 24
+    margin: int = 8
     keep: float = 0.0
     max_tiles: int = 64
-    steps: int | None = None
+    steps: int | None = 8
 
 
 DEFAULT_REFINEMENT = Refinement()
-"""The refinement an edit gets unless the caller names another (or None)."""
+"""The refinement an edit gets unless the caller names another (or None). Chosen on
+``remask-train image-eval``'s 1024×768 kind (3 photos, white paint): keeping half the
+coarse tokens gave 17.04 dB, texture 0.08, diversity 0.07; re-sampling them all 16.97 dB,
+0.11, 0.09. 24-px overlaps with 8 steps per tile matched 32-px overlaps with 12 steps
+(16.97 vs 16.76 dB) with 10 windows instead of 12, in half the time."""
 
 
 @dataclass(frozen=True, eq=False)
