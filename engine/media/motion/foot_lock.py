@@ -24,6 +24,7 @@ from engine.media.motion.clip import Clip
 from engine.media.motion.kinematics import forward_kinematics, guess_cm_per_unit
 from engine.media.motion.rotations import (
     TAIT_BRYAN_ORDERS,
+    matrix_slerp,
     matrix_to_euler,
 )
 from engine.media.motion.skeleton import SkeletonMap
@@ -37,6 +38,7 @@ class LockSettings:
     speed_cm: float = 2.5
     ease_frames: int = 3
     floor_frames: int = 60
+    hold_foot: bool = True  # also hold the foot's global orientation at its anchor frame's
 
 
 def lock_feet(
@@ -88,11 +90,15 @@ def _lock_leg(
     contact = ((ankle[:, 1] - floor) * cm < settings.height_cm) & (speed < settings.speed_cm)
     inside = np.arange(lo, hi)
     inside_range = (inside >= first) & (inside <= last)
-    targets, weights = _pins(ankle, contact, inside_range, round(settings.ease_frames * per_frame))
+    ease = round(settings.ease_frames * per_frame)
+    targets, weights, anchors = _pins(ankle, contact, inside_range, ease)
     rows = np.nonzero(weights > 0)[0]
     if rows.size:
         goals = ankle[rows] + weights[rows, None] * (targets[rows] - ankle[rows])
-        _reach(clip, motion, positions[rows], rotations[rows], leg, goals, lo + rows)
+        feet = rotations[rows, leg.ankle]
+        if settings.hold_foot:
+            feet = matrix_slerp(feet, rotations[anchors[rows], leg.ankle], weights[rows])
+        _reach(clip, motion, positions[rows], rotations[rows], leg, (goals, feet), lo + rows)
 
 
 def _floor(clip: Clip, ankle: int, first: int, last: int, frames: int) -> float:
@@ -105,10 +111,12 @@ def _floor(clip: Clip, ankle: int, first: int, last: int, frames: int) -> float:
 
 def _pins(
     ankle: FloatArray, contact: npt.NDArray[np.bool_], editable: npt.NDArray[np.bool_], ease: int
-) -> tuple[FloatArray, FloatArray]:
-    """Per frame of the window: the pinned ankle position and how much of it applies (0..1)."""
+) -> tuple[FloatArray, FloatArray, npt.NDArray[np.intp]]:
+    """Per frame of the window: the pinned ankle position, how much of it applies (0..1) and
+    the frame whose foot it copies."""
     targets = ankle.copy()
     weights = np.zeros(len(ankle))
+    anchors = np.arange(len(ankle))
     for start, stop in _runs(contact):
         if not editable[start:stop].any():
             continue
@@ -118,8 +126,9 @@ def _pins(
             targets[start:stop] = ankle[start] + share * (ankle[stop - 1] - ankle[start])
         else:  # where the kept frame has it, else where the run starts
             targets[start:stop] = ankle[stop - 1] if kept_end else ankle[start]
+        anchors[start:stop] = stop - 1 if kept_end and not kept_start else start
         weights[start:stop] = _ramp(stop - start, ease, editable[start], editable[stop - 1])
-    return targets, np.where(editable, weights, 0.0)
+    return targets, np.where(editable, weights, 0.0), anchors
 
 
 def _runs(flags: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
@@ -183,9 +192,11 @@ def _turn(source: FloatArray, target: FloatArray) -> FloatArray:
 
 def _reach(
     clip: Clip, motion: FloatArray, positions: FloatArray, rotations: FloatArray, leg: _Leg,
-    goals: FloatArray, rows: npt.NDArray[np.intp],
+    goals_and_feet: tuple[FloatArray, FloatArray], rows: npt.NDArray[np.intp],
 ) -> None:  # fmt: skip
-    """Two-bone IK of frames ``rows``: turn thigh and shin so each ankle lands on its goal."""
+    """Two-bone IK of frames ``rows``: turn thigh and shin so each ankle lands on its goal;
+    the foot takes the given global orientation."""
+    goals, feet = goals_and_feet
     hip, knee, ankle = positions[:, leg.hip], positions[:, leg.knee], positions[:, leg.ankle]
     upper = np.linalg.norm(knee - hip, axis=-1)
     lower = np.linalg.norm(ankle - knee, axis=-1)
@@ -208,7 +219,7 @@ def _reach(
     locals_ = {
         leg.hip: _t(parent) @ thigh,
         leg.knee: _t(thigh) @ shin,
-        leg.ankle: _t(shin) @ rotations[:, leg.ankle],
+        leg.ankle: _t(shin) @ feet,
     }
     rows, usable_rows = rows[usable], usable
     for joint, local in locals_.items():
