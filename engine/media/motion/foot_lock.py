@@ -8,7 +8,8 @@ one place: where the kept frame next to the range has that foot, when the run to
 range's end and the kept foot is planted too, else where the run starts. The pin eases in
 and out over ``ease_frames`` so the foot never pops. The leg reaches the pin by two-bone IK
 (thigh and shin turn in the plane of hip, knee and target, so the knee keeps pointing the
-way the fill had it) and the foot keeps its global orientation.
+way the fill had it); with ``hold_foot`` the foot also keeps the orientation it has on the
+run's anchor frame (so the toes stay planted too), else the fill's own.
 
 Only the thigh, shin and foot rotation channels of frames inside the range change.
 """
