@@ -36,11 +36,11 @@ from engine.media.image.crops import (
     Strategy,
     crop_hole_mask,
     crop_pixels,
-    paste_window,
+    paste_box,
     plan_crops,
 )
 from engine.media.image.detail import transfer_detail
-from engine.media.image.files import BoolArray, LoadedImage, UInt8Array, with_edit
+from engine.media.image.files import BoolArray, LoadedImage, UInt8Array, with_box_edit
 from engine.media.image.mask import validate_mask
 from engine.media.image.prefill import Prefill, prefill
 from engine.runtime import session_for
@@ -210,13 +210,13 @@ class ImageCodec:
     def decode(self, payload: ImagePayload, tokens: TokenArray) -> list[LoadedImage]:
         """Decode tokens [B, N] into B images; outside the window's fill mask they are bit-exact."""
         windows = self.decode_pixels(tokens, payload)
-        region = np.zeros((payload.image.height, payload.image.width), dtype=np.bool_)
-        region[payload.crop.box] = payload.crop.fill_mask
-        results = []
-        for window_pixels in windows:
-            rgb = paste_window(payload.image.rgb, payload.crop, window_pixels, self.feather_px)
-            results.append(with_edit(payload.image, rgb, region))
-        return results
+        image, crop = payload.image, payload.crop
+        return [
+            with_box_edit(
+                image, crop.box, paste_box(image.rgb, crop, pixels, self.feather_px), crop.fill_mask
+            )
+            for pixels in windows
+        ]
 
     def window_inputs(self, payload: ImagePayload) -> tuple[UInt8Array, BoolArray]:
         """The window as the model sees it: pre-filled pixels uint8 [h, w, 3], holes [h, w]."""

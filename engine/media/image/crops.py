@@ -36,6 +36,7 @@ __all__ = [
     "composite",
     "crop_hole_mask",
     "crop_pixels",
+    "paste_box",
     "paste_window",
     "plan_crops",
     "reflect_pad",
@@ -296,15 +297,20 @@ def paste_window(
     box when the window worked at reduced resolution, and pasted with its seam
     blended against the known pixels of the box (never the pixels under any hole).
     """
+    result = original.copy()
+    result[crop.box] = paste_box(original, crop, window_pixels, feather_px)
+    return result
+
+
+def paste_box(
+    original: UInt8Array, crop: CropWindow, window_pixels: UInt8Array, feather_px: int = 0
+) -> UInt8Array:
+    """:func:`paste_window`'s result inside ``crop.box`` only, uint8 [box_h, box_w, 3]."""
     top, bottom, left, right = crop.pad
     height, width = window_pixels.shape[:2]
     content = window_pixels[top : height - bottom, left : width - right]
     content = _resize(np.ascontiguousarray(content), crop.box_shape, Image.Resampling.LANCZOS)
-    result = original.copy()
-    result[crop.box] = composite(
-        original[crop.box], content, crop.fill_mask, feather_px, hole=crop.hole_mask
-    )
-    return result
+    return composite(original[crop.box], content, crop.fill_mask, feather_px, hole=crop.hole_mask)
 
 
 def composite(

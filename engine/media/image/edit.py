@@ -28,7 +28,7 @@ from engine.jobs import TokenProblem
 from engine.media.image.codec import ImageCodec, ImagePayload
 from engine.media.image.crops import Strategy, paste_window
 from engine.media.image.document import window_region
-from engine.media.image.files import BoolArray, LoadedImage, UInt8Array, with_edit
+from engine.media.image.files import BoolArray, LoadedImage, UInt8Array, with_box_edit
 from engine.media.image.refine import (
     DEFAULT_REFINEMENT,
     FineTile,
@@ -180,8 +180,11 @@ class ImageEditCodec:
                 for s, p in zip(states, pixels, strict=True)
             ]
         decoded = self.codec.decode(edit.windows[window], tokens)
-        region = edit.region(window)
-        return [with_edit(s, d.rgb, region) for s, d in zip(states, decoded, strict=True)]
+        crop = edit.windows[window].crop
+        return [
+            with_box_edit(s, crop.box, d.rgb[crop.box], crop.fill_mask)
+            for s, d in zip(states, decoded, strict=True)
+        ]
 
     def finish(self, edit: ImageEdit, states: Sequence[LoadedImage]) -> list[LoadedImage]:
         return list(states)
