@@ -158,7 +158,7 @@ class ImageEditCodec:
         codec, payload = self.codec, edit.windows[window]
         refinement = edit.refinement or DEFAULT_REFINEMENT
         editable = refine_editable(
-            tile, codec.grid_shape, codec.patch, refinement.keep, refinement.overlap // 2
+            tile, codec.grid_shape, codec.patch, refinement.keep, refinement.frame
         )
         return TokenProblem(
             tokens=codec.encode_pixels(tile_pixels(states, tile.crop)),

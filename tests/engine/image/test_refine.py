@@ -73,6 +73,18 @@ def test_tiles_overlap_and_blend_from_their_edge() -> None:
         assert (tile.weight[tile.refined] < 1).any()
 
 
+def test_the_pictures_own_edge_is_no_seam() -> None:
+    """Tiles at the picture's edge ramp only from their sides inside the picture."""
+    mask = np.zeros((64, 300), dtype=np.bool_)
+    mask[:, 100:] = True  # outpainting to the right, one tile high
+    tiles = plan_tiles(mask, mask, WINDOW, Refinement(overlap=16, margin=8))
+    later = [tile for tile in tiles if tile.refined.any()]
+    assert later
+    for tile in later:
+        rows = tile.weight[:, tile.refined.any(axis=0)]
+        assert np.array_equal(rows, np.broadcast_to(rows[32], rows.shape))  # no top/bottom ramp
+
+
 def test_refinement_grows_from_the_known_border() -> None:
     """The first tile has the most known pixels (outpainting starts at the picture), and each
     later one joins pixels already known or refined."""
