@@ -53,6 +53,10 @@ DEFAULT_FEATHER_PX = 64
 """Seam correction depth (pixels) when the caller names none: a full blend for most holes."""
 DEFAULT_DETAIL_SIGMA = 2.0
 """Detail finer than this (pixels, Gaussian sigma) comes from the context-free decode."""
+DEFAULT_DETAIL_RAMP = 4
+"""Depth (pixels) over which the detail fades in from the hole's edge: on 12 held-out
+3-px scratches (white paint) 0 px gave 19.18 dB, below Telea's 19.20; 4 px 19.39 dB
+(brush strokes 18.33 vs 18.27 dB)."""
 
 
 def token_mask(pixel_mask: BoolArray, patch: int) -> BoolArray:
@@ -125,6 +129,7 @@ class ImageCodec:
         prefill: Prefill = "ring_mean",
         detail_sigma: float = DEFAULT_DETAIL_SIGMA,
         detail_gain: float = 1.0,
+        detail_ramp: int = DEFAULT_DETAIL_RAMP,
         session_factory: SessionFactory = session_for,
     ) -> None:
         facts = model.medium_facts
@@ -143,6 +148,7 @@ class ImageCodec:
         self.prefill_method: Prefill = prefill
         self.detail_sigma = detail_sigma
         self.detail_gain = detail_gain
+        self.detail_ramp = detail_ramp
         self._model = model
         self._session_factory = session_factory
         declared = getattr(model, "shape", None)  # ModelManifest's token grid, when there is one
@@ -258,7 +264,9 @@ class ImageCodec:
         doubled["hole"] = np.concatenate([hole, np.ones_like(hole)])
         pixels = self._run_decoder(session, doubled)
         guided, free = pixels[: len(hole)], pixels[len(hole) :]
-        return transfer_detail(guided, free, hole[0, 0] > 0.5, self.detail_sigma, self.detail_gain)
+        return transfer_detail(
+            guided, free, hole[0, 0] > 0.5, self.detail_sigma, self.detail_gain, self.detail_ramp
+        )
 
     def _run_decoder(self, session: Any, feed: dict[str, npt.NDArray[Any]]) -> UInt8Array:
         (raw,) = session.run([session.get_outputs()[0].name], feed)

@@ -16,7 +16,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["gaussian_blur", "transfer_detail"]
+from engine.media.image.morphology import shrink
+
+__all__ = ["depth_weight", "gaussian_blur", "transfer_detail"]
 
 FloatArray = npt.NDArray[np.float32]
 UInt8Array = npt.NDArray[np.uint8]
@@ -49,13 +51,32 @@ def _convolve(values: FloatArray, kernel: FloatArray, axis: int) -> FloatArray:
     return total
 
 
+def depth_weight(hole: npt.NDArray[np.bool_], ramp_px: int) -> FloatArray:
+    """float32 [H, W]: 0 outside ``hole``, rising by 1/``ramp_px`` per pixel of depth inside it.
+
+    Next to the known pixels the guided decode is right and the fill is thin (a 3-px
+    scratch lies wholly within 2 px of them), so the detail is faded in with depth.
+    """
+    if ramp_px <= 0:
+        return hole.astype(np.float32)
+    inside = [shrink(hole, depth) for depth in range(ramp_px)]
+    return np.asarray(np.mean(inside, axis=0), dtype=np.float32)
+
+
 def transfer_detail(
-    guided: UInt8Array, free: UInt8Array, hole: npt.NDArray[np.bool_], sigma: float, gain: float
+    guided: UInt8Array,
+    free: UInt8Array,
+    hole: npt.NDArray[np.bool_],
+    sigma: float,
+    gain: float,
+    ramp_px: int = 0,
 ) -> UInt8Array:
     """uint8 [B, H, W, 3]: ``guided``, with ``free``'s detail finer than ``sigma`` added in
-    ``hole`` (bool [H, W]); the other pixels are ``guided``'s, bit-exact."""
+    ``hole`` (bool [H, W]), faded in over ``ramp_px`` of depth (:func:`depth_weight`); the
+    other pixels are ``guided``'s, bit-exact."""
     free_f = free.astype(np.float32)
     detail = free_f - gaussian_blur(free_f, sigma)
-    mixed = guided.astype(np.float32) + np.float32(gain) * detail
+    weight = np.float32(gain) * depth_weight(hole, ramp_px)[None, :, :, None]
+    mixed = guided.astype(np.float32) + weight * detail
     values = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
     return np.where(hole[None, :, :, None], values, guided)
