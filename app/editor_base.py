@@ -142,6 +142,14 @@ class MediumEditor(QWidget):
         del path
         return decoded
 
+    def prepare_document(self, document: object) -> object | None:
+        """Build, in the loading thread, what showing an already decoded ``document``
+        (a project's) needs; it becomes ``set_document``'s second argument. Same rules
+        as :meth:`prepare_decoded`; None (the default) means nothing to prepare.
+        """
+        del document
+        return None
+
     @classmethod
     def decodes_off_thread(cls) -> bool:
         """Whether :meth:`open_decoded` is overridden, so decoding may leave the GUI thread."""

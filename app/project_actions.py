@@ -170,22 +170,32 @@ class ProjectFiles:
     def open_project(self, path: Path) -> bool:
         """Open a project file: decoded off the GUI thread, then installed into its page."""
         window = self.window
+        editors = {medium: page.editor for medium, page in window.pages.items()}
         return window.loader.load(
             path.name,
-            lambda: read_project(path),
-            lambda project: self._opened(project, path),
+            lambda: _read_prepared(path, editors),
+            lambda opened: self._opened(opened, path),
             lambda error: window._open_failed(path, one_line(error)),
         )
 
-    def _opened(self, project: Project, path: Path) -> None:
-        self.install(project, path)
+    def _opened(self, opened: tuple[Project, object | None], path: Path) -> None:
+        project, prepared = opened
+        self.install(project, path, prepared=prepared)
         self.window.recent.add(path)
 
-    def install(self, project: Project, path: Path | None, *, modified: bool = False) -> None:
+    def install(
+        self,
+        project: Project,
+        path: Path | None,
+        *,
+        modified: bool = False,
+        prepared: object | None = None,
+    ) -> None:
         """Show ``project`` in its medium's page (after asking about unsaved changes there).
 
         ``path`` is the project file (None for a recovered autosave); ``modified``
-        leaves the document marked unsaved (a recovery: nothing of it is on disk).
+        leaves the document marked unsaved (a recovery: nothing of it is on disk);
+        ``prepared`` is what the editor's ``prepare_document`` built off the GUI thread.
         """
         window = self.window
         page = window.pages.get(project.medium)
@@ -195,7 +205,7 @@ class ProjectFiles:
         if not window.may_discard([editor]):
             return
         with kept_on_failure(editor):
-            _show(editor, project)
+            _show(editor, project, prepared)
         if path is not None:
             self._files[page.medium] = (project.document, path)
             self._offers[page.medium] = _offer_key(kept_variations(editor))
@@ -221,9 +231,22 @@ def _offer_key(kept: KeptVariations[Any, Any] | None) -> tuple[int, ...]:
     return () if kept is None else (*map(id, kept.items), kept.shown)
 
 
-def _show(editor: Any, project: Project) -> None:
+def _read_prepared(path: Path, editors: dict[str, Any]) -> tuple[Project, object | None]:
+    """In the loading worker: read the project, then let its editor build what showing
+    the document needs (display buffers of a large picture, a long roll's note spans),
+    so the GUI thread only swaps them in."""
+    project = read_project(path)
+    editor = editors.get(project.medium)
+    prepare = getattr(editor, "prepare_document", None)
+    return project, (prepare(project.document) if prepare is not None else None)
+
+
+def _show(editor: Any, project: Project, prepared: object | None = None) -> None:
     """Hand the document to the editor; its path becomes the source's name, for exports."""
-    editor.set_document(project.document)
+    if prepared is None:
+        editor.set_document(project.document)
+    else:
+        editor.set_document(project.document, prepared)
     if hasattr(editor, "path") and project.name:
         editor.path = Path(project.name)
     if project.variations is not None and isinstance(editor, OffersVariations):

@@ -177,6 +177,12 @@ class ImageEditor(DocumentHistory, MediumEditor):
             return decoded  # open_decoded refuses it on the GUI thread
         return ShownImage.of(decoded, self._mask_rgba())
 
+    def prepare_document(self, document: object) -> object | None:
+        """In the loading worker: a project's document's canvas arrays."""
+        if not isinstance(document, ImageDocument):
+            return None
+        return ShownImage.of(document, self._mask_rgba())
+
     def open_decoded(self, path: Path, decoded: object) -> None:
         """Take what the worker read and prepared: a :class:`ShownImage` (or a bare document)."""
         if isinstance(decoded, ImageDocument):

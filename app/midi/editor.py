@@ -206,11 +206,8 @@ class PianoRollEditor(DocumentHistory, MediumEditor):
         group = QActionGroup(self)
         actions = []
         for index, (text, tip) in enumerate(items):
-            action = (
-                self.toolbar.addAction(icons[index], text)
-                if icons
-                else self.toolbar.addAction(text)
-            )
+            add = self.toolbar.addAction
+            action = add(icons[index], text) if icons else add(text)
             action.setCheckable(True)
             action.setToolTip(tip)
             action.setChecked(index == 0)
@@ -238,6 +235,10 @@ class PianoRollEditor(DocumentHistory, MediumEditor):
     def prepare_decoded(self, path: Path, decoded: object) -> object:
         """In the loading worker: parts, document and step times (:class:`OpenedScore`)."""
         return OpenedScore.of(decoded) if isinstance(decoded, Score) else decoded
+
+    def prepare_document(self, document: object) -> object | None:
+        """In the loading worker: a project's roll made ready (:class:`ReadyRoll`)."""
+        return ReadyRoll.of(document) if isinstance(document, RollDocument) else None
 
     def open_decoded(self, path: Path, decoded: object) -> None:
         """Take the prepared score, asking which four parts when there are more, then replace."""
@@ -278,8 +279,7 @@ class PianoRollEditor(DocumentHistory, MediumEditor):
             self.stateChanged.emit()
 
     def _label_voices(self) -> None:
-        """The voice buttons take the parts' own names (Violin 1 ... Violoncello) when the file
-        names them."""
+        """The voice buttons take the parts' own names (Violin 1 …) when the file has them."""
         assert self.document is not None
         for action, name in zip(self.voice_actions, self.document.voice_labels, strict=True):
             action.setText(name)

@@ -18,7 +18,9 @@ from app.engine_worker import EngineBridge
 from app.image.editor import ImageEditor
 from app.image.widgets import rgba_of
 from app.main_window import MainWindow
+from engine.media.image.document import ImageDocument
 from engine.models import ModelRegistry
+from engine.project import Project, save_project
 from tests.app.helpers import page_editor, shown_window
 
 TIMEOUT_MS = 60_000
@@ -133,3 +135,28 @@ def test_a_cancelled_or_refused_open_leaves_picture_mask_and_canvas(
     assert editor.is_modified() and editor.document_name() == "first.png"
     if outcome == "refused":
         assert "no room for the canvas" in window.last_error
+
+
+def test_a_project_opens_with_its_canvas_arrays_made_in_the_worker(
+    qtbot: Any, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A saved project's picture and mask reach the canvas through ``prepare_document``,
+    which runs in the loading thread, not on the GUI thread."""
+    pixels = picture(tmp_path / "p.png", 120, 90, seed=4)
+    document = ImageDocument.open(tmp_path / "p.png")
+    document.fill_rectangle((5, 10), (30, 40))
+    save_project(tmp_path / "p.remask", Project("image", document, name="p.png"))
+    threads: list[str] = []
+    original = ImageEditor.prepare_document
+
+    def spy(self: ImageEditor, opened: object) -> object | None:
+        threads.append(threading.current_thread().name)
+        return original(self, opened)
+
+    monkeypatch.setattr(ImageEditor, "prepare_document", spy)
+    editor = open_and_wait(qtbot, window, tmp_path / "p.remask")
+    assert threads == ["remask-load"]
+    assert editor.document is not None and np.array_equal(editor.document.rgb, pixels[..., :3])
+    assert np.array_equal(editor.canvas.picture.pixels, pixels)
+    overlay = editor.canvas.mask_layer.pixels
+    assert overlay[20, 20, 3] > 0 and not overlay[100, 80].any()
