@@ -4,7 +4,7 @@
 of holes. :class:`ImageEdit` is the immutable payload of the whole edit (the
 snapshot and its planned windows) and :class:`ImageEditCodec` runs it as an
 :class:`engine.jobs.WindowedCodec`: the runner samples window after window,
-and a variation's state is its image so far, into which each window pastes
+and a variation's state is its picture so far (a ``Canvas``), into which each window pastes
 only its own pixels (its ``fill_mask``). Every window encodes the same
 snapshot: the codec treats every masked pixel in a window's box as unknown
 (pre-filled before encoding), earlier fills included, so the windows are
@@ -25,10 +25,11 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.jobs import TokenProblem
+from engine.media.image.canvas import Canvas
 from engine.media.image.codec import ImageCodec, ImagePayload
-from engine.media.image.crops import Strategy, paste_window
+from engine.media.image.crops import Strategy, paste_box, paste_window
 from engine.media.image.document import window_region
-from engine.media.image.files import BoolArray, LoadedImage, UInt8Array, with_box_edit
+from engine.media.image.files import BoolArray, LoadedImage, UInt8Array
 from engine.media.image.refine import (
     DEFAULT_REFINEMENT,
     FineTile,
@@ -133,9 +134,10 @@ class ImageEdit:
 class ImageEditCodec:
     """The :class:`engine.jobs.WindowedCodec` for :class:`ImageEdit`: window k is crop window k.
 
-    A variation's state is its :class:`LoadedImage` so far (the snapshot at
-    first); ``apply_window`` decodes the window's B rows in one decoder call
-    and pastes row b into variation b's image, inside the window's region only.
+    A variation's state is its picture so far, a :class:`Canvas` (the snapshot at
+    first, then the windows' box edits over it); ``apply_window`` decodes the
+    window's B rows in one decoder call and pastes row b into variation b's
+    picture, inside the window's region only; ``finish`` makes the images.
     """
 
     def __init__(self, codec: ImageCodec) -> None:
@@ -144,12 +146,10 @@ class ImageEditCodec:
     def window_count(self, edit: ImageEdit) -> int:
         return edit.count
 
-    def initial_state(self, edit: ImageEdit) -> LoadedImage:
-        return edit.image
+    def initial_state(self, edit: ImageEdit) -> Canvas:
+        return Canvas(edit.image)
 
-    def encode_window(
-        self, edit: ImageEdit, states: Sequence[LoadedImage], window: int
-    ) -> TokenProblem:
+    def encode_window(self, edit: ImageEdit, states: Sequence[Canvas], window: int) -> TokenProblem:
         """A first-pass window over the snapshot, shared by all variations (tokens [N]);
         a refinement tile over each variation's picture so far (tokens [B, N])."""
         tile = edit.tile(window)
@@ -169,25 +169,25 @@ class ImageEditCodec:
         )
 
     def apply_window(
-        self, edit: ImageEdit, states: Sequence[LoadedImage], window: int, tokens: TokenArray
-    ) -> list[LoadedImage]:
+        self, edit: ImageEdit, states: Sequence[Canvas], window: int, tokens: TokenArray
+    ) -> list[Canvas]:
+        payload, feather = edit.windows[window], self.codec.feather_px
+        pixels = self.codec.decode_pixels(tokens, payload)
         tile = edit.tile(window)
         if tile is not None:
-            pixels = self.codec.decode_pixels(tokens, edit.windows[window])
-            feather = self.codec.feather_px
             return [
                 blend_tile(edit.image, s, tile, p, feather)
                 for s, p in zip(states, pixels, strict=True)
             ]
-        decoded = self.codec.decode(edit.windows[window], tokens)
-        crop = edit.windows[window].crop
+        crop, snapshot = payload.crop, payload.image.rgb
         return [
-            with_box_edit(s, crop.box, d.rgb[crop.box], crop.fill_mask)
-            for s, d in zip(states, decoded, strict=True)
+            s.with_box_edit(crop.box, paste_box(snapshot, crop, p, feather), crop.fill_mask)
+            for s, p in zip(states, pixels, strict=True)
         ]
 
-    def finish(self, edit: ImageEdit, states: Sequence[LoadedImage]) -> list[LoadedImage]:
-        return list(states)
+    def finish(self, edit: ImageEdit, states: Sequence[Canvas]) -> list[LoadedImage]:
+        """Each variation's picture, copied whole once here (not once per window)."""
+        return [state.image() for state in states]
 
 
 def preview_patch(

@@ -38,6 +38,7 @@ import struct
 import sys
 import warnings
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,7 @@ __all__ = [
     "UInt8Array",
     "UInt16Array",
     "decode_image",
+    "edit_colors",
     "extend_canvas",
     "extend_for_outpainting",
     "extend_image",
@@ -63,6 +65,7 @@ __all__ = [
     "luma",
     "to_8bit",
     "with_box_edit",
+    "with_box_edits",
     "with_edit",
 ]
 
@@ -407,20 +410,34 @@ def with_box_edit(
     The same policy, at the cost of the box: a large picture edited in many small
     windows is not indexed whole for each of them.
     """
-    _check_rgb(rgb)
-    if rgb.shape != image.rgb[box].shape or region.shape != rgb.shape[:2]:
-        raise ValueError(f"box edit of shape {rgb.shape}/{region.shape} for box {box}")
-    new_color = rgb[region]
-    if image.is_gray:
-        new_color = np.repeat(luma(new_color)[:, None], 3, axis=1)
+    return with_box_edits(image, [(box, rgb, region)])
+
+
+def with_box_edits(
+    image: LoadedImage, edits: Sequence[tuple[tuple[slice, slice], UInt8Array, BoolArray]]
+) -> LoadedImage:
+    """:func:`with_box_edit` of each (box, rgb, region) in order, copying the picture once."""
     out_rgb = image.rgb.copy()
-    out_rgb[box][region] = new_color
-    high = None
-    if image.high is not None:
-        high = image.high.copy()
-        color_channels = 1 if high.shape[2] <= 2 else 3
-        high[box][region, :color_channels] = new_color[:, :color_channels].astype(np.uint16) * 257
+    high = None if image.high is None else image.high.copy()
+    for box, rgb, region in edits:
+        _check_rgb(rgb)
+        if rgb.shape != image.rgb[box].shape or region.shape != rgb.shape[:2]:
+            raise ValueError(f"box edit of shape {rgb.shape}/{region.shape} for box {box}")
+        new_color = edit_colors(image, rgb[region])
+        out_rgb[box][region] = new_color
+        if high is not None:
+            color_channels = 1 if high.shape[2] <= 2 else 3
+            high[box][region, :color_channels] = (
+                new_color[:, :color_channels].astype(np.uint16) * 257
+            )
     return replace(image, rgb=out_rgb, high=high)
+
+
+def edit_colors(image: LoadedImage, colors: UInt8Array) -> UInt8Array:
+    """The colours uint8 [..., 3] an edit writes into ``image``: gray sources stay gray."""
+    if not image.is_gray:
+        return colors
+    return np.repeat(luma(colors)[..., None], 3, axis=-1)
 
 
 def extend_image(image: LoadedImage, left: int, top: int, right: int, bottom: int) -> LoadedImage:

@@ -30,8 +30,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from engine.media.image.canvas import Canvas
 from engine.media.image.crops import CropWindow, Shape2, composite, reflect_pad
-from engine.media.image.files import BoolArray, LoadedImage, UInt8Array, with_box_edit
+from engine.media.image.files import BoolArray, LoadedImage, UInt8Array
 from engine.media.image.mask import Box, bounding_box
 
 __all__ = [
@@ -227,22 +228,22 @@ def _any_per_token(plane: BoolArray, patch: int) -> BoolArray:
     return np.asarray(plane.reshape(rows, patch, cols, patch).any(axis=(1, 3)))
 
 
-def tile_pixels(states: Sequence[LoadedImage], crop: CropWindow) -> UInt8Array:
+def tile_pixels(states: Sequence[Canvas], crop: CropWindow) -> UInt8Array:
     """uint8 [B, window_h, window_w, 3]: each variation's picture so far over the tile.
 
     Its hole pixels hold the first pass's fill (every hole pixel has one by now), so
     nothing the user erased is read.
     """
-    return np.stack([reflect_pad(state.rgb[crop.box], crop.pad) for state in states])
+    return np.stack([reflect_pad(state.rgb_in(crop.box), crop.pad) for state in states])
 
 
 def blend_tile(
     snapshot: LoadedImage,
-    state: LoadedImage,
+    state: Canvas,
     tile: FineTile,
     window_pixels: UInt8Array,
     feather_px: int,
-) -> LoadedImage:
+) -> Canvas:
     """``state`` with the decoded tile (uint8 [window_h, window_w, 3]) laid into its hole.
 
     The tile is seam-blended against the snapshot's known pixels (never those under
@@ -256,6 +257,6 @@ def blend_tile(
     known = snapshot.rgb[crop.box]
     filled = composite(known, content, crop.fill_mask, feather_px, hole=crop.hole_mask)
     weight = tile.weight[:, :, None]
-    mixed = weight * filled.astype(np.float32) + (1 - weight) * state.rgb[crop.box]
+    mixed = weight * filled.astype(np.float32) + (1 - weight) * state.rgb_in(crop.box)
     pixels = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
-    return with_box_edit(state, crop.box, pixels, crop.fill_mask)
+    return state.with_box_edit(crop.box, pixels, crop.fill_mask)
