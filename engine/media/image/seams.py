@@ -128,30 +128,61 @@ COARSE_BELOW = 2048
 
 
 def _conjugate_gradients(domain: BoolArray, fixed: BoolArray, start: FloatArray) -> FloatArray:
-    """Solve the Dirichlet problem from ``start`` (which holds the fixed values), matrix-free."""
+    """Solve the Dirichlet problem from ``start`` (which holds the fixed values), matrix-free.
+
+    Every product is written into buffers made once per solve (the loop runs ~20 times
+    per tile); the arithmetic, and so the result, is the plain expressions' to the bit.
+    """
     domain_w = domain.astype(np.float32)
     fixed_w = fixed.astype(np.float32)
     inside = domain[..., None]
     degree = np.maximum(_neighbour_sum(domain_w + fixed_w, np.ones_like(domain_w)), 1.0)[..., None]
-
-    degree = degree * domain_w[..., None]
-
-    def apply(x: FloatArray) -> FloatArray:  # x is 0 outside the domain, and so is the result
-        return degree * x - _neighbour_sum(x, domain_w) * domain_w[..., None]
+    laplacian = _Laplacian(degree * domain_w[..., None], domain_w[..., None])
 
     x = np.where(inside, start, 0).astype(np.float32)
     rhs = np.where(inside, _neighbour_sum(start, fixed_w), 0).astype(np.float32)
-    residual = rhs - apply(x)
+    residual = rhs - laplacian.apply(x)
     direction = residual.copy()
-    power = float((residual * residual).sum())
+    scratch = np.empty_like(residual)
+    power = _dot(residual, residual, scratch)
     for _ in range(MAX_ITERATIONS):
-        if float(np.abs(residual).max()) < TOLERANCE:
+        if max(float(residual.max()), -float(residual.min())) < TOLERANCE:
             break
-        step_image = apply(direction)
-        alpha = power / max(float((direction * step_image).sum()), 1e-20)
-        x += np.float32(alpha) * direction
-        residual -= np.float32(alpha) * step_image
-        new_power = float((residual * residual).sum())
-        direction = residual + np.float32(new_power / max(power, 1e-20)) * direction
+        step_image = laplacian.apply(direction)
+        alpha = np.float32(power / max(_dot(direction, step_image, scratch), 1e-20))
+        x += np.multiply(direction, alpha, out=scratch)
+        residual -= np.multiply(step_image, alpha, out=scratch)
+        new_power = _dot(residual, residual, scratch)
+        np.multiply(direction, np.float32(new_power / max(power, 1e-20)), out=direction)
+        direction += residual
         power = new_power
     return np.where(inside, x, start).astype(np.float32)
+
+
+def _dot(a: FloatArray, b: FloatArray, scratch: FloatArray) -> float:
+    """``float((a * b).sum())``, the product written into ``scratch``."""
+    return float(np.multiply(a, b, out=scratch).sum())
+
+
+class _Laplacian:
+    """``x ↦ degree·x − mask·Σ₄ neighbours(x)`` for ``x`` that is 0 outside the domain
+    (so is the result), into one reused output buffer; the result of :meth:`apply` is
+    overwritten by the next call."""
+
+    def __init__(self, degree: FloatArray, mask: FloatArray) -> None:
+        self.degree, self.mask = degree, mask
+        self.total = np.empty((*mask.shape[:2], 3), dtype=np.float32)
+        self.out = np.empty_like(self.total)
+
+    def apply(self, x: FloatArray) -> FloatArray:
+        # _neighbour_sum(x, domain) · mask, in its order of additions; x·domain is x here
+        total = self.total
+        total[:1] = 0
+        total[1:] = x[:-1]
+        total[:-1] += x[1:]
+        total[:, 1:] += x[:, :-1]
+        total[:, :-1] += x[:, 1:]
+        total *= self.mask
+        np.multiply(self.degree, x, out=self.out)
+        self.out -= total
+        return self.out
