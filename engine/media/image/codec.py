@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+from weakref import WeakKeyDictionary
 
 import numpy as np
 import numpy.typing as npt
@@ -151,6 +152,9 @@ class ImageCodec:
         self.detail_ramp = detail_ramp
         self._model = model
         self._session_factory = session_factory
+        self._window_inputs: WeakKeyDictionary[ImagePayload, tuple[UInt8Array, BoolArray]] = (
+            WeakKeyDictionary()
+        )
         declared = getattr(model, "shape", None)  # ModelManifest's token grid, when there is one
         if declared is not None and tuple(declared) != self.grid_shape:
             raise ValueError(
@@ -225,9 +229,19 @@ class ImageCodec:
         ]
 
     def window_inputs(self, payload: ImagePayload) -> tuple[UInt8Array, BoolArray]:
-        """The window as the model sees it: pre-filled pixels uint8 [h, w, 3], holes [h, w]."""
+        """The window as the model sees it: pre-filled pixels uint8 [h, w, 3], holes [h, w].
+
+        Read-only and kept per payload: the encoder, the transformer's side inputs, the
+        decoder and every live preview of a window read the same ones.
+        """
+        cached = self._window_inputs.get(payload)
+        if cached is not None:
+            return cached
         hole = crop_hole_mask(payload.crop)
         pixels = prefill(crop_pixels(payload.image.rgb, payload.crop), hole, self.prefill_method)
+        pixels.flags.writeable = False
+        hole.flags.writeable = False
+        self._window_inputs[payload] = (pixels, hole)
         return pixels, hole
 
     def decode_pixels(self, tokens: TokenArray, payload: ImagePayload | None = None) -> UInt8Array:
