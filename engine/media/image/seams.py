@@ -170,8 +170,10 @@ class _Laplacian:
     overwritten by the next call."""
 
     def __init__(self, degree: FloatArray, mask: FloatArray) -> None:
-        self.degree, self.mask = degree, mask
-        self.total = np.empty((*mask.shape[:2], 3), dtype=np.float32)
+        shape = (*mask.shape[:2], 3)  # full-size copies: broadcasting one channel is slow
+        self.degree = np.ascontiguousarray(np.broadcast_to(degree, shape))
+        self.mask = np.ascontiguousarray(np.broadcast_to(mask, shape))
+        self.total = np.empty(shape, dtype=np.float32)
         self.out = np.empty_like(self.total)
 
     def apply(self, x: FloatArray) -> FloatArray:
