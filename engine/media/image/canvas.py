@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from engine.media.image.files import (
     BoolArray,
     LoadedImage,
@@ -53,8 +55,7 @@ class Canvas:
             if overlap is None:
                 continue
             target, source = overlap
-            region = edit.region[source]
-            out[target][region] = edit.rgb[source][region]
+            np.copyto(out[target], edit.rgb[source], where=edit.region[source][:, :, None])
         return out
 
     def with_box_edit(self, box: Box, rgb: UInt8Array, region: BoolArray) -> Canvas:
@@ -63,7 +64,8 @@ class Canvas:
         if rgb.shape != (*region.shape, 3) or region.shape != _box_shape(box):
             raise ValueError(f"box edit of shape {rgb.shape}/{region.shape} for box {box}")
         pixels = rgb.copy()
-        pixels[region] = edit_colors(self.base, rgb[region])
+        if self.base.is_gray:
+            pixels[region] = edit_colors(self.base, rgb[region])
         return Canvas(self.base, (*self.edits, BoxEdit(box, pixels, region.copy())))
 
     def image(self) -> LoadedImage:
