@@ -46,8 +46,10 @@ def _convolve(values: FloatArray, kernel: FloatArray, axis: int) -> FloatArray:
         padded = np.pad(values, widths, mode="edge")
     size = values.shape[axis]
     total = np.zeros_like(values)
+    window: list[slice] = [slice(None)] * values.ndim
     for index, weight in enumerate(kernel):
-        total += weight * np.take(padded, np.arange(index, index + size), axis=axis)
+        window[axis] = slice(index, index + size)
+        total += weight * padded[tuple(window)]
     return total
 
 
