@@ -26,6 +26,7 @@ from torch import nn
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from engine.train import distributed
+from engine.train.budget import TimeBudget
 from engine.train.common import (
     Ema,
     count_params,
@@ -46,7 +47,7 @@ Log = Callable[[str], None]
 
 
 @dataclass(frozen=True)
-class LoopSettings:
+class LoopSettings(TimeBudget):
     minutes: float = 10.0
     max_steps: int = 0  # 0 = until the time budget is spent
     batch: int = 32
@@ -62,16 +63,6 @@ class LoopSettings:
     eval_every_s: float = 180.0
     threads: int = 2
     log_every: int = 50
-
-    def done(self, step: int, elapsed: float) -> bool:
-        if self.max_steps:
-            return step >= self.max_steps
-        return elapsed >= self.minutes * 60.0
-
-    def progress(self, step: int, elapsed: float) -> float:
-        if self.max_steps:
-            return step / self.max_steps
-        return min(elapsed / max(self.minutes * 60.0, 1e-9), 1.0)
 
 
 class DeviceUnavailableError(RuntimeError):

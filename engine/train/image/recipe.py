@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from engine.train.budget import TimeBudget
 from engine.train.cli_args import refine_settings
 from engine.train.recipe import StageDefaults, TrainedRun, stage_budget
 
@@ -23,7 +24,7 @@ GAN_MINUTES = 40.0
 
 
 @dataclass(frozen=True)
-class GanSettings:
+class GanSettings(TimeBudget):
     """Budget and weights of the adversarial decoder stage (``remask-train image-gan``'s
     ``--gan-*`` flags; :mod:`engine.train.image.adversarial`)."""
 
@@ -46,16 +47,6 @@ class GanSettings:
     threads: int = 2
     eval_every_s: float = 300.0
     log_every: int = 25
-
-    def done(self, step: int, elapsed: float) -> bool:
-        if self.max_steps:
-            return step >= self.max_steps
-        return elapsed >= self.minutes * 60.0
-
-    def progress(self, step: int, elapsed: float) -> float:
-        if self.max_steps:
-            return step / self.max_steps
-        return min(elapsed / max(self.minutes * 60.0, 1e-9), 1.0)
 
     def adversarial_share(self, step: int) -> float:
         """0 while the discriminator learns alone, then a linear ramp to 1."""
