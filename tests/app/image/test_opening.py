@@ -5,7 +5,7 @@ open leaves the picture, its mask and the canvas as they were."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,12 @@ from app.main_window import MainWindow
 from engine.media.image.document import ImageDocument
 from engine.models import ModelRegistry
 from engine.project import Project, save_project
-from tests.app.helpers import page_editor, shown_window
-
-TIMEOUT_MS = 60_000
+from tests.app.helpers import (
+    LOAD_TIMEOUT_MS,
+    held_prepare,
+    open_and_wait,
+    shown_window,
+)
 
 
 @pytest.fixture
@@ -43,15 +46,6 @@ def picture(path: Path, height: int, width: int, seed: int, mode: str = "RGBA") 
     return pixels
 
 
-def open_and_wait(qtbot: Any, window: MainWindow, path: Path) -> ImageEditor:
-    editor = page_editor(window, ImageEditor)
-    before = editor.document
-    assert window.open_path(path), window.last_error
-    qtbot.waitUntil(lambda: not window.loader.busy, timeout=TIMEOUT_MS)
-    assert editor.document is not before, window.last_error
-    return editor
-
-
 def test_a_picture_opens_with_its_canvas_arrays_made_in_the_worker(
     qtbot: Any, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -65,7 +59,7 @@ def test_a_picture_opens_with_its_canvas_arrays_made_in_the_worker(
 
         monkeypatch.setattr(ImageEditor, name, wrapper)
     pixels = picture(tmp_path / "wide.png", 300, 500, seed=1)
-    editor = open_and_wait(qtbot, window, tmp_path / "wide.png")
+    editor = open_and_wait(qtbot, window, tmp_path / "wide.png", ImageEditor)
     assert threads == {"prepare_decoded": "remask-load", "open_decoded": "MainThread"}
     assert editor.document is not None and editor.document.shape == (300, 500)
     assert np.array_equal(editor.document.rgb, pixels[:, :, :3])
@@ -80,30 +74,12 @@ def test_an_opaque_picture_gets_an_opaque_canvas(
     qtbot: Any, window: MainWindow, tmp_path: Path
 ) -> None:
     pixels = picture(tmp_path / "rgb.png", 64, 48, seed=2, mode="RGB")
-    editor = open_and_wait(qtbot, window, tmp_path / "rgb.png")
+    editor = open_and_wait(qtbot, window, tmp_path / "rgb.png", ImageEditor)
     shown = editor.canvas.picture.pixels
     assert np.array_equal(shown[:, :, :3], pixels) and (shown[:, :, 3] == 255).all()
     alpha = np.arange(12, dtype=np.uint8).reshape(3, 4)
     rgb = np.zeros((3, 4, 3), np.uint8)
     assert np.array_equal(rgba_of(rgb, alpha), np.concatenate([rgb, alpha[:, :, None]], axis=2))
-
-
-def held_prepare(monkeypatch: pytest.MonkeyPatch, fail: bool) -> tuple[threading.Event, list[str]]:
-    """Make the worker's prepare wait for the returned event, then finish (or raise)."""
-    release, ended = threading.Event(), []
-    original: Callable[..., object] = ImageEditor.prepare_decoded
-
-    def held(self: ImageEditor, path: Path, decoded: object) -> object:
-        release.wait(TIMEOUT_MS / 1000)
-        try:
-            if fail:
-                raise MemoryError("no room for the canvas")
-            return original(self, path, decoded)
-        finally:
-            ended.append("done")
-
-    monkeypatch.setattr(ImageEditor, "prepare_decoded", held)
-    return release, ended
 
 
 @pytest.mark.parametrize("outcome", ["cancelled", "refused"])
@@ -116,18 +92,20 @@ def test_a_cancelled_or_refused_open_leaves_picture_mask_and_canvas(
 ) -> None:
     pixels = picture(tmp_path / "first.png", 120, 90, seed=3)
     picture(tmp_path / "second.png", 200, 210, seed=4)
-    editor = open_and_wait(qtbot, window, tmp_path / "first.png")
+    editor = open_and_wait(qtbot, window, tmp_path / "first.png", ImageEditor)
     document = editor.document
     assert document is not None
     document.fill_rectangle((5, 5), (40, 30))
     mask, overlay = document.mask.copy(), editor.canvas.mask_layer.pixels.copy()
-    release, ended = held_prepare(monkeypatch, fail=outcome == "refused")
+    release, ended = held_prepare(
+        monkeypatch, ImageEditor, "no room for the canvas" if outcome == "refused" else None
+    )
     assert window.open_path(tmp_path / "second.png") and window.loader.busy
     if outcome == "cancelled":
         window.loader.cancel()
         assert not window.loader.busy
     release.set()
-    qtbot.waitUntil(lambda: bool(ended) and not window.loader.busy, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: bool(ended) and not window.loader.busy, timeout=LOAD_TIMEOUT_MS)
     qtbot.wait(100)  # a dropped (or refused) result reaches the GUI thread
     assert editor.document is document and np.array_equal(document.mask, mask)
     assert np.array_equal(editor.canvas.picture.pixels, pixels)
@@ -154,7 +132,7 @@ def test_a_project_opens_with_its_canvas_arrays_made_in_the_worker(
         return original(self, opened)
 
     monkeypatch.setattr(ImageEditor, "prepare_document", spy)
-    editor = open_and_wait(qtbot, window, tmp_path / "p.remask")
+    editor = open_and_wait(qtbot, window, tmp_path / "p.remask", ImageEditor)
     assert threads == ["remask-load"]
     assert editor.document is not None and np.array_equal(editor.document.rgb, pixels[..., :3])
     assert np.array_equal(editor.canvas.picture.pixels, pixels)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +25,14 @@ from app.midi.opening import NoteSpans, step_times
 from engine.media.midi import N_VOICES, load_score
 from engine.media.midi.document import RollDocument, RollNote
 from engine.models import ModelRegistry
-from tests.app.helpers import page_editor, shown_window
+from tests.app.helpers import (
+    LOAD_TIMEOUT_MS,
+    held_prepare,
+    open_and_wait,
+    page_editor,
+    shown_window,
+)
 from tests.engine.midi.midi_files import chorale, save
-
-TIMEOUT_MS = 60_000
 
 
 @pytest.fixture
@@ -60,21 +64,12 @@ def record_threads(monkeypatch: pytest.MonkeyPatch, name: str) -> list[str]:
     return threads
 
 
-def open_and_wait(qtbot: Any, window: MainWindow, path: Path) -> PianoRollEditor:
-    editor = page_editor(window, PianoRollEditor)
-    before = editor.document
-    assert window.open_path(path), window.last_error
-    qtbot.waitUntil(lambda: not window.loader.busy, timeout=TIMEOUT_MS)
-    assert editor.document is not before, window.last_error
-    return editor
-
-
 def test_a_long_piece_opens_whole_with_its_roll_made_in_the_worker(
     qtbot: Any, window: MainWindow, piece: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     prepared = record_threads(monkeypatch, "prepare_decoded")
     installed = record_threads(monkeypatch, "open_decoded")
-    editor = open_and_wait(qtbot, window, piece)
+    editor = open_and_wait(qtbot, window, piece, PianoRollEditor)
     assert prepared == ["remask-load"] and installed == ["MainThread"]
     expected = RollDocument(load_score(piece))
     document = editor.document
@@ -104,29 +99,11 @@ def test_more_parts_than_voices_asks_on_the_gui_thread_then_builds_the_chosen(
         return ["2", "3", "4", "5"]
 
     editor.choose_parts = choose
-    open_and_wait(qtbot, window, path)
+    open_and_wait(qtbot, window, path, PianoRollEditor)
     assert asked == ["MainThread"] and editor.document is not None
     assert editor.document.parts == ["2", "3", "4", "5"]
     assert editor.document.notes == RollDocument(load_score(path), ["2", "3", "4", "5"]).notes
     assert editor.view.spans().notes is editor.document.notes
-
-
-def held_prepare(monkeypatch: pytest.MonkeyPatch, fail: bool) -> tuple[threading.Event, list[str]]:
-    """Make the worker's prepare wait for the returned event, then finish (or raise)."""
-    release, ended = threading.Event(), []
-    original: Callable[..., object] = PianoRollEditor.prepare_decoded
-
-    def held(self: PianoRollEditor, path: Path, decoded: object) -> object:
-        release.wait(TIMEOUT_MS / 1000)
-        try:
-            if fail:
-                raise MemoryError("no room for the roll")
-            return original(self, path, decoded)
-        finally:
-            ended.append("done")
-
-    monkeypatch.setattr(PianoRollEditor, "prepare_decoded", held)
-    return release, ended
 
 
 @pytest.mark.parametrize("outcome", ["cancelled", "refused"])
@@ -138,12 +115,16 @@ def test_a_cancelled_or_refused_open_leaves_the_piece_as_it_was(
     monkeypatch: pytest.MonkeyPatch,
     outcome: str,
 ) -> None:
-    editor = open_and_wait(qtbot, window, save(chorale(1, bars=6), tmp_path / "short.mid"))
+    editor = open_and_wait(
+        qtbot, window, save(chorale(1, bars=6), tmp_path / "short.mid"), PianoRollEditor
+    )
     document = editor.document
     assert document is not None
     document.mask_bars(2, 3, [0, 2])
     notes, mask, status = list(document.notes), document.mask.copy(), editor.status.text()
-    release, ended = held_prepare(monkeypatch, fail=outcome == "refused")
+    release, ended = held_prepare(
+        monkeypatch, PianoRollEditor, "no room for the roll" if outcome == "refused" else None
+    )
     switch = sys.getswitchinterval()
     assert window.open_path(piece) and window.loader.busy
     assert sys.getswitchinterval() == LOADING_SWITCH_S  # the GUI thread gets the GIL sooner
@@ -151,7 +132,7 @@ def test_a_cancelled_or_refused_open_leaves_the_piece_as_it_was(
         window.loader.cancel()
         assert not window.loader.busy
     release.set()
-    qtbot.waitUntil(lambda: bool(ended) and not window.loader.busy, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: bool(ended) and not window.loader.busy, timeout=LOAD_TIMEOUT_MS)
     qtbot.wait(100)  # a dropped (or refused) result reaches the GUI thread
     assert sys.getswitchinterval() == switch
     assert editor.document is document and editor.view.document is document
