@@ -13,7 +13,6 @@ import pytest
 torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 
-from engine.train.common import seed_everything  # noqa: E402
 from engine.train.image import adversarial as gan  # noqa: E402
 from engine.train.image import data as idata  # noqa: E402
 from engine.train.image import export as image_export  # noqa: E402
@@ -22,9 +21,8 @@ from engine.train.image import shipped, vq  # noqa: E402
 from engine.train.image.export import DEFAULT_SAMPLING  # noqa: E402
 from engine.train.image.recipe import GanSettings  # noqa: E402
 from engine.train.image.refine import RefineBatches  # noqa: E402
+from tests.train.image.tiny import PATCH, tiny_tokenizer_and_config  # noqa: E402
 
-GRID = 4
-PATCH = 8
 TINY = GanSettings(
     max_steps=4, batch=4, crop_tokens=2, pool=6, fresh=2, start=1, ramp=1, disc_channels=8
 )
@@ -33,15 +31,9 @@ TINY = GanSettings(
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny trained-looking model folder, exported as the shipped one is."""
-    seed_everything(0)
-    tokenizer = vq.VQTokenizer(vq.tiny_config())
-    images = idata.synthetic_images(4, 48)
-    tokenizer.train()
-    with torch.no_grad():  # initialise the codebook from real encoder outputs
-        tokenizer(*vq.batch_of(images, np.random.default_rng(0), 4, GRID * PATCH))
-    cfg = replace(mg.tiny_config(tokenizer.cfg.codes, GRID), context_input=True, patch=PATCH)
+    tokenizer, cfg, _images = tiny_tokenizer_and_config()
     out = tmp_path_factory.mktemp("tiny-image")
-    image_export.export_all(tokenizer.eval(), mg.ImageMaskGIT(cfg).eval(), out)
+    image_export.export_all(tokenizer, mg.ImageMaskGIT(cfg).eval(), out)
     image_export.write_manifest(out, tokenizer.cfg, cfg)
     return out
 

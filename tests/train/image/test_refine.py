@@ -11,28 +11,18 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 
-from engine.train.common import seed_everything  # noqa: E402
 from engine.train.image import data as idata  # noqa: E402
 from engine.train.image import export as image_export  # noqa: E402
 from engine.train.image import maskgit as mg  # noqa: E402
 from engine.train.image import refine as image_refine  # noqa: E402
 from engine.train.image import vq  # noqa: E402
 from engine.train.image.export import DEFAULT_SAMPLING  # noqa: E402
-
-GRID = 4
-PATCH = 8
+from tests.train.image.tiny import GRID, PATCH, tiny_tokenizer_and_config  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def trained():  # type: ignore[no-untyped-def]
-    seed_everything(0)
-    tokenizer = vq.VQTokenizer(vq.tiny_config())
-    images = idata.synthetic_images(4, 48)
-    tokenizer.train()
-    with torch.no_grad():  # initialise the codebook from real encoder outputs
-        tokenizer(*vq.batch_of(images, np.random.default_rng(0), 4, GRID * PATCH))
-    tokenizer.eval()
-    cfg = replace(mg.tiny_config(tokenizer.cfg.codes, GRID), context_input=True, patch=PATCH)
+    tokenizer, cfg, images = tiny_tokenizer_and_config()
     maps = vq.tokenize_images(tokenizer, images)
     views = vq.tokenized_views(images, PATCH)
     return tokenizer, mg.ImageMaskGIT(cfg).eval(), maps, views
